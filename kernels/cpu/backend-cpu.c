@@ -1,0 +1,113 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* backend-cpu.c: host memory and the CPU op table (the reference backend). */
+#include "cpu-ops.h"
+#include "backend-private.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+/* 64-byte alignment: whole cache lines and AVX-512 friendly. */
+#define NCFM_CPU_ALIGN 64
+
+void *
+ncfm_cpu_alloc (NcfmBackend *be, size_t bytes)
+{
+  (void) be;
+  size_t rounded = (bytes + NCFM_CPU_ALIGN - 1) / NCFM_CPU_ALIGN * NCFM_CPU_ALIGN;
+  void *p = aligned_alloc (NCFM_CPU_ALIGN, rounded ? rounded : NCFM_CPU_ALIGN);
+  if (p)
+    memset (p, 0, rounded);
+  return p;
+}
+
+void
+ncfm_cpu_free (NcfmBackend *be, void *ptr)
+{
+  (void) be;
+  free (ptr);
+}
+
+void
+ncfm_cpu_upload (NcfmBackend *be, void *dst, const void *host_src, size_t bytes)
+{
+  (void) be;
+  if (bytes)
+    memcpy (dst, host_src, bytes);
+}
+
+void
+ncfm_cpu_download (NcfmBackend *be, void *host_dst, const void *src, size_t bytes)
+{
+  (void) be;
+  if (bytes)
+    memcpy (host_dst, src, bytes);
+}
+
+void
+ncfm_cpu_copy (NcfmBackend *be, void *dst, const void *src, size_t bytes)
+{
+  (void) be;
+  if (bytes && dst != src)
+    memmove (dst, src, bytes);
+}
+
+void
+ncfm_cpu_synchronize (NcfmBackend *be)
+{
+  (void) be;
+}
+
+static const NcfmBackendOps ncfm_cpu_ops = {
+  .alloc = ncfm_cpu_alloc,
+  .free = ncfm_cpu_free,
+  .upload = ncfm_cpu_upload,
+  .download = ncfm_cpu_download,
+  .copy = ncfm_cpu_copy,
+  .synchronize = ncfm_cpu_synchronize,
+  .fill = ncfm_cpu_fill,
+  .axpby = ncfm_cpu_axpby,
+  .clamp = ncfm_cpu_clamp,
+  .conv2d_forward = ncfm_cpu_conv2d_forward,
+  .conv2d_backward = ncfm_cpu_conv2d_backward,
+  .groupnorm_forward = ncfm_cpu_groupnorm_forward,
+  .groupnorm_backward = ncfm_cpu_groupnorm_backward,
+  .batchnorm_forward_train = ncfm_cpu_batchnorm_forward_train,
+  .batchnorm_forward_eval = ncfm_cpu_batchnorm_forward_eval,
+  .batchnorm_backward = ncfm_cpu_batchnorm_backward,
+  .leaky_relu_forward = ncfm_cpu_leaky_relu_forward,
+  .leaky_relu_backward = ncfm_cpu_leaky_relu_backward,
+  .tanh_forward = ncfm_cpu_tanh_forward,
+  .tanh_backward = ncfm_cpu_tanh_backward,
+  .avgpool2x2_forward = ncfm_cpu_avgpool2x2_forward,
+  .avgpool2x2_backward = ncfm_cpu_avgpool2x2_backward,
+  .linear_forward = ncfm_cpu_linear_forward,
+  .linear_backward = ncfm_cpu_linear_backward,
+  .cross_entropy_forward = ncfm_cpu_cross_entropy_forward,
+  .cross_entropy_backward = ncfm_cpu_cross_entropy_backward,
+  .l2norm_rows_forward = ncfm_cpu_l2norm_rows_forward,
+  .l2norm_rows_backward = ncfm_cpu_l2norm_rows_backward,
+  .resize_bilinear_forward = ncfm_cpu_resize_bilinear_forward,
+  .resize_bilinear_backward = ncfm_cpu_resize_bilinear_backward,
+  .adamw_step = ncfm_cpu_adamw_step,
+  .sgd_step = ncfm_cpu_sgd_step,
+};
+
+NcfmBackend *
+ncfm_backend_new_cpu (void)
+{
+  NcfmBackend *be = calloc (1, sizeof *be);
+  if (!be)
+    return NULL;
+  be->ops = &ncfm_cpu_ops;
+  be->type = NCFM_DEVICE_CPU;
+  int threads = 1;
+#ifdef _OPENMP
+  threads = omp_get_max_threads ();
+#endif
+  snprintf (be->name, sizeof be->name, "cpu (%d thread%s)", threads, threads == 1 ? "" : "s");
+  return be;
+}

@@ -1,0 +1,32 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* elementwise.c: fill, axpby, clamp (CPU reference). */
+#include "cpu-ops.h"
+
+void
+ncfm_cpu_fill (NcfmBackend *be, size_t count, float value, float *x)
+{
+  (void) be;
+#pragma omp parallel for simd if (count > 65536)
+  for (size_t i = 0; i < count; i++)
+    x[i] = value;
+}
+
+void
+ncfm_cpu_axpby (NcfmBackend *be, size_t count, float a, const float *x, float b, float *y)
+{
+  (void) be;
+#pragma omp parallel for simd if (count > 65536)
+  for (size_t i = 0; i < count; i++)
+    y[i] = a * x[i] + b * y[i];
+}
+
+void
+ncfm_cpu_clamp (NcfmBackend *be, size_t count, float lo, float hi, float *x)
+{
+  (void) be;
+#pragma omp parallel for simd if (count > 65536)
+  for (size_t i = 0; i < count; i++) {
+    float v = x[i];
+    x[i] = v < lo ? lo : (v > hi ? hi : v);
+  }
+}

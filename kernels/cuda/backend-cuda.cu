@@ -1,0 +1,159 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* backend-cuda.cu: device memory, the stream and cuBLAS handle, and the CUDA op table. */
+#include "common.cuh"
+#include "../backend-private.h"
+
+#include <cstring>
+
+int
+ncfm_cuda_usable_devices (char *why, size_t why_len)
+{
+  int count = 0;
+  cudaError_t err = cudaGetDeviceCount (&count);
+  if (err != cudaSuccess) {
+    if (why && why_len)
+      snprintf (why, why_len, "%s", cudaGetErrorString (err));
+    (void) cudaGetLastError ();   /* clear the sticky error */
+    return 0;
+  }
+  if (count == 0 && why && why_len)
+    snprintf (why, why_len, "no CUDA device found");
+  return count;
+}
+
+void *
+ncfm_cuda_alloc (NcfmBackend *be, size_t bytes)
+{
+  void *p = NULL;
+  CUDA_CHECK (cudaSetDevice (be->device_index));
+  if (cudaMalloc (&p, bytes ? bytes : 1) != cudaSuccess) {
+    (void) cudaGetLastError ();
+    return NULL;
+  }
+  CUDA_CHECK (cudaMemsetAsync (p, 0, bytes, ncfm_cuda_stream (be)));
+  return p;
+}
+
+void
+ncfm_cuda_free (NcfmBackend *be, void *ptr)
+{
+  if (!ptr)
+    return;
+  /* the stream may still use ptr */
+  CUDA_CHECK (cudaStreamSynchronize (ncfm_cuda_stream (be)));
+  CUDA_CHECK (cudaFree (ptr));
+}
+
+void
+ncfm_cuda_upload (NcfmBackend *be, void *dst, const void *host_src, size_t bytes)
+{
+  if (!bytes)
+    return;
+  CUDA_CHECK (cudaMemcpyAsync (dst, host_src, bytes, cudaMemcpyHostToDevice, ncfm_cuda_stream (be)));
+  /* pageable host memory: make the copy complete before the caller may free it */
+  CUDA_CHECK (cudaStreamSynchronize (ncfm_cuda_stream (be)));
+}
+
+void
+ncfm_cuda_download (NcfmBackend *be, void *host_dst, const void *src, size_t bytes)
+{
+  if (!bytes)
+    return;
+  CUDA_CHECK (cudaMemcpyAsync (host_dst, src, bytes, cudaMemcpyDeviceToHost, ncfm_cuda_stream (be)));
+  CUDA_CHECK (cudaStreamSynchronize (ncfm_cuda_stream (be)));
+}
+
+void
+ncfm_cuda_copy (NcfmBackend *be, void *dst, const void *src, size_t bytes)
+{
+  if (!bytes || dst == src)
+    return;
+  CUDA_CHECK (cudaMemcpyAsync (dst, src, bytes, cudaMemcpyDeviceToDevice, ncfm_cuda_stream (be)));
+}
+
+void
+ncfm_cuda_synchronize (NcfmBackend *be)
+{
+  CUDA_CHECK (cudaStreamSynchronize (ncfm_cuda_stream (be)));
+}
+
+static const NcfmBackendOps ncfm_cuda_ops = {
+  .alloc = ncfm_cuda_alloc,
+  .free = ncfm_cuda_free,
+  .upload = ncfm_cuda_upload,
+  .download = ncfm_cuda_download,
+  .copy = ncfm_cuda_copy,
+  .synchronize = ncfm_cuda_synchronize,
+  .fill = ncfm_cuda_fill,
+  .axpby = ncfm_cuda_axpby,
+  .clamp = ncfm_cuda_clamp,
+  .conv2d_forward = ncfm_cuda_conv2d_forward,
+  .conv2d_backward = ncfm_cuda_conv2d_backward,
+  .groupnorm_forward = ncfm_cuda_groupnorm_forward,
+  .groupnorm_backward = ncfm_cuda_groupnorm_backward,
+  .batchnorm_forward_train = ncfm_cuda_batchnorm_forward_train,
+  .batchnorm_forward_eval = ncfm_cuda_batchnorm_forward_eval,
+  .batchnorm_backward = ncfm_cuda_batchnorm_backward,
+  .leaky_relu_forward = ncfm_cuda_leaky_relu_forward,
+  .leaky_relu_backward = ncfm_cuda_leaky_relu_backward,
+  .tanh_forward = ncfm_cuda_tanh_forward,
+  .tanh_backward = ncfm_cuda_tanh_backward,
+  .avgpool2x2_forward = ncfm_cuda_avgpool2x2_forward,
+  .avgpool2x2_backward = ncfm_cuda_avgpool2x2_backward,
+  .linear_forward = ncfm_cuda_linear_forward,
+  .linear_backward = ncfm_cuda_linear_backward,
+  .cross_entropy_forward = ncfm_cuda_cross_entropy_forward,
+  .cross_entropy_backward = ncfm_cuda_cross_entropy_backward,
+  .l2norm_rows_forward = ncfm_cuda_l2norm_rows_forward,
+  .l2norm_rows_backward = ncfm_cuda_l2norm_rows_backward,
+  .resize_bilinear_forward = ncfm_cuda_resize_bilinear_forward,
+  .resize_bilinear_backward = ncfm_cuda_resize_bilinear_backward,
+  .adamw_step = ncfm_cuda_adamw_step,
+  .sgd_step = ncfm_cuda_sgd_step,
+};
+
+NcfmBackend *
+ncfm_backend_new_cuda (int device, char *err, size_t err_len)
+{
+  cudaDeviceProp prop;
+  cudaError_t e = cudaSetDevice (device);
+  if (e == cudaSuccess)
+    e = cudaGetDeviceProperties (&prop, device);
+  if (e != cudaSuccess) {
+    if (err && err_len)
+      snprintf (err, err_len, "cannot open cuda:%d: %s", device, cudaGetErrorString (e));
+    (void) cudaGetLastError ();
+    return NULL;
+  }
+  NcfmBackend *be = (NcfmBackend *) calloc (1, sizeof *be);
+  NcfmCudaState *st = (NcfmCudaState *) calloc (1, sizeof *st);
+  if (!be || !st) {
+    free (be);
+    free (st);
+    return NULL;
+  }
+  st->device = device;
+  CUDA_CHECK (cudaStreamCreateWithFlags (&st->stream, cudaStreamNonBlocking));
+  CUBLAS_CHECK (cublasCreate (&st->cublas));
+  CUBLAS_CHECK (cublasSetStream (st->cublas, st->stream));
+  /* plain FP32 maths: parity with the CPU reference matters more than TF32 speed */
+  CUBLAS_CHECK (cublasSetMathMode (st->cublas, CUBLAS_DEFAULT_MATH));
+  be->ops = &ncfm_cuda_ops;
+  be->type = NCFM_DEVICE_CUDA;
+  be->device_index = device;
+  be->impl = st;
+  snprintf (be->name, sizeof be->name, "cuda:%d (%.96s)", device, prop.name);
+  return be;
+}
+
+void
+ncfm_backend_free_cuda (NcfmBackend *be)
+{
+  NcfmCudaState *st = ncfm_cuda_state (be);
+  CUDA_CHECK (cudaSetDevice (st->device));
+  CUDA_CHECK (cudaStreamSynchronize (st->stream));
+  CUBLAS_CHECK (cublasDestroy (st->cublas));
+  CUDA_CHECK (cudaStreamDestroy (st->stream));
+  free (st);
+  free (be);
+}

@@ -1,0 +1,190 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* ncfm-backend.h: the compute backends of gst-ncfm.
+ *
+ * A backend is an instance (CPU, or one CUDA device with its stream, cuBLAS
+ * handle and workspace) plus a table of operations.  Every operation works on
+ * float32 tensors that live in the backend's memory (host memory for the CPU
+ * backend, device memory for CUDA), laid out contiguously in NCHW / row-major
+ * order.  The CPU implementation of each op is the reference; the CUDA one
+ * must agree with it (tests/kernels/cuda-parity*).
+ *
+ * Conventions shared by all ops:
+ *  - pointers are backend memory; "NULL" is allowed only where documented;
+ *  - backward ops OVERWRITE their gradient outputs (they never accumulate);
+ *  - shapes are validated by callers (libncfm); ops assume they are right;
+ *  - a backend instance is used by one thread at a time (it owns scratch
+ *    memory and, on CUDA, a stream);
+ *  - ops are asynchronous on CUDA: call synchronize() or download() (which
+ *    synchronizes) before reading results on the host.
+ *
+ * No GLib here: kernels/ is plain C11 (+ OpenMP, cblas) and CUDA.
+ */
+#ifndef NCFM_BACKEND_H
+#define NCFM_BACKEND_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum {
+  NCFM_DEVICE_CPU = 0,
+  NCFM_DEVICE_CUDA = 1,
+} NcfmDeviceType;
+
+typedef struct NcfmBackend NcfmBackend;
+typedef struct NcfmBackendOps NcfmBackendOps;
+
+/* 2-D convolution geometry (PyTorch Conv2d, dilation 1, groups 1). */
+typedef struct {
+  int n, c_in, h_in, w_in;
+  int c_out, kernel_h, kernel_w, stride, pad;
+} NcfmConv2dShape;
+
+static inline int ncfm_conv2d_h_out (const NcfmConv2dShape *s)
+{ return (s->h_in + 2 * s->pad - s->kernel_h) / s->stride + 1; }
+static inline int ncfm_conv2d_w_out (const NcfmConv2dShape *s)
+{ return (s->w_in + 2 * s->pad - s->kernel_w) / s->stride + 1; }
+
+struct NcfmBackendOps {
+  /* ---- memory ---- */
+  void *(*alloc) (NcfmBackend *be, size_t bytes);            /* zero-filled; NULL on failure */
+  void (*free) (NcfmBackend *be, void *ptr);
+  void (*upload) (NcfmBackend *be, void *dst, const void *host_src, size_t bytes);
+  void (*download) (NcfmBackend *be, void *host_dst, const void *src, size_t bytes); /* synchronizes */
+  void (*copy) (NcfmBackend *be, void *dst, const void *src, size_t bytes);
+  void (*synchronize) (NcfmBackend *be);
+
+  /* ---- elementwise (kernels/{cpu,cuda}/elementwise) ---- */
+  void (*fill) (NcfmBackend *be, size_t count, float value, float *x);
+  /* y = a * x + b * y */
+  void (*axpby) (NcfmBackend *be, size_t count, float a, const float *x, float b, float *y);
+  /* x = min(max(x, lo), hi) in place */
+  void (*clamp) (NcfmBackend *be, size_t count, float lo, float hi, float *x);
+
+  /* ---- conv2d (kernels/{cpu,cuda}/conv2d) ----
+   * x [n,c_in,h_in,w_in], w [c_out,c_in,kh,kw], bias [c_out] or NULL,
+   * y [n,c_out,h_out,w_out].  Backward: any of dx, dw, dbias may be NULL. */
+  void (*conv2d_forward) (NcfmBackend *be, const NcfmConv2dShape *s, const float *x,
+      const float *w, const float *bias, float *y);
+  void (*conv2d_backward) (NcfmBackend *be, const NcfmConv2dShape *s, const float *x,
+      const float *w, const float *dy, float *dx, float *dw, float *dbias);
+
+  /* ---- normalisation (kernels/{cpu,cuda}/norm) ----
+   * GroupNorm (PyTorch nn.GroupNorm, affine): x,y [n, c, hw]; groups divides c;
+   * saves mean/rstd [n*groups] for backward.  Instance norm = groups == c. */
+  void (*groupnorm_forward) (NcfmBackend *be, int n, int c, int hw, int groups, float eps,
+      const float *x, const float *gamma, const float *beta, float *y, float *mean, float *rstd);
+  void (*groupnorm_backward) (NcfmBackend *be, int n, int c, int hw, int groups,
+      const float *x, const float *gamma, const float *mean, const float *rstd,
+      const float *dy, float *dx, float *dgamma, float *dbeta);
+  /* BatchNorm (nn.BatchNorm1d/2d) in training mode: batch statistics over
+   * (n, hw) per channel, biased variance for normalising; saves mean/rstd [c];
+   * running_mean/running_var (may be NULL) updated as PyTorch does
+   * (unbiased variance, r = (1 - momentum) r + momentum * batch). */
+  void (*batchnorm_forward_train) (NcfmBackend *be, int n, int c, int hw, float eps,
+      float momentum, const float *x, const float *gamma, const float *beta, float *y,
+      float *mean, float *rstd, float *running_mean, float *running_var);
+  void (*batchnorm_forward_eval) (NcfmBackend *be, int n, int c, int hw, float eps,
+      const float *x, const float *gamma, const float *beta, const float *running_mean,
+      const float *running_var, float *y);
+  void (*batchnorm_backward) (NcfmBackend *be, int n, int c, int hw, const float *x,
+      const float *gamma, const float *mean, const float *rstd, const float *dy,
+      float *dx, float *dgamma, float *dbeta);
+
+  /* ---- activations (kernels/{cpu,cuda}/activation) ----
+   * y = x > 0 ? x : slope * x   (slope 0: ReLU).  May run in place (y == x).
+   * Backward takes x or y (same sign for slope >= 0); dx may equal dy. */
+  void (*leaky_relu_forward) (NcfmBackend *be, size_t count, float slope, const float *x, float *y);
+  void (*leaky_relu_backward) (NcfmBackend *be, size_t count, float slope, const float *x_or_y,
+      const float *dy, float *dx);
+  /* y = tanh(x); backward from y: dx = dy * (1 - y^2). */
+  void (*tanh_forward) (NcfmBackend *be, size_t count, const float *x, float *y);
+  void (*tanh_backward) (NcfmBackend *be, size_t count, const float *y, const float *dy, float *dx);
+
+  /* ---- pooling (kernels/{cpu,cuda}/pool): nn.AvgPool2d(2, 2), floor mode ----
+   * x [n,c,h,w] -> y [n,c,h/2,w/2]. */
+  void (*avgpool2x2_forward) (NcfmBackend *be, int n, int c, int h, int w, const float *x, float *y);
+  void (*avgpool2x2_backward) (NcfmBackend *be, int n, int c, int h, int w, const float *dy, float *dx);
+
+  /* ---- linear (kernels/{cpu,cuda}/linear): y = x W^T + b ----
+   * x [n,in], w [out,in], b [out] or NULL, y [n,out]; dx, dw, db may be NULL. */
+  void (*linear_forward) (NcfmBackend *be, int n, int in, int out, const float *x,
+      const float *w, const float *b, float *y);
+  void (*linear_backward) (NcfmBackend *be, int n, int in, int out, const float *x,
+      const float *w, const float *dy, float *dx, float *dw, float *db);
+
+  /* ---- softmax cross-entropy (kernels/{cpu,cuda}/loss) ----
+   * logits [n,k]; exactly one of labels (int32 [n], class index) or
+   * soft_targets ([n,k] probabilities) is non-NULL.  Writes probs [n,k]
+   * (softmax, kept for backward) and loss[0] = mean over the batch of
+   * -sum_k target_k log softmax_k.  Backward: dlogits = (probs - target) / n,
+   * the gradient of that mean. */
+  void (*cross_entropy_forward) (NcfmBackend *be, int n, int k, const float *logits,
+      const int32_t *labels, const float *soft_targets, float *probs, float *loss);
+  void (*cross_entropy_backward) (NcfmBackend *be, int n, int k, const float *probs,
+      const int32_t *labels, const float *soft_targets, float *dlogits);
+
+  /* ---- per-row L2 normalisation (kernels/{cpu,cuda}/l2norm) ----
+   * F.normalize(x, dim=1, eps): y = x / max(||x||, eps); saves norms [n] (the
+   * unclamped ||x||).  Backward from y and norms. */
+  void (*l2norm_rows_forward) (NcfmBackend *be, int n, int d, float eps, const float *x,
+      float *y, float *norms);
+  void (*l2norm_rows_backward) (NcfmBackend *be, int n, int d, float eps, const float *y,
+      const float *norms, const float *dy, float *dx);
+
+  /* ---- bilinear resize (kernels/{cpu,cuda}/resize): F.interpolate(mode=
+   * 'bilinear', align_corners=False, antialias=False) ----
+   * x [n,c,h_in,w_in] -> y [n,c,h_out,w_out]. */
+  void (*resize_bilinear_forward) (NcfmBackend *be, int n, int c, int h_in, int w_in,
+      int h_out, int w_out, const float *x, float *y);
+  void (*resize_bilinear_backward) (NcfmBackend *be, int n, int c, int h_in, int w_in,
+      int h_out, int w_out, const float *dy, float *dx);
+
+  /* ---- optimizers (kernels/{cpu,cuda}/optim): PyTorch torch.optim semantics ----
+   * AdamW (decoupled weight decay, no amsgrad); step is 1-based. */
+  void (*adamw_step) (NcfmBackend *be, size_t count, float *param, const float *grad,
+      float *exp_avg, float *exp_avg_sq, float lr, float beta1, float beta2, float eps,
+      float weight_decay, int step);
+  /* SGD with momentum (dampening 0, nesterov off); momentum_buf zero-initialised
+   * (equivalent to PyTorch's first-step copy); may be NULL when momentum == 0. */
+  void (*sgd_step) (NcfmBackend *be, size_t count, float *param, const float *grad,
+      float *momentum_buf, float lr, float momentum, float weight_decay);
+};
+
+struct NcfmBackend {
+  const NcfmBackendOps *ops;
+  NcfmDeviceType type;
+  int device_index;          /* CUDA ordinal; 0 on CPU */
+  char name[128];            /* "cpu (2 threads)", "cuda:0 (NVIDIA H100 80GB HBM3)" */
+  /* scratch memory owned by the backend, grown on demand (ncfm_backend_scratch) */
+  void *scratch;
+  size_t scratch_bytes;
+  void *impl;                /* backend private state (CUDA: stream, cuBLAS handle) */
+};
+
+/* Creates a backend from a device spec: "auto", "cpu", "cuda" or "cuda:N".
+ * spec NULL means the NCFM_DEVICE environment variable, or "auto" when unset.
+ * "auto" takes CUDA only when this build has it and a GPU is usable; it never
+ * fails.  An explicit "cuda..." that cannot be honoured returns NULL with a
+ * message in err.  why_auto (may be NULL) receives, for "auto", the reason of
+ * the choice so callers can log it. */
+NcfmBackend *ncfm_backend_new (const char *spec, char *err, size_t err_len,
+    char *why_auto, size_t why_len);
+void ncfm_backend_free (NcfmBackend *be);
+
+/* Scratch memory of at least `bytes` in backend memory, valid until the next
+ * call on the same backend.  Aborts if memory is exhausted. */
+void *ncfm_backend_scratch (NcfmBackend *be, size_t bytes);
+
+/* 1 when this build includes the CUDA backend. */
+int ncfm_backend_have_cuda (void);
+/* Number of usable CUDA devices (0 in a build without CUDA or with no GPU). */
+int ncfm_backend_cuda_device_count (void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* NCFM_BACKEND_H */
