@@ -1,17 +1,313 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* conv2d: STUB, to be implemented. */
+/* conv2d.c: 2-D convolution, forward and backward (CPU reference).
+ *
+ * im2col + SGEMM.  Images are processed in groups of `g` (enough that a group
+ * gives the GEMM at least ~256 columns, so the small late layers do not run
+ * GEMMs too thin to be efficient); groups are spread over the OpenMP threads
+ * and every thread calls a single-threaded SGEMM on its own slice of the
+ * backend scratch, so im2col/col2im/scatter run in parallel too.  OpenBLAS
+ * (pthread build) does not notice it is inside an OpenMP team, so it is set
+ * to one thread for the duration of the call (and restored): otherwise both
+ * thread pools would spin on the same cores.  On 2 cores a single GEMM with
+ * 2 OpenBLAS threads measured no faster than 2 OpenMP x 1 OpenBLAS.
+ *
+ * Per group, with K = c_in*kh*kw, P = h_out*w_out and N = g*P:
+ *   col  [K, N]      im2col of the group's images (column j = image j/P, pixel j%P)
+ *   forward:  out[c_out, N] = w[c_out, K] . col          (then scattered to NCHW + bias)
+ *   backward: dyg[c_out, N] gathered from dy
+ *             dw_partial  += dyg . col^T                 (one partial per thread, summed)
+ *             dcol[K, N]   = w^T . dyg                   (col2im into dx)
+ */
 #include "cpu-ops.h"
-#include <stdio.h>
-#include <stdlib.h>
 
-void ncfm_cpu_conv2d_forward (NcfmBackend *be, const NcfmConv2dShape *s, const float *x, const float *w, const float *bias, float *y)
+#include <cblas.h>
+#include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+typedef struct {
+  int k;          /* rows of col: c_in * kh * kw */
+  int p;          /* pixels per output image */
+  int g;          /* images per group */
+  int groups;     /* ceil (n / g) */
+  size_t ld;      /* columns of col: g * p */
+} ConvPlan;
+
+static ConvPlan
+conv_plan (const NcfmConv2dShape *s)
 {
-  fprintf (stderr, "ncfm: cpu conv2d_forward not implemented\n");
-  abort ();
+  ConvPlan pl;
+  pl.k = s->c_in * s->kernel_h * s->kernel_w;
+  pl.p = ncfm_conv2d_h_out (s) * ncfm_conv2d_w_out (s);
+  pl.g = (256 + pl.p - 1) / pl.p;
+  if (pl.g > s->n)
+    pl.g = s->n;
+  if (pl.g < 1)
+    pl.g = 1;
+  pl.groups = (s->n + pl.g - 1) / pl.g;
+  pl.ld = (size_t) pl.g * pl.p;
+  return pl;
 }
 
-void ncfm_cpu_conv2d_backward (NcfmBackend *be, const NcfmConv2dShape *s, const float *x, const float *w, const float *dy, float *dx, float *dw, float *dbias)
+static int
+max_threads (void)
 {
-  fprintf (stderr, "ncfm: cpu conv2d_backward not implemented\n");
-  abort ();
+#ifdef _OPENMP
+  return omp_get_max_threads ();
+#else
+  return 1;
+#endif
+}
+
+/* Output columns ow in [lo, hi) read an input column inside [0, w_in) for
+ * kernel column kj (same formula for rows). */
+static void
+valid_range (int w_out, int w_in, int stride, int pad, int kj, int *lo, int *hi)
+{
+  int a = pad - kj;      /* ow * stride >= a */
+  int b = w_in + pad - kj;  /* ow * stride < b */
+  int l = a <= 0 ? 0 : (a + stride - 1) / stride;
+  int h = b <= 0 ? 0 : (b + stride - 1) / stride;
+  if (h > w_out)
+    h = w_out;
+  if (l > h)
+    l = h;
+  *lo = l;
+  *hi = h;
+}
+
+/* col[row, off + pixel] for one image x [c_in, h_in, w_in]; rows are ld apart. */
+static void
+im2col (const NcfmConv2dShape *s, const float *x, float *col, size_t ld)
+{
+  const int ho = ncfm_conv2d_h_out (s), wo = ncfm_conv2d_w_out (s);
+  const int kh = s->kernel_h, kw = s->kernel_w, st = s->stride;
+  for (int c = 0; c < s->c_in; c++) {
+    const float *xc = x + (size_t) c * s->h_in * s->w_in;
+    for (int ki = 0; ki < kh; ki++) {
+      for (int kj = 0; kj < kw; kj++) {
+        float *row = col + ((size_t) (c * kh + ki) * kw + kj) * ld;
+        int lo, hi;
+        valid_range (wo, s->w_in, st, s->pad, kj, &lo, &hi);
+        for (int oh = 0; oh < ho; oh++) {
+          float *dst = row + (size_t) oh * wo;
+          int ih = oh * st - s->pad + ki;
+          if (ih < 0 || ih >= s->h_in) {
+            memset (dst, 0, sizeof (float) * wo);
+            continue;
+          }
+          const float *src = xc + (size_t) ih * s->w_in - s->pad + kj;
+          for (int ow = 0; ow < lo; ow++)
+            dst[ow] = 0.0f;
+          if (st == 1)
+            memcpy (dst + lo, src + lo, sizeof (float) * (hi - lo));
+          else
+            for (int ow = lo; ow < hi; ow++)
+              dst[ow] = src[ow * st];
+          for (int ow = hi; ow < wo; ow++)
+            dst[ow] = 0.0f;
+        }
+      }
+    }
+  }
+}
+
+/* dx [c_in, h_in, w_in] = col2im (dcol) for one image (overwrites dx). */
+static void
+col2im (const NcfmConv2dShape *s, const float *dcol, size_t ld, float *dx)
+{
+  const int ho = ncfm_conv2d_h_out (s), wo = ncfm_conv2d_w_out (s);
+  const int kh = s->kernel_h, kw = s->kernel_w, st = s->stride;
+  memset (dx, 0, sizeof (float) * s->c_in * s->h_in * s->w_in);
+  for (int c = 0; c < s->c_in; c++) {
+    float *dxc = dx + (size_t) c * s->h_in * s->w_in;
+    for (int ki = 0; ki < kh; ki++) {
+      for (int kj = 0; kj < kw; kj++) {
+        const float *row = dcol + ((size_t) (c * kh + ki) * kw + kj) * ld;
+        int lo, hi;
+        valid_range (wo, s->w_in, st, s->pad, kj, &lo, &hi);
+        for (int oh = 0; oh < ho; oh++) {
+          int ih = oh * st - s->pad + ki;
+          if (ih < 0 || ih >= s->h_in)
+            continue;
+          const float *src = row + (size_t) oh * wo;
+          float *dst = dxc + (size_t) ih * s->w_in - s->pad + kj;
+          if (st == 1) {
+#pragma omp simd
+            for (int ow = lo; ow < hi; ow++)
+              dst[ow] += src[ow];
+          } else {
+            for (int ow = lo; ow < hi; ow++)
+              dst[ow * st] += src[ow];
+          }
+        }
+      }
+    }
+  }
+}
+
+static int
+thread_id (void)
+{
+#ifdef _OPENMP
+  return omp_get_thread_num ();
+#else
+  return 0;
+#endif
+}
+
+static int
+team_size (void)
+{
+#ifdef _OPENMP
+  return omp_get_num_threads ();
+#else
+  return 1;
+#endif
+}
+
+void
+ncfm_cpu_conv2d_forward (NcfmBackend *be, const NcfmConv2dShape *s, const float *x,
+    const float *w, const float *bias, float *y)
+{
+  const ConvPlan pl = conv_plan (s);
+  const size_t x_img = (size_t) s->c_in * s->h_in * s->w_in;
+  const size_t y_img = (size_t) s->c_out * pl.p;
+  /* per thread: col [k, ld] and, when g > 1, out [c_out, ld] */
+  const size_t per_thread = (size_t) pl.k * pl.ld + (pl.g > 1 ? (size_t) s->c_out * pl.ld : 0);
+  float *scratch = ncfm_backend_scratch (be, sizeof (float) * per_thread * max_threads ());
+  const int blas_threads = openblas_get_num_threads ();
+  openblas_set_num_threads (1);
+
+#pragma omp parallel
+  for (int grp = thread_id (), nth = team_size (); grp < pl.groups; grp += nth) {
+    const int tid = thread_id ();
+    const int img0 = grp * pl.g, cnt = s->n - img0 < pl.g ? s->n - img0 : pl.g;
+    float *col = scratch + per_thread * tid;
+    float *out = pl.g > 1 ? col + (size_t) pl.k * pl.ld : y + img0 * y_img;
+    for (int j = 0; j < cnt; j++)
+      im2col (s, x + (img0 + j) * x_img, col + (size_t) j * pl.p, pl.ld);
+    const int ncols = cnt * pl.p;
+    cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, s->c_out, ncols, pl.k,
+        1.0f, w, pl.k, col, (int) pl.ld, 0.0f, out, (int) pl.ld);
+    for (int j = 0; j < cnt; j++) {
+      float *yj = y + (img0 + j) * y_img;
+      for (int co = 0; co < s->c_out; co++) {
+        const float *src = out + (size_t) co * pl.ld + (size_t) j * pl.p;
+        float *dst = yj + (size_t) co * pl.p;
+        const float b = bias ? bias[co] : 0.0f;
+        if (src == dst && !bias)
+          continue;
+#pragma omp simd
+        for (int q = 0; q < pl.p; q++)
+          dst[q] = src[q] + b;
+      }
+    }
+  }
+
+  openblas_set_num_threads (blas_threads);
+}
+
+void
+ncfm_cpu_conv2d_backward (NcfmBackend *be, const NcfmConv2dShape *s, const float *x,
+    const float *w, const float *dy, float *dx, float *dw, float *dbias)
+{
+  const ConvPlan pl = conv_plan (s);
+  const size_t x_img = (size_t) s->c_in * s->h_in * s->w_in;
+  const size_t y_img = (size_t) s->c_out * pl.p;
+  const size_t w_size = (size_t) s->c_out * pl.k;
+
+  if (!dx && !dw && !dbias)
+    return;
+
+  /* per thread: dyg [c_out, ld], col or dcol [k, ld], dw partial [c_out, k],
+   * dbias partial (double) [c_out]; rounded to whole cache lines, which also
+   * keeps the doubles aligned */
+  const int nthreads = max_threads ();
+  size_t per_thread = (size_t) s->c_out * pl.ld + (size_t) pl.k * pl.ld
+      + (dw ? w_size : 0) + (dbias ? 2 * (size_t) s->c_out : 0);
+  per_thread = (per_thread + 15) / 16 * 16;
+  float *scratch = ncfm_backend_scratch (be, sizeof (float) * per_thread * nthreads);
+  const size_t dw_off = (size_t) (s->c_out + pl.k) * pl.ld;
+  const size_t db_off = dw_off + (dw ? w_size : 0);
+  const int blas_threads = openblas_get_num_threads ();
+  openblas_set_num_threads (1);
+  int used[nthreads];       /* whether thread t wrote its dw partial */
+  memset (used, 0, sizeof used);
+  int team = 1;
+
+#pragma omp parallel
+  {
+    const int tid = thread_id (), nth = team_size ();
+    float *dyg = scratch + per_thread * tid;
+    float *col = dyg + (size_t) s->c_out * pl.ld;
+    float *dw_part = dyg + dw_off;
+    double *db_part = (double *) (dyg + db_off);
+    if (tid == 0)
+      team = nth;
+    if (dbias)
+      for (int co = 0; co < s->c_out; co++)
+        db_part[co] = 0.0;
+
+    for (int grp = tid; grp < pl.groups; grp += nth) {
+      const int img0 = grp * pl.g, cnt = s->n - img0 < pl.g ? s->n - img0 : pl.g;
+      const int ncols = cnt * pl.p;
+      const float *dyp = dy + img0 * y_img;
+      int ldd = (int) pl.p;     /* a single image's dy is already [c_out, p] */
+      if (cnt > 1 && (dx || dw)) {
+        for (int co = 0; co < s->c_out; co++)
+          for (int j = 0; j < cnt; j++)
+            memcpy (dyg + (size_t) co * pl.ld + (size_t) j * pl.p,
+                dyp + j * y_img + (size_t) co * pl.p, sizeof (float) * pl.p);
+        dyp = dyg;
+        ldd = (int) pl.ld;
+      }
+      /* dbias here, while the group's dy is in cache: float sums per image
+       * row, double across rows */
+      for (int co = 0; dbias && co < s->c_out; co++) {
+        for (int j = 0; j < cnt; j++) {
+          const float *d = dy + (img0 + j) * y_img + (size_t) co * pl.p;
+          float part = 0.0f;
+#pragma omp simd reduction(+:part)
+          for (int q = 0; q < pl.p; q++)
+            part += d[q];
+          db_part[co] += part;
+        }
+      }
+      if (dw) {
+        for (int j = 0; j < cnt; j++)
+          im2col (s, x + (img0 + j) * x_img, col + (size_t) j * pl.p, pl.ld);
+        cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasTrans, s->c_out, pl.k, ncols,
+            1.0f, dyp, ldd, col, (int) pl.ld, used[tid] ? 1.0f : 0.0f, dw_part, pl.k);
+        used[tid] = 1;
+      }
+      if (dx) {
+        cblas_sgemm (CblasRowMajor, CblasTrans, CblasNoTrans, pl.k, ncols, s->c_out,
+            1.0f, w, pl.k, dyp, ldd, 0.0f, col, (int) pl.ld);
+        for (int j = 0; j < cnt; j++)
+          col2im (s, col + (size_t) j * pl.p, pl.ld, dx + (img0 + j) * x_img);
+      }
+    }
+  }
+
+  openblas_set_num_threads (blas_threads);
+  if (dbias) {
+    for (int co = 0; co < s->c_out; co++) {
+      double sum = 0.0;
+      for (int t = 0; t < team; t++)
+        sum += ((const double *) (scratch + per_thread * t + db_off))[co];
+      dbias[co] = (float) sum;
+    }
+  }
+  if (dw) {
+#pragma omp parallel for
+    for (size_t i = 0; i < w_size; i++) {
+      float sum = 0.0f;
+      for (int t = 0; t < team; t++)
+        if (used[t])
+          sum += scratch[per_thread * t + dw_off + i];
+      dw[i] = sum;
+    }
+  }
 }

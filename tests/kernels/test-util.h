@@ -37,12 +37,21 @@ typedef double (*NcfmTestLossFunc) (gpointer user_data);
  *  - elementwise at up to max_points indices (all when n <= max_points);
  *  - along one random direction v over all of x: <analytic, v> vs
  *    (L(x + h v) - L(x - h v)) / 2h.
+ * Where an element fails at step h (a kink of ReLU/clamp inside the step),
+ * it is retried at h/4, h/16, ... h/256 and passes if any step agrees.
  * An element passes when |num - ana| <= tol * max(|num|, |ana|, floor) with
  * floor = 1e-3 * max_i |analytic_i| (so tiny gradients are judged on the
  * scale of the whole gradient, not on their own rounding noise). */
 void ncfm_test_gradcheck (const char *what, float *x, const float *analytic, size_t n,
     NcfmTestLossFunc loss, gpointer user_data, double h, double tol, size_t max_points,
     GRand *rand);
+
+/* The same with the floor's fraction of max |analytic| given (1e-3 above):
+ * checks through deep float32 chains, whose loss carries more rounding noise
+ * than one op's, judge small gradient entries on a larger share of the scale. */
+void ncfm_test_gradcheck_floor (const char *what, float *x, const float *analytic, size_t n,
+    NcfmTestLossFunc loss, gpointer user_data, double h, double tol, size_t max_points,
+    GRand *rand, double floor_fraction);
 
 G_END_DECLS
 #endif

@@ -1,0 +1,134 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/**
+ * SECTION:ncfm-device
+ * @title: NcfmDevice
+ * @short_description: where tensors live and ops run (CPU or one CUDA device)
+ *
+ * A device wraps one compute backend of kernels/: the CPU, or one CUDA GPU
+ * with its own stream and cuBLAS handle.  The spec is "auto", "cpu", "cuda"
+ * or "cuda:N"; %NULL means the NCFM_DEVICE environment variable, or "auto".
+ * "auto" takes CUDA only when the build has it and a GPU is usable, and logs
+ * its choice (G_MESSAGES_DEBUG=Ncfm shows it).  A device, and the tensors and
+ * models on it, are used from one thread at a time.
+ */
+#define G_LOG_DOMAIN "Ncfm"
+#include "ncfm-device.h"
+
+struct _NcfmDevice {
+  GObject parent;
+  NcfmBackend *backend;
+};
+
+G_DEFINE_FINAL_TYPE (NcfmDevice, ncfm_device, G_TYPE_OBJECT)
+G_DEFINE_QUARK (ncfm-error-quark, ncfm_error)
+
+static void
+ncfm_device_finalize (GObject *object)
+{
+  NcfmDevice *self = NCFM_DEVICE (object);
+  ncfm_backend_free (self->backend);
+  G_OBJECT_CLASS (ncfm_device_parent_class)->finalize (object);
+}
+
+static void
+ncfm_device_class_init (NcfmDeviceClass *klass)
+{
+  G_OBJECT_CLASS (klass)->finalize = ncfm_device_finalize;
+}
+
+static void
+ncfm_device_init (NcfmDevice *self)
+{
+  (void) self;
+}
+
+/**
+ * ncfm_device_new:
+ * @spec: (nullable): "auto", "cpu", "cuda" or "cuda:N"; %NULL for $NCFM_DEVICE or "auto"
+ * @error: return location for a #GError
+ *
+ * Returns: (transfer full): a new device, or %NULL with @error set when the
+ *   spec is invalid or names a CUDA device that cannot be used
+ */
+NcfmDevice *
+ncfm_device_new (const gchar *spec, GError **error)
+{
+  char err[256] = "", why[256] = "";
+  NcfmBackend *be = ncfm_backend_new (spec, err, sizeof err, why, sizeof why);
+  if (!be) {
+    g_set_error (error, NCFM_ERROR, NCFM_ERROR_DEVICE, "%s", err);
+    return NULL;
+  }
+  if (why[0])
+    g_info ("%s", why);
+  else
+    g_info ("using %s", be->name);
+  NcfmDevice *self = g_object_new (NCFM_TYPE_DEVICE, NULL);
+  self->backend = be;
+  return self;
+}
+
+/**
+ * ncfm_device_get_name:
+ * @self: a #NcfmDevice
+ *
+ * Returns: (transfer none): a description such as "cpu (2 threads)" or
+ *   "cuda:0 (NVIDIA H100 80GB HBM3)"
+ */
+const gchar *
+ncfm_device_get_name (NcfmDevice *self)
+{
+  g_return_val_if_fail (NCFM_IS_DEVICE (self), NULL);
+  return self->backend->name;
+}
+
+/**
+ * ncfm_device_is_cuda:
+ * @self: a #NcfmDevice
+ *
+ * Returns: %TRUE if tensors on this device live in CUDA device memory
+ */
+gboolean
+ncfm_device_is_cuda (NcfmDevice *self)
+{
+  g_return_val_if_fail (NCFM_IS_DEVICE (self), FALSE);
+  return self->backend->type == NCFM_DEVICE_CUDA;
+}
+
+/**
+ * ncfm_device_synchronize:
+ * @self: a #NcfmDevice
+ *
+ * Waits until every op queued on the device has finished (no-op on the CPU).
+ */
+void
+ncfm_device_synchronize (NcfmDevice *self)
+{
+  g_return_if_fail (NCFM_IS_DEVICE (self));
+  self->backend->ops->synchronize (self->backend);
+}
+
+/**
+ * ncfm_device_have_cuda_backend:
+ *
+ * Returns: %TRUE if this build of libncfm includes the CUDA backend (a GPU
+ *   may still be absent at run time)
+ */
+gboolean
+ncfm_device_have_cuda_backend (void)
+{
+  return ncfm_backend_have_cuda ();
+}
+
+/**
+ * ncfm_device_get_backend: (skip)
+ * @self: a #NcfmDevice
+ *
+ * Returns: (transfer none): the backend behind the device
+ */
+NcfmBackend *
+ncfm_device_get_backend (NcfmDevice *self)
+{
+  g_return_val_if_fail (NCFM_IS_DEVICE (self), NULL);
+  return self->backend;
+}

@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#ifndef NCFM_DEVICE_H
+#define NCFM_DEVICE_H
+
+#include <glib-object.h>
+
+G_BEGIN_DECLS
+
+/**
+ * NCFM_ERROR:
+ *
+ * Error domain of libncfm for everything but file formats (which have their
+ * own domains): bad arguments, shape mismatches, devices.
+ */
+#define NCFM_ERROR (ncfm_error_quark ())
+GQuark ncfm_error_quark (void);
+
+/**
+ * NcfmError:
+ * @NCFM_ERROR_DEVICE: the requested device does not exist or cannot be used
+ * @NCFM_ERROR_SHAPE: a tensor has the wrong shape or type for the operation
+ * @NCFM_ERROR_ARGUMENT: an argument is out of range
+ * @NCFM_ERROR_WEIGHTS: weights are missing or do not fit the model
+ */
+typedef enum {
+  NCFM_ERROR_DEVICE,
+  NCFM_ERROR_SHAPE,
+  NCFM_ERROR_ARGUMENT,
+  NCFM_ERROR_WEIGHTS,
+} NcfmError;
+
+#define NCFM_TYPE_DEVICE (ncfm_device_get_type ())
+G_DECLARE_FINAL_TYPE (NcfmDevice, ncfm_device, NCFM, DEVICE, GObject)
+
+NcfmDevice *ncfm_device_new (const gchar *spec, GError **error);
+const gchar *ncfm_device_get_name (NcfmDevice *self);
+gboolean ncfm_device_is_cuda (NcfmDevice *self);
+void ncfm_device_synchronize (NcfmDevice *self);
+gboolean ncfm_device_have_cuda_backend (void);
+
+#ifndef __GI_SCANNER__
+#include "ncfm-backend.h"
+/* The kernels' backend behind this device (C only). */
+NcfmBackend *ncfm_device_get_backend (NcfmDevice *self);
+#endif
+
+G_END_DECLS
+#endif

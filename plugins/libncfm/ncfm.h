@@ -1,0 +1,13 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* ncfm.h: the one header of libncfm-1.0. */
+#ifndef NCFM_H
+#define NCFM_H
+
+#include "ncfm-dtype.h"
+#include "ncfm-device.h"
+#include "ncfm-safetensors.h"
+#include "ncfm-tensor.h"
+#include "ncfm-activations.h"
+#include "ncfm-convnet.h"
+
+#endif

@@ -1,0 +1,160 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* bench-convnet: ConvNet-3 (width 128, instance norm, 3x32x32, batch 256)
+ * forward and forward+backward images/s and peak memory, ours and PyTorch's
+ * side by side in one run.  Prints `bench NAME: ours X UNIT, pytorch Y UNIT,
+ * ratio R` lines (R > 1: we are better).
+ *   bench-convnet [--batch N] [--iters N] [--threads N] [--device SPEC] [--no-torch] */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <json-glib/json-glib.h>
+
+#include "ncfm.h"
+
+typedef struct {
+  NcfmConvNet *net;
+  NcfmTensor *x, *grad_logits;
+  NcfmActivations *act;
+  gboolean backward;
+} Job;
+
+static void
+run_once (Job *j)
+{
+  g_autoptr (GError) error = NULL;
+  if (!ncfm_convnet_forward (j->net, j->x, j->act, &error))
+    g_error ("forward: %s", error->message);
+  if (j->backward && !ncfm_convnet_backward (j->net, j->act, NULL, j->grad_logits, TRUE, &error))
+    g_error ("backward: %s", error->message);
+}
+
+static double
+images_per_second (Job *j, int batch, int iters)
+{
+  NcfmDevice *dev = ncfm_convnet_get_device (j->net);
+  run_once (j);   /* warm-up: allocations, caches */
+  ncfm_device_synchronize (dev);
+  gint64 t0 = g_get_monotonic_time ();
+  for (int i = 0; i < iters; i++)
+    run_once (j);
+  ncfm_device_synchronize (dev);
+  return (double) batch * iters / ((g_get_monotonic_time () - t0) / 1e6);
+}
+
+static void
+print_figure (const char *name, double ours, JsonObject *torch, const char *key, const char *unit,
+    gboolean higher_is_better)
+{
+  if (torch && json_object_has_member (torch, key)) {
+    double theirs = json_object_get_double_member (torch, key);
+    double ratio = higher_is_better ? ours / theirs : theirs / ours;
+    printf ("bench %s: ours %.1f %s, pytorch %.1f %s, ratio %.2f\n", name, ours, unit, theirs,
+        unit, ratio);
+  } else {
+    printf ("bench %s: ours %.1f %s, pytorch unavailable\n", name, ours, unit);
+  }
+}
+
+static JsonObject *
+run_torch (const char *exe_dir, int batch, int iters, int threads, gboolean cuda)
+{
+  g_autofree gchar *script = g_build_filename (exe_dir, "convnet_torch.py", NULL);
+  g_autofree gchar *b = g_strdup_printf ("%d", batch), *it = g_strdup_printf ("%d", iters);
+  g_autofree gchar *th = g_strdup_printf ("%d", threads);
+  const gchar *argv[] = { "/usr/bin/python3", script, "--batch", b, "--iters", it, "--threads",
+    th, "--device", cuda ? "cuda" : "cpu", NULL };
+  g_autofree gchar *out = NULL, *err = NULL;
+  gint status = 0;
+  g_autoptr (GError) error = NULL;
+  if (!g_spawn_sync (NULL, (gchar **) argv, NULL, G_SPAWN_DEFAULT, NULL, NULL, &out, &err,
+          &status, &error) || !g_spawn_check_wait_status (status, &error)) {
+    g_printerr ("pytorch side unavailable: %s\n%s", error ? error->message : "", err ? err : "");
+    return NULL;
+  }
+  g_autoptr (JsonParser) parser = json_parser_new ();
+  if (!json_parser_load_from_data (parser, out, -1, &error)) {
+    g_printerr ("pytorch side printed no JSON: %s\n", out);
+    return NULL;
+  }
+  return json_object_ref (json_node_get_object (json_parser_get_root (parser)));
+}
+
+int
+main (int argc, char **argv)
+{
+  int batch = 256, iters = 3, threads = 2;
+  const char *device_spec = NULL;
+  gboolean no_torch = FALSE;
+  for (int i = 1; i < argc; i++) {
+    if (!strcmp (argv[i], "--batch") && i + 1 < argc)
+      batch = atoi (argv[++i]);
+    else if (!strcmp (argv[i], "--iters") && i + 1 < argc)
+      iters = atoi (argv[++i]);
+    else if (!strcmp (argv[i], "--threads") && i + 1 < argc)
+      threads = atoi (argv[++i]);
+    else if (!strcmp (argv[i], "--device") && i + 1 < argc)
+      device_spec = argv[++i];
+    else if (!strcmp (argv[i], "--no-torch"))
+      no_torch = TRUE;
+    else {
+      fprintf (stderr, "usage: %s [--batch N] [--iters N] [--threads N] [--device auto|cpu|cuda:N] "
+          "[--no-torch]\n", argv[0]);
+      return 2;
+    }
+  }
+  if (batch < 1 || iters < 1 || threads < 1) {
+    fprintf (stderr, "--batch, --iters and --threads must be positive\n");
+    return 2;
+  }
+  /* OpenMP reads this at its first parallel region */
+  g_autofree gchar *nt = g_strdup_printf ("%d", threads);
+  g_setenv ("OMP_NUM_THREADS", nt, TRUE);
+
+  g_autoptr (GError) error = NULL;
+  g_autoptr (NcfmDevice) dev = ncfm_device_new (device_spec, &error);
+  if (!dev) {
+    fprintf (stderr, "%s\n", error->message);
+    return 1;
+  }
+  g_autoptr (NcfmConvNet) net = ncfm_convnet_new (dev, 3, 32, 32, 10, 3, 128, NCFM_NORM_INSTANCE,
+      0, &error);
+  g_assert_no_error (error);
+  gint64 xs[4] = { batch, 3, 32, 32 }, ls[2] = { batch, 10 };
+  g_autoptr (NcfmTensor) x = ncfm_tensor_new (dev, NCFM_DTYPE_F32, xs, 4, &error);
+  g_autoptr (NcfmTensor) gl = ncfm_tensor_new (dev, NCFM_DTYPE_F32, ls, 2, &error);
+  g_assert_no_error (error);
+  {
+    g_autoptr (GRand) rand = g_rand_new_with_seed (1);
+    gsize n = (gsize) batch * 3 * 32 * 32;
+    g_autofree float *h = g_new (float, n);
+    for (gsize i = 0; i < n; i++)
+      h[i] = (float) g_rand_double_range (rand, -2, 2);
+    ncfm_tensor_set_data (x, (const guint8 *) h, n * 4, NULL);
+    ncfm_tensor_fill (gl, 1.0f / batch);
+  }
+  g_autoptr (NcfmActivations) act = ncfm_activations_new ();
+  Job fwd = { net, x, gl, act, FALSE }, fb = { net, x, gl, act, TRUE };
+  double ours_fwd = images_per_second (&fwd, batch, iters);
+  double ours_fb = images_per_second (&fb, batch, iters);
+  struct rusage ru;
+  getrusage (RUSAGE_SELF, &ru);
+  double ours_mb = ru.ru_maxrss / 1024.0;
+
+  fprintf (stderr, "# ConvNet-3 width 128 instancenorm 3x32x32 batch %d, %d iters, device %s\n",
+      batch, iters, ncfm_device_get_name (dev));
+  /* the PyTorch script sits beside this program's source */
+  const char *dir = g_getenv ("NCFM_BENCH_DIR") ? g_getenv ("NCFM_BENCH_DIR") : NCFM_BENCH_SRCDIR;
+  JsonObject *torch = no_torch ? NULL : run_torch (dir, batch, iters, threads,
+      ncfm_device_is_cuda (dev));
+  if (torch)
+    fprintf (stderr, "# pytorch %s, %d threads\n", json_object_get_string_member (torch, "torch"),
+        (int) json_object_get_int_member (torch, "threads"));
+  print_figure ("convnet3_forward", ours_fwd, torch, "forward", "images/s", TRUE);
+  print_figure ("convnet3_forward_backward", ours_fb, torch, "forward_backward", "images/s", TRUE);
+  if (!ncfm_device_is_cuda (dev))
+    print_figure ("convnet3_peak_memory", ours_mb, torch, "peak_mb", "MB", FALSE);
+  if (torch)
+    json_object_unref (torch);
+  return 0;
+}

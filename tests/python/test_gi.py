@@ -1,0 +1,142 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""libncfm-1.0 from Python through GObject Introspection: tensors, safetensors
+I/O and the ConvNet (load, forward, backward), checked against the same
+PyTorch golden file as the C tests.  Prints TAP."""
+import os
+import sys
+import tempfile
+
+import gi
+
+gi.require_version('Ncfm', '1.0')
+from gi.repository import GLib, Ncfm  # noqa: E402
+import numpy as np  # noqa: E402
+
+FIXTURES = os.path.join(os.environ.get('G_TEST_SRCDIR', os.path.dirname(__file__)), '..', 'fixtures')
+TESTS = []
+
+
+def test(fn):
+    TESTS.append(fn)
+    return fn
+
+
+def f32(tensor):
+    shape = tensor.get_shape()
+    return np.frombuffer(tensor.to_bytes().get_data(), dtype=np.float32).reshape(shape)
+
+
+def rel_err(ours, ref):
+    return float(np.max(np.abs(ours - ref)) / max(np.max(np.abs(ref)), 1e-30))
+
+
+@test
+def tensor_roundtrip():
+    dev = Ncfm.Device.new('cpu')
+    assert dev.get_name().startswith('cpu')
+    a = np.arange(24, dtype=np.float32).reshape(2, 3, 4)
+    t = Ncfm.Tensor.new_from_data(dev, Ncfm.DType.F32, list(a.shape), a.tobytes())
+    assert t.get_numel() == 24 and t.get_dim(-1) == 4 and t.describe() == 'F32 [2, 3, 4]'
+    assert np.array_equal(f32(t), a)
+    try:
+        Ncfm.Tensor.new_from_data(dev, Ncfm.DType.F32, [5], a.tobytes())
+        raise AssertionError('size mismatch accepted')
+    except GLib.Error as e:
+        assert '96 bytes' in e.message, e.message
+
+
+@test
+def device_errors():
+    try:
+        Ncfm.Device.new('gpu7')
+        raise AssertionError('bad device accepted')
+    except GLib.Error as e:
+        assert 'gpu7' in e.message
+
+
+@test
+def safetensors_io():
+    dev = Ncfm.Device.new('cpu')
+    st = Ncfm.Safetensors.new()
+    a = np.linspace(-1, 1, 12, dtype=np.float32).reshape(3, 4)
+    t = Ncfm.Tensor.new_from_data(dev, Ncfm.DType.F32, [3, 4], a.tobytes())
+    t.to_safetensors(st, 'weights')
+    st.set_metadata('note', 'from python')
+    with tempfile.TemporaryDirectory() as d:
+        path = os.path.join(d, 'x.safetensors')
+        assert st.save(path)
+        back = Ncfm.Safetensors.load(path)
+        assert back.list_names() == ['weights']
+        assert back.get_metadata('note') == 'from python'
+        assert np.array_equal(np.array(back.dup_f32('weights'), dtype=np.float32), a.ravel())
+        with open(path, 'r+b') as f:
+            f.truncate(20)
+        try:
+            Ncfm.Safetensors.load(path)
+            raise AssertionError('truncated file accepted')
+        except GLib.Error as e:
+            assert 'x.safetensors' in e.message, e.message
+
+
+@test
+def convnet_matches_torch():
+    ref = Ncfm.Safetensors.load(os.path.join(FIXTURES, 'convnet3_3x32x32_instancenorm.safetensors'))
+    dev = Ncfm.Device.new('cpu')
+    net = Ncfm.ConvNet.new(dev, 3, 32, 32, 10, 3, int(ref.get_metadata('width')),
+                           Ncfm.Norm.INSTANCE, 0)
+    weights = Ncfm.Safetensors.new()
+    for i in range(net.get_n_parameters()):
+        name = net.get_parameter_name(i)
+        t = Ncfm.Tensor.new_from_safetensors(ref, name, dev)
+        t.to_safetensors(weights, name)
+    assert net.load_safetensors(weights)
+    x = Ncfm.Tensor.new_from_safetensors(ref, 'input', dev)
+    act = Ncfm.Activations.new()
+    assert net.forward(x, act)
+    feats = f32(act.get_features())
+    want = np.array(ref.dup_f32('features'), dtype=np.float32).reshape(feats.shape)
+    assert rel_err(feats, want) <= 1e-4, rel_err(feats, want)
+    gf = Ncfm.Tensor.new_from_safetensors(ref, 'grad.features', dev)
+    gl = Ncfm.Tensor.new_from_safetensors(ref, 'grad.logits', dev)
+    assert net.backward(act, gf, gl, True)
+    gi_ = f32(act.get_grad_images())
+    want = np.array(ref.dup_f32('grad.input'), dtype=np.float32).reshape(gi_.shape)
+    assert rel_err(gi_, want) <= 1e-4, rel_err(gi_, want)
+    gw = f32(net.get_gradient('layers.conv.1.weight'))
+    want = np.array(ref.dup_f32('grad.layers.conv.1.weight'), dtype=np.float32).reshape(gw.shape)
+    assert rel_err(gw, want) <= 1e-4, rel_err(gw, want)
+
+
+@test
+def convnet_errors():
+    dev = Ncfm.Device.new('cpu')
+    net = Ncfm.ConvNet.new(dev, 1, 28, 28, 10, 3, 8, Ncfm.Norm.INSTANCE, 0)
+    try:
+        net.load('/nonexistent/model.safetensors')
+        raise AssertionError('missing file accepted')
+    except GLib.Error as e:
+        assert '/nonexistent/model.safetensors' in e.message
+    x = Ncfm.Tensor.new(dev, Ncfm.DType.F32, [2, 3, 28, 28])
+    try:
+        net.forward(x, Ncfm.Activations.new())
+        raise AssertionError('wrong input shape accepted')
+    except GLib.Error as e:
+        assert '[2, 3, 28, 28]' in e.message, e.message
+
+
+def main():
+    print(f'1..{len(TESTS)}')
+    failed = 0
+    for i, fn in enumerate(TESTS, 1):
+        try:
+            fn()
+            print(f'ok {i} {fn.__name__}')
+        except Exception as e:  # noqa: BLE001 - report any failure as TAP
+            failed += 1
+            print(f'not ok {i} {fn.__name__}: {type(e).__name__}: {e}')
+    return 1 if failed else 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
