@@ -74,7 +74,8 @@ struct NcfmBackendOps {
 
   /* ---- normalisation (kernels/{cpu,cuda}/norm) ----
    * GroupNorm (PyTorch nn.GroupNorm, affine): x,y [n, c, hw]; groups divides c;
-   * saves mean/rstd [n*groups] for backward.  Instance norm = groups == c. */
+   * saves mean/rstd [n*groups] for backward.  Instance norm = groups == c.
+   * Backward (both norms): any of dx, dgamma, dbeta may be NULL. */
   void (*groupnorm_forward) (NcfmBackend *be, int n, int c, int hw, int groups, float eps,
       const float *x, const float *gamma, const float *beta, float *y, float *mean, float *rstd);
   void (*groupnorm_backward) (NcfmBackend *be, int n, int c, int hw, int groups,

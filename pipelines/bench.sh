@@ -5,5 +5,6 @@
 # builds, and prints `bench NAME: ours X UNIT, pytorch Y UNIT, ratio R` lines.
 set -euo pipefail
 source "$(dirname "$0")/setup.sh" python3-torch
-ncfm_build_dir "$ncfm_build" --buildtype=release
-exec "$ncfm_build/tests/bench/bench-convnet" "$@"
+# its own build dir: release flags, apart from the tests' debug build
+ncfm_build_dir "$ncfm_root/build-release" --buildtype=release
+exec "$ncfm_root/build-release/tests/bench/bench-convnet" "$@"

@@ -20,7 +20,7 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print
   meson test -C "$asan" --suite kernels --suite libncfm --print-errorlogs --num-processes 2 \
   --timeout-multiplier 4 || status=1
 
-python3 - "$ncfm_build/meson-logs/testlog.json" "$asan/meson-logs/testlog.json" <<'PY'
+/usr/bin/python3 - "$ncfm_build/meson-logs/testlog.json" "$asan/meson-logs/testlog.json" <<'PY'
 import json, sys
 passed = failed = skipped = 0
 for path in sys.argv[1:]:

@@ -225,12 +225,14 @@ ncfm_cpu_conv2d_backward (NcfmBackend *be, const NcfmConv2dShape *s, const float
    * dbias partial (double) [c_out]; rounded to whole cache lines, which also
    * keeps the doubles aligned */
   const int nthreads = max_threads ();
-  size_t per_thread = (size_t) s->c_out * pl.ld + (size_t) pl.k * pl.ld
-      + (dw ? w_size : 0) + (dbias ? 2 * (size_t) s->c_out : 0);
-  per_thread = (per_thread + 15) / 16 * 16;
+  /* every part starts on a 64-byte boundary (16 floats): the double partials
+   * must be 8-byte aligned, and whole cache lines avoid false sharing */
+#define ROUND16(v) (((v) + 15) / 16 * 16)
+  const size_t dw_off = ROUND16 ((size_t) (s->c_out + pl.k) * pl.ld);
+  const size_t db_off = ROUND16 (dw_off + (dw ? w_size : 0));
+  const size_t per_thread = ROUND16 (db_off + (dbias ? 2 * (size_t) s->c_out : 0));
+#undef ROUND16
   float *scratch = ncfm_backend_scratch (be, sizeof (float) * per_thread * nthreads);
-  const size_t dw_off = (size_t) (s->c_out + pl.k) * pl.ld;
-  const size_t db_off = dw_off + (dw ? w_size : 0);
   const int blas_threads = openblas_get_num_threads ();
   openblas_set_num_threads (1);
   int used[nthreads];       /* whether thread t wrote its dw partial */

@@ -6,7 +6,7 @@ void
 ncfm_cpu_fill (NcfmBackend *be, size_t count, float value, float *x)
 {
   (void) be;
-#pragma omp parallel for simd if (count > 65536)
+#pragma omp parallel for schedule(static) if (count > 65536)
   for (size_t i = 0; i < count; i++)
     x[i] = value;
 }
@@ -15,7 +15,7 @@ void
 ncfm_cpu_axpby (NcfmBackend *be, size_t count, float a, const float *x, float b, float *y)
 {
   (void) be;
-#pragma omp parallel for simd if (count > 65536)
+#pragma omp parallel for schedule(static) if (count > 65536)
   for (size_t i = 0; i < count; i++)
     y[i] = a * x[i] + b * y[i];
 }
@@ -24,9 +24,10 @@ void
 ncfm_cpu_clamp (NcfmBackend *be, size_t count, float lo, float hi, float *x)
 {
   (void) be;
-#pragma omp parallel for simd if (count > 65536)
+#pragma omp parallel for schedule(static) if (count > 65536)
   for (size_t i = 0; i < count; i++) {
     float v = x[i];
-    x[i] = v < lo ? lo : (v > hi ? hi : v);
+    v = v < lo ? lo : v;
+    x[i] = v > hi ? hi : v;
   }
 }

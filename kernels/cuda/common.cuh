@@ -82,4 +82,43 @@ ncfm_cuda_blocks (size_t count, unsigned int threads)
     }                                                                          \
   } while (0)
 
+/* Warp- and block-wide reductions (blockDim.x a multiple of 32, at most 1024). */
+static __device__ __forceinline__ float
+ncfm_warp_sum (float v)
+{
+  for (int o = 16; o > 0; o >>= 1)
+    v += __shfl_xor_sync (0xffffffffu, v, o);
+  return v;
+}
+
+static __device__ __forceinline__ float
+ncfm_warp_max (float v)
+{
+  for (int o = 16; o > 0; o >>= 1)
+    v = fmaxf (v, __shfl_xor_sync (0xffffffffu, v, o));
+  return v;
+}
+
+/* Block-wide sum / max, the result returned to every thread.  `shared` holds
+ * 32 floats; the trailing __syncthreads lets the caller reuse it at once. */
+static __device__ __forceinline__ float
+ncfm_block_sum (float v, float *shared)
+{
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  v = ncfm_warp_sum (v);
+  if (lane == 0)
+    shared[warp] = v;
+  __syncthreads ();
+  if (warp == 0) {
+    v = threadIdx.x < (blockDim.x >> 5) ? shared[lane] : 0.0f;
+    v = ncfm_warp_sum (v);
+    if (lane == 0)
+      shared[0] = v;
+  }
+  __syncthreads ();
+  v = shared[0];
+  __syncthreads ();
+  return v;
+}
+
 #endif

@@ -3,36 +3,8 @@
  * of cpu/l2norm.c).  One block per row. */
 #include "common.cuh"
 
-#define THREADS 256   /* a multiple of 32: block_sum assumes it */
+#define THREADS 256   /* a multiple of 32: ncfm_block_sum assumes it */
 
-static __device__ float
-warp_sum (float v)
-{
-  for (int o = 16; o > 0; o >>= 1)
-    v += __shfl_xor_sync (0xffffffffu, v, o);
-  return v;
-}
-
-/* Block-wide sum returned to every thread; `shared` holds 32 floats. */
-static __device__ float
-block_sum (float v, float *shared)
-{
-  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-  v = warp_sum (v);
-  if (lane == 0)
-    shared[warp] = v;
-  __syncthreads ();
-  if (warp == 0) {
-    v = threadIdx.x < (blockDim.x >> 5) ? shared[lane] : 0.0f;
-    v = warp_sum (v);
-    if (lane == 0)
-      shared[0] = v;
-  }
-  __syncthreads ();
-  v = shared[0];
-  __syncthreads ();
-  return v;
-}
 
 static __global__ void
 l2norm_forward_kernel (int d, float eps, const float *x, float *y, float *norms)
@@ -45,7 +17,7 @@ l2norm_forward_kernel (int d, float eps, const float *x, float *y, float *norms)
   float s = 0.0f;
   for (int j = threadIdx.x; j < d; j += blockDim.x)
     s += xi[j] * xi[j];
-  const float norm = sqrtf (block_sum (s, shared));
+  const float norm = sqrtf (ncfm_block_sum (s, shared));
   const float denom = fmaxf (norm, eps);
   for (int j = threadIdx.x; j < d; j += blockDim.x)
     yi[j] = xi[j] / denom;
@@ -69,7 +41,7 @@ l2norm_backward_kernel (int d, float eps, const float *y, const float *norms,
     float s = 0.0f;
     for (int j = threadIdx.x; j < d; j += blockDim.x)
       s += dyi[j] * yi[j];
-    const float dot = block_sum (s, shared);
+    const float dot = ncfm_block_sum (s, shared);
     for (int j = threadIdx.x; j < d; j += blockDim.x)
       dxi[j] = (dyi[j] - yi[j] * dot) / norm;
   } else {

@@ -24,8 +24,7 @@ column_sum_kernel (int n, int out, const float *dy, float *db)
   float s = 0.0f;
   for (int i = lane; i < n; i += 32)
     s += dy[(size_t) i * out + o];
-  for (int d = 16; d > 0; d >>= 1)
-    s += __shfl_xor_sync (0xffffffffu, s, d);
+  s = ncfm_warp_sum (s);
   if (lane == 0)
     db[o] = s;
 }

@@ -6,55 +6,18 @@
 
 #define THREADS 256   /* a multiple of 32: the block reductions assume it */
 
-static __device__ float
-warp_sum (float v)
-{
-  for (int o = 16; o > 0; o >>= 1)
-    v += __shfl_xor_sync (0xffffffffu, v, o);
-  return v;
-}
-
-static __device__ float
-warp_max (float v)
-{
-  for (int o = 16; o > 0; o >>= 1)
-    v = fmaxf (v, __shfl_xor_sync (0xffffffffu, v, o));
-  return v;
-}
-
-/* Block-wide sum / max, the result returned to every thread.  `shared` holds
- * 32 floats; the trailing __syncthreads lets the caller reuse it at once. */
-static __device__ float
-block_sum (float v, float *shared)
-{
-  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-  v = warp_sum (v);
-  if (lane == 0)
-    shared[warp] = v;
-  __syncthreads ();
-  if (warp == 0) {
-    v = threadIdx.x < (blockDim.x >> 5) ? shared[lane] : 0.0f;
-    v = warp_sum (v);
-    if (lane == 0)
-      shared[0] = v;
-  }
-  __syncthreads ();
-  v = shared[0];
-  __syncthreads ();
-  return v;
-}
 
 static __device__ float
 block_max (float v, float *shared)
 {
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-  v = warp_max (v);
+  v = ncfm_warp_max (v);
   if (lane == 0)
     shared[warp] = v;
   __syncthreads ();
   if (warp == 0) {
     v = threadIdx.x < (blockDim.x >> 5) ? shared[lane] : -INFINITY;
-    v = warp_max (v);
+    v = ncfm_warp_max (v);
     if (lane == 0)
       shared[0] = v;
   }
@@ -88,7 +51,7 @@ cross_entropy_rows_kernel (int k, const float *logits, const int32_t *labels,
   float sum = 0.0f;
   for (int j = threadIdx.x; j < k; j += blockDim.x)
     sum += expf (z[j] - zmax);
-  sum = block_sum (sum, shared);
+  sum = ncfm_block_sum (sum, shared);
   const float log_sum = logf (sum), inv = 1.0f / sum;
 
   for (int j = threadIdx.x; j < k; j += blockDim.x)
@@ -105,7 +68,7 @@ cross_entropy_rows_kernel (int k, const float *logits, const int32_t *labels,
     for (int j = threadIdx.x; j < k; j += blockDim.x)
       if (t[j] != 0.0f)   /* 0 * (-log p) is 0 even where p underflows */
         part += t[j] * (log_sum - (z[j] - zmax));
-    part = block_sum (part, shared);
+    part = ncfm_block_sum (part, shared);
     if (threadIdx.x == 0)
       row_loss[row] = part;
   }
@@ -119,7 +82,7 @@ mean_kernel (int n, const float *row_loss, float *loss)
   float s = 0.0f;
   for (int i = threadIdx.x; i < n; i += blockDim.x)
     s += row_loss[i];
-  s = block_sum (s, shared);
+  s = ncfm_block_sum (s, shared);
   if (threadIdx.x == 0)
     loss[0] = s / (float) n;
 }

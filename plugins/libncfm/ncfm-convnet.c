@@ -56,8 +56,7 @@ G_DEFINE_FINAL_TYPE (NcfmConvNet, ncfm_convnet, G_TYPE_OBJECT)
 
 /* Activation slots: per layer, then shared ones. */
 enum { SLOT_CONV_OUT, SLOT_NORM_OUT, SLOT_MEAN, SLOT_RSTD, SLOT_POOLED, SLOTS_PER_LAYER };
-enum { SLOT_LOGITS, SLOT_GRAD_A, SLOT_GRAD_B, SLOT_GRAD_C, SLOT_GRAD_IMAGES, SLOT_DGAMMA,
-  SLOT_DBETA, N_SHARED_SLOTS };
+enum { SLOT_LOGITS, SLOT_GRAD_A, SLOT_GRAD_B, SLOT_GRAD_C, SLOT_GRAD_IMAGES, N_SHARED_SLOTS };
 #define LAYER_SLOT(l, s) ((guint) ((l) * SLOTS_PER_LAYER + (s)))
 #define SHARED_SLOT(self, s) ((guint) ((self)->depth * SLOTS_PER_LAYER + (s)))
 
@@ -812,7 +811,7 @@ ncfm_convnet_backward (NcfmConvNet *self, NcfmActivations *activations,
     biggest = MAX (biggest, n * L->conv.c_out * L->h_out * L->w_out);
     biggest = MAX (biggest, n * L->conv.c_in * L->conv.h_in * L->conv.w_in);
   }
-  gint64 gshape[1] = { biggest }, cshape[1] = { self->net_width };
+  gint64 gshape[1] = { biggest };
   gint64 ishape[4] = { n, self->in_channels, self->height, self->width };
   NcfmTensor *ga = ncfm_activations_ensure (activations, SHARED_SLOT (self, SLOT_GRAD_A), dev,
       NCFM_DTYPE_F32, gshape, 1, error);
@@ -822,12 +821,7 @@ ncfm_convnet_backward (NcfmConvNet *self, NcfmActivations *activations,
       NCFM_DTYPE_F32, gshape, 1, error);
   NcfmTensor *gimg = ncfm_activations_ensure (activations, SHARED_SLOT (self, SLOT_GRAD_IMAGES),
       dev, NCFM_DTYPE_F32, ishape, 4, error);
-  /* norm backward always writes dgamma/dbeta: without parameter gradients they go here */
-  NcfmTensor *dgamma = ncfm_activations_ensure (activations, SHARED_SLOT (self, SLOT_DGAMMA),
-      dev, NCFM_DTYPE_F32, cshape, 1, error);
-  NcfmTensor *dbeta = ncfm_activations_ensure (activations, SHARED_SLOT (self, SLOT_DBETA), dev,
-      NCFM_DTYPE_F32, cshape, 1, error);
-  if (!ga || !gb || !gc || !gimg || !dgamma || !dbeta)
+  if (!ga || !gb || !gc || !gimg)
     return FALSE;
 
   NcfmTensor *features = ncfm_activations_get_features (activations);
@@ -867,8 +861,8 @@ ncfm_convnet_backward (NcfmConvNet *self, NcfmActivations *activations,
     be->ops->leaky_relu_backward (be, count, 0.0f, f32 (norm_out), spare, spare);
     float *dconv = spare;
     if (self->norm != NCFM_NORM_NONE) {
-      float *dg = pg ? f32 (L->norm_w->grad) : f32 (dgamma);
-      float *db = pg ? f32 (L->norm_b->grad) : f32 (dbeta);
+      float *dg = pg ? f32 (L->norm_w->grad) : NULL;
+      float *db = pg ? f32 (L->norm_b->grad) : NULL;
       if (self->norm == NCFM_NORM_INSTANCE)
         be->ops->groupnorm_backward (be, s.n, s.c_out, hw, s.c_out, f32 (conv_out),
             f32 (L->norm_w->value), f32 (mean), f32 (rstd), spare, spare2, dg, db);

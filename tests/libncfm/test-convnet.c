@@ -146,8 +146,8 @@ test_torch_fixture (gconstpointer data)
     g_autofree gchar *key = g_strconcat (g ? "grad." : "after.", name, NULL);
     if (norm != NCFM_NORM_NONE && g_str_has_prefix (name, "layers.conv.")
         && g_str_has_suffix (name, ".bias")) {
-      g_autofree gchar *wname = g_strdup (name);
-      strcpy (strrchr (wname, '.'), ".weight");
+      g_autofree gchar *layer = g_strndup (name, strlen (name) - strlen ("bias"));
+      g_autofree gchar *wname = g_strconcat (layer, "weight", NULL);
       g_autofree float *gw = tensor_host (ncfm_convnet_get_gradient (net, wname));
       g_autofree float *gb = tensor_host (g);
       double wmax = 0, bmax = 0;
