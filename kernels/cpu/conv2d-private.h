@@ -1,0 +1,21 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* conv2d-private.h: the Winograd F(2x2,3x3) path of the CPU conv2d
+ * (conv2d-winograd.c), shared with conv2d.c only. */
+#ifndef NCFM_CPU_CONV2D_PRIVATE_H
+#define NCFM_CPU_CONV2D_PRIVATE_H
+
+#include "cpu-ops.h"
+
+/* One 3x3 stride-1 convolution by Winograd F(2x2,3x3):
+ *   y[i, co, oh, ow] = bias[co] + sum_{ci,a,b} x[i, ci, oh - pad + a, ow - pad + b] * g(co, ci, a, b)
+ * with x [n, c_in, h_in, w_in], y [n, c_out, h_out, w_out] (overwritten),
+ * out-of-range x read as 0 (pad may be negative: a crop), bias may be NULL.
+ * Weights:
+ *   flipped == 0: g(co, ci, a, b) = w[co, ci, a, b]              (w [c_out, c_in, 3, 3])
+ *   flipped == 1: g(co, ci, a, b) = w[ci, co, 2 - a, 2 - b]      (w [c_in, c_out, 3, 3])
+ * the second is the dx of a 3x3 stride-1 convolution (dy as x, pad 2 - pad). */
+void ncfm_cpu_conv2d_winograd (NcfmBackend *be, int n, int c_in, int h_in, int w_in,
+    int c_out, int h_out, int w_out, int pad, const float *x, const float *w, int flipped,
+    const float *bias, float *y);
+
+#endif
