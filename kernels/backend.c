@@ -131,12 +131,53 @@ ncfm_backend_scratch (NcfmBackend *be, size_t bytes)
 }
 
 void
+ncfm_backend_note_alloc (NcfmBackend *be, void *ptr, size_t bytes)
+{
+  if (!ptr)
+    return;
+  if (be->n_live == be->cap_live) {
+    size_t cap = be->cap_live ? 2 * be->cap_live : 64;
+    struct NcfmAllocation *grown = realloc (be->live, cap * sizeof *grown);
+    if (!grown) {
+      fprintf (stderr, "ncfm: out of host memory for the allocation table\n");
+      abort ();
+    }
+    be->live = grown;
+    be->cap_live = cap;
+  }
+  be->live[be->n_live++] = (struct NcfmAllocation) { ptr, bytes };
+  be->bytes_in_use += bytes;
+  if (be->bytes_in_use > be->peak_bytes)
+    be->peak_bytes = be->bytes_in_use;
+}
+
+void
+ncfm_backend_note_free (NcfmBackend *be, void *ptr)
+{
+  /* newest first: short-lived buffers are freed soonest */
+  for (size_t i = be->n_live; i-- > 0;) {
+    if (be->live[i].ptr == ptr) {
+      be->bytes_in_use -= be->live[i].bytes;
+      be->live[i] = be->live[--be->n_live];
+      return;
+    }
+  }
+}
+
+void
+ncfm_backend_reset_peak (NcfmBackend *be)
+{
+  be->peak_bytes = be->bytes_in_use;
+}
+
+void
 ncfm_backend_free (NcfmBackend *be)
 {
   if (!be)
     return;
   if (be->scratch)
     be->ops->free (be, be->scratch);
+  free (be->live);
 #ifdef NCFM_HAVE_CUDA
   if (be->type == NCFM_DEVICE_CUDA) {
     ncfm_backend_free_cuda (be);

@@ -63,6 +63,8 @@ struct NcfmBackendOps {
   void (*axpby) (NcfmBackend *be, size_t count, float a, const float *x, float b, float *y);
   /* x = min(max(x, lo), hi) in place */
   void (*clamp) (NcfmBackend *be, size_t count, float lo, float hi, float *x);
+  /* x[r, :] *= scale[r] for a row-major [rows, cols] x; scale in backend memory */
+  void (*scale_rows) (NcfmBackend *be, int rows, int cols, const float *scale, float *x);
 
   /* ---- conv2d (kernels/{cpu,cuda}/conv2d) ----
    * x [n,c_in,h_in,w_in], w [c_out,c_in,kh,kw], bias [c_out] or NULL,
@@ -144,6 +146,50 @@ struct NcfmBackendOps {
   void (*resize_bilinear_backward) (NcfmBackend *be, int n, int c, int h_in, int w_in,
       int h_out, int w_out, const float *dy, float *dx);
 
+  /* ---- random numbers (kernels/{cpu,cuda}/random) ----
+   * x[i] ~ N(0, stddev^2), element i drawn from Philox4x32-10 keyed by seed at
+   * counter offset + i (kernels/philox.h): the same stream on every backend,
+   * and any slice can be regenerated from (seed, offset). */
+  void (*fill_normal) (NcfmBackend *be, size_t count, uint64_t seed, uint64_t offset,
+      float stddev, float *x);
+
+  /* ---- characteristic functions and the NCFD/MMD objectives (kernels/{cpu,cuda}/cf) ----
+   * The phases phase [n, m] = X t^T (X [n, d] features, t [m, d] frequencies)
+   * come from linear_forward (n, d, m, X, t, NULL, phase).
+   *
+   * cf_accumulate ADDS the per-class sums of one batch: for every sample i with
+   * c = labels[i] in [0, k) (other labels are skipped),
+   *   sum_cos[c, j] += cos(phase[i, j]),  sum_sin[c, j] += sin(phase[i, j]).
+   * The empirical CF of class c is (sum_cos, sum_sin)[c] / count_c. */
+  void (*cf_accumulate) (NcfmBackend *be, int n, int m, int k, const float *phase,
+      const int32_t *labels, float *sum_cos, float *sum_sin);
+  /* cf_backward_weights turns phases into the weights of the chain rule, in
+   * place: with c = labels[i],
+   *   w[i, j] = scale[c] * (-sin(phase[i, j]) g_re[c, j] + cos(phase[i, j]) g_im[c, j])
+   * where g_re/g_im [k, m] are dL/dRe(phi_c), dL/dIm(phi_c) and scale[c] is
+   * 1 / count_c.  Then dL/dX = w t and dL/dt = w^T X, both from one
+   * linear_backward (n, d, m, X, t, w, dX, dt, NULL).  Rows with a label
+   * outside [0, k) get w = 0. */
+  void (*cf_backward_weights) (NcfmBackend *be, int n, int m, int k, const int32_t *labels,
+      const float *g_re, const float *g_im, const float *scale, float *phase_to_w);
+  /* NCFD per class c (method card section 3), from CFs re/im [k, m]:
+   *   amp = (|phi_r| - |phi_s|)^2,
+   *   pha = max(2 (|phi_r| |phi_s| - re_r re_s - im_r im_s), 1e-12),
+   *   loss[c] = scale * mean_j sqrt(alpha amp + beta pha)
+   * (scale = 300 in the method).  Writes loss [k] and the gradients of
+   * sum_c loss[c] wrt the synthetic CF (g_re_s, g_im_s) and the real CF
+   * (g_re_r, g_im_r), [k, m] each; either pair may be NULL.  Where the phase
+   * term is clamped it contributes no gradient (torch.clamp); where a modulus
+   * is 0 its derivative is taken as 0. */
+  void (*ncfd_forward_backward) (NcfmBackend *be, int k, int m, float alpha, float beta,
+      float scale, const float *re_r, const float *im_r, const float *re_s, const float *im_s,
+      float *loss, float *g_re_s, float *g_im_s, float *g_re_r, float *g_im_r);
+  /* MMD of mean features (the DM baseline): loss[0] = ||mean_i x_r[i] -
+   * mean_i x_s[i]||^2 over rows of x_r [n_r, d] and x_s [n_s, d]; writes
+   * g_s [n_s, d] = dL/dx_s and, if non-NULL, g_r [n_r, d] = dL/dx_r. */
+  void (*mmd_forward_backward) (NcfmBackend *be, int n_r, int n_s, int d, const float *x_r,
+      const float *x_s, float *loss, float *g_s, float *g_r);
+
   /* ---- optimizers (kernels/{cpu,cuda}/optim): PyTorch torch.optim semantics ----
    * AdamW (decoupled weight decay, no amsgrad); step is 1-based. */
   void (*adamw_step) (NcfmBackend *be, size_t count, float *param, const float *grad,
@@ -164,6 +210,11 @@ struct NcfmBackend {
   void *scratch;
   size_t scratch_bytes;
   void *impl;                /* backend private state (CUDA: stream, cuBLAS handle) */
+  /* memory accounting of alloc/free (scratch included): bytes live now and the
+   * high-water mark since creation or ncfm_backend_reset_peak() */
+  size_t bytes_in_use, peak_bytes;
+  struct NcfmAllocation { void *ptr; size_t bytes; } *live;
+  size_t n_live, cap_live;
 };
 
 /* Creates a backend from a device spec: "auto", "cpu", "cuda" or "cuda:N".
@@ -179,6 +230,12 @@ void ncfm_backend_free (NcfmBackend *be);
 /* Scratch memory of at least `bytes` in backend memory, valid until the next
  * call on the same backend.  Aborts if memory is exhausted. */
 void *ncfm_backend_scratch (NcfmBackend *be, size_t bytes);
+
+/* Called by the backends' alloc/free to keep bytes_in_use / peak_bytes. */
+void ncfm_backend_note_alloc (NcfmBackend *be, void *ptr, size_t bytes);
+void ncfm_backend_note_free (NcfmBackend *be, void *ptr);
+/* Restarts the high-water mark at the current use. */
+void ncfm_backend_reset_peak (NcfmBackend *be);
 
 /* 1 when this build includes the CUDA backend. */
 int ncfm_backend_have_cuda (void);

@@ -2,6 +2,7 @@
 /* backend-cpu.c: host memory and the CPU op table (the reference backend). */
 #include "cpu-ops.h"
 #include "backend-private.h"
+#include "cpu-blas.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,18 +17,21 @@
 void *
 ncfm_cpu_alloc (NcfmBackend *be, size_t bytes)
 {
-  (void) be;
   size_t rounded = (bytes + NCFM_CPU_ALIGN - 1) / NCFM_CPU_ALIGN * NCFM_CPU_ALIGN;
   void *p = aligned_alloc (NCFM_CPU_ALIGN, rounded ? rounded : NCFM_CPU_ALIGN);
-  if (p)
+  if (p) {
     memset (p, 0, rounded);
+    ncfm_backend_note_alloc (be, p, rounded);
+  }
   return p;
 }
 
 void
 ncfm_cpu_free (NcfmBackend *be, void *ptr)
 {
-  (void) be;
+  if (!ptr)
+    return;
+  ncfm_backend_note_free (be, ptr);
   free (ptr);
 }
 
@@ -71,6 +75,7 @@ static const NcfmBackendOps ncfm_cpu_ops = {
   .fill = ncfm_cpu_fill,
   .axpby = ncfm_cpu_axpby,
   .clamp = ncfm_cpu_clamp,
+  .scale_rows = ncfm_cpu_scale_rows,
   .conv2d_forward = ncfm_cpu_conv2d_forward,
   .conv2d_backward = ncfm_cpu_conv2d_backward,
   .groupnorm_forward = ncfm_cpu_groupnorm_forward,
@@ -92,6 +97,11 @@ static const NcfmBackendOps ncfm_cpu_ops = {
   .l2norm_rows_backward = ncfm_cpu_l2norm_rows_backward,
   .resize_bilinear_forward = ncfm_cpu_resize_bilinear_forward,
   .resize_bilinear_backward = ncfm_cpu_resize_bilinear_backward,
+  .fill_normal = ncfm_cpu_fill_normal,
+  .cf_accumulate = ncfm_cpu_cf_accumulate,
+  .cf_backward_weights = ncfm_cpu_cf_backward_weights,
+  .ncfd_forward_backward = ncfm_cpu_ncfd_forward_backward,
+  .mmd_forward_backward = ncfm_cpu_mmd_forward_backward,
   .adamw_step = ncfm_cpu_adamw_step,
   .sgd_step = ncfm_cpu_sgd_step,
 };
@@ -104,6 +114,7 @@ ncfm_backend_new_cpu (void)
     return NULL;
   be->ops = &ncfm_cpu_ops;
   be->type = NCFM_DEVICE_CPU;
+  ncfm_cpu_blas_init ();
   int threads = 1;
 #ifdef _OPENMP
   threads = omp_get_max_threads ();

@@ -71,13 +71,13 @@ weight_transform (const WinoPlan *p, const float *w, int flipped, int co, float 
 
 /* V_k[., t] = (B^T d B)_k for every tile t of one channel xc [h_in, w_in];
  * v points at the channel's first column of V_0, V_k is k * kstride further.
- * rows: scratch for 8 padded rows of p->wp floats. */
+ * rows: scratch for (2 p->th + 6) rows of p->wp floats. */
 static void
 input_transform (const WinoPlan *p, const float *xc, float *restrict v, size_t kstride,
     float *restrict rows)
 {
   const int wp = p->wp;
-  float *restrict d = rows, *restrict e = rows + 4 * (size_t) wp;
+  float *restrict e = rows, *restrict d = rows + 4 * (size_t) wp;
   /* padded-row column q reads input column q - pad */
   int lo = p->pad > 0 ? p->pad : 0, hi = p->w_in + p->pad;
   if (hi > wp)
@@ -86,25 +86,28 @@ input_transform (const WinoPlan *p, const float *xc, float *restrict v, size_t k
     hi = 0;
   if (lo > hi)
     lo = hi;
+  /* the channel, zero-padded, once: (2 th + 2) rows of wp (short rows:
+   * plain loops beat memcpy/memset calls) */
+  for (int r = 0; r < 2 * p->th + 2; r++) {
+    float *dr = d + (size_t) r * wp;
+    const int ih = r - p->pad;
+    const int l = ih < 0 || ih >= p->h_in ? wp : lo, h = l == wp ? wp : hi;
+    for (int q = 0; q < l; q++)
+      dr[q] = 0.0f;
+    for (int q = l; q < h; q++)
+      dr[q] = xc[(size_t) ih * p->w_in + q - p->pad];
+    for (int q = h; q < wp; q++)
+      dr[q] = 0.0f;
+  }
   for (int ty = 0; ty < p->th; ty++) {
-    for (int r = 0; r < 4; r++) {
-      float *dr = d + (size_t) r * wp;
-      const int ih = 2 * ty - p->pad + r;
-      if (ih < 0 || ih >= p->h_in) {
-        memset (dr, 0, sizeof (float) * wp);
-        continue;
-      }
-      memset (dr, 0, sizeof (float) * lo);
-      memcpy (dr + lo, xc + (size_t) ih * p->w_in + lo - p->pad, sizeof (float) * (hi - lo));
-      memset (dr + hi, 0, sizeof (float) * (wp - hi));
-    }
+    const float *dt = d + (size_t) 2 * ty * wp;
     /* B^T d: rows */
 #pragma omp simd
     for (int q = 0; q < wp; q++) {
-      e[q] = d[q] - d[2 * wp + q];
-      e[wp + q] = d[wp + q] + d[2 * wp + q];
-      e[2 * wp + q] = d[2 * wp + q] - d[wp + q];
-      e[3 * wp + q] = d[wp + q] - d[3 * wp + q];
+      e[q] = dt[q] - dt[2 * wp + q];
+      e[wp + q] = dt[wp + q] + dt[2 * wp + q];
+      e[2 * wp + q] = dt[2 * wp + q] - dt[wp + q];
+      e[3 * wp + q] = dt[wp + q] - dt[3 * wp + q];
     }
     /* (B^T d) B: columns */
     float *vt = v + (size_t) ty * p->tw;
@@ -125,33 +128,42 @@ input_transform (const WinoPlan *p, const float *xc, float *restrict v, size_t k
 
 /* yc [h_out, w_out] = A^T M A + b for one output channel of one image;
  * m points at its first column of M_0, M_k is k * kstride further.
- * rows: scratch for 2 rows of 2 * p->tw floats. */
+ * rows: scratch for 4 * p->tiles floats.  All tiles in one vector loop
+ * (the tile rows alone are too short for AVX), then interleaved into yc. */
 static void
 output_transform (const WinoPlan *p, const float *m, size_t kstride, float b,
     float *restrict yc, float *restrict rows)
 {
-  const int tw = p->tw;
-  float *restrict o0 = rows, *restrict o1 = rows + 2 * (size_t) tw;
-  for (int ty = 0; ty < p->th; ty++) {
-    const float *mt = m + (size_t) ty * tw;
+  const int tw = p->tw, tiles = p->tiles, w_out = p->w_out;
+  float *restrict o00 = rows, *restrict o01 = rows + tiles;
+  float *restrict o10 = rows + 2 * (size_t) tiles, *restrict o11 = rows + 3 * (size_t) tiles;
 #pragma omp simd
-    for (int tx = 0; tx < tw; tx++) {
-      float s[2][4];
-      for (int c = 0; c < 4; c++) {    /* A^T M: rows */
-        const float m0 = mt[c * kstride + tx], m1 = mt[(4 + c) * kstride + tx];
-        const float m2 = mt[(8 + c) * kstride + tx], m3 = mt[(12 + c) * kstride + tx];
-        s[0][c] = m0 + m1 + m2;
-        s[1][c] = m1 - m2 - m3;
-      }
-      o0[2 * tx] = s[0][0] + s[0][1] + s[0][2] + b;
-      o0[2 * tx + 1] = s[0][1] - s[0][2] - s[0][3] + b;
-      o1[2 * tx] = s[1][0] + s[1][1] + s[1][2] + b;
-      o1[2 * tx + 1] = s[1][1] - s[1][2] - s[1][3] + b;
+  for (int t = 0; t < tiles; t++) {
+    float s[2][4];
+    for (int c = 0; c < 4; c++) {      /* A^T M: rows */
+      const float m0 = m[c * kstride + t], m1 = m[(4 + c) * kstride + t];
+      const float m2 = m[(8 + c) * kstride + t], m3 = m[(12 + c) * kstride + t];
+      s[0][c] = m0 + m1 + m2;
+      s[1][c] = m1 - m2 - m3;
     }
+    o00[t] = s[0][0] + s[0][1] + s[0][2] + b;
+    o01[t] = s[0][1] - s[0][2] - s[0][3] + b;
+    o10[t] = s[1][0] + s[1][1] + s[1][2] + b;
+    o11[t] = s[1][1] - s[1][2] - s[1][3] + b;
+  }
+  const int pairs = w_out / 2;         /* whole tiles across */
+  for (int ty = 0; ty < p->th; ty++) {
     const int oh = 2 * ty;
-    memcpy (yc + (size_t) oh * p->w_out, o0, sizeof (float) * p->w_out);
-    if (oh + 1 < p->h_out)
-      memcpy (yc + (size_t) (oh + 1) * p->w_out, o1, sizeof (float) * p->w_out);
+    for (int r = 0; r < 2 && oh + r < p->h_out; r++) {
+      const float *e = (r ? o10 : o00) + (size_t) ty * tw, *f = (r ? o11 : o01) + (size_t) ty * tw;
+      float *dst = yc + (size_t) (oh + r) * w_out;
+      for (int tx = 0; tx < pairs; tx++) {
+        dst[2 * tx] = e[tx];
+        dst[2 * tx + 1] = f[tx];
+      }
+      if (w_out & 1)
+        dst[w_out - 1] = e[pairs];
+    }
   }
 }
 
@@ -175,7 +187,10 @@ wino_plan (int n, int c_in, int h_in, int w_in, int c_out, int h_out, int w_out,
   p.v_off = 0;
   p.m_off = ROUND16 (16 * (size_t) c_in * p.ld);
   p.rows_off = p.m_off + ROUND16 (16 * (size_t) c_out * p.ld);
-  p.per_thread = p.rows_off + ROUND16 (8 * (size_t) p.wp);   /* >= 4 * tw for the output */
+  /* rows: a padded input channel and 4 transformed rows, or 4 output planes */
+  const size_t in_rows = (2 * (size_t) p.th + 6) * p.wp, out_rows = 4 * (size_t) p.tiles;
+  const size_t rows = in_rows > out_rows ? in_rows : out_rows;
+  p.per_thread = p.rows_off + ROUND16 (rows);
   return p;
 }
 
@@ -220,8 +235,6 @@ ncfm_cpu_conv2d_winograd (NcfmBackend *be, int n, int c_in, int h_in, int w_in,
   float *scratch = ncfm_backend_scratch (be,
       sizeof (float) * (p.u_size + p.per_thread * max_threads ()));
   float *u = scratch;
-  const int blas_threads = openblas_get_num_threads ();
-  openblas_set_num_threads (1);
 
 #pragma omp parallel
   {
@@ -253,5 +266,4 @@ ncfm_cpu_conv2d_winograd (NcfmBackend *be, int n, int c_in, int h_in, int w_in,
     }
   }
 
-  openblas_set_num_threads (blas_threads);
 }

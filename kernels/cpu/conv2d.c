@@ -6,10 +6,9 @@
  * GEMMs too thin to be efficient); groups are spread over the OpenMP threads
  * and every thread calls a single-threaded SGEMM on its own slice of the
  * backend scratch, so im2col/col2im/scatter run in parallel too.  OpenBLAS
- * (pthread build) does not notice it is inside an OpenMP team, so it is set
- * to one thread for the duration of the call (and restored): otherwise both
- * thread pools would spin on the same cores.  On 2 cores a single GEMM with
- * 2 OpenBLAS threads measured no faster than 2 OpenMP x 1 OpenBLAS.
+ * itself is single-threaded in this backend (cpu-blas.h).  On 2 cores a
+ * single GEMM with 2 OpenBLAS threads measured no faster than 2 OpenMP x 1
+ * OpenBLAS.
  *
  * Per group, with K = c_in*kh*kw, P = h_out*w_out and N = g*P:
  *   col  [K, N]      im2col of the group's images (column j = image j/P, pixel j%P)
@@ -205,8 +204,6 @@ conv2d_forward_im2col (NcfmBackend *be, const NcfmConv2dShape *s, const float *x
   /* per thread: col [k, ld] and, when g > 1, out [c_out, ld] */
   const size_t per_thread = (size_t) pl.k * pl.ld + (pl.g > 1 ? (size_t) s->c_out * pl.ld : 0);
   float *scratch = ncfm_backend_scratch (be, sizeof (float) * per_thread * max_threads ());
-  const int blas_threads = openblas_get_num_threads ();
-  openblas_set_num_threads (1);
 
 #pragma omp parallel
   for (int grp = thread_id (), nth = team_size (); grp < pl.groups; grp += nth) {
@@ -234,7 +231,6 @@ conv2d_forward_im2col (NcfmBackend *be, const NcfmConv2dShape *s, const float *x
     }
   }
 
-  openblas_set_num_threads (blas_threads);
 }
 
 static void
@@ -261,8 +257,6 @@ conv2d_backward_im2col (NcfmBackend *be, const NcfmConv2dShape *s, const float *
   const size_t per_thread = ROUND16 (db_off + (dbias ? 2 * (size_t) s->c_out : 0));
 #undef ROUND16
   float *scratch = ncfm_backend_scratch (be, sizeof (float) * per_thread * nthreads);
-  const int blas_threads = openblas_get_num_threads ();
-  openblas_set_num_threads (1);
   int used[nthreads];       /* whether thread t wrote its dw partial */
   memset (used, 0, sizeof used);
   int team = 1;
@@ -321,7 +315,6 @@ conv2d_backward_im2col (NcfmBackend *be, const NcfmConv2dShape *s, const float *
     }
   }
 
-  openblas_set_num_threads (blas_threads);
   if (dbias) {
     for (int co = 0; co < s->c_out; co++) {
       double sum = 0.0;

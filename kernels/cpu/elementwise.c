@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* elementwise.c: fill, axpby, clamp (CPU reference). */
+/* elementwise.c: fill, axpby, clamp, scale_rows (CPU reference). */
 #include "cpu-ops.h"
 
 void
@@ -29,5 +29,18 @@ ncfm_cpu_clamp (NcfmBackend *be, size_t count, float lo, float hi, float *x)
     float v = x[i];
     v = v < lo ? lo : v;
     x[i] = v > hi ? hi : v;
+  }
+}
+
+void
+ncfm_cpu_scale_rows (NcfmBackend *be, int rows, int cols, const float *scale, float *x)
+{
+  (void) be;
+#pragma omp parallel for schedule(static) if ((size_t) rows * cols > 65536)
+  for (int r = 0; r < rows; r++) {
+    const float s = scale[r];
+    float *row = x + (size_t) r * cols;
+    for (int j = 0; j < cols; j++)
+      row[j] *= s;
   }
 }

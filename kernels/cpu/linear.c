@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* linear.c: y = x W^T + b and its backward (CPU reference, OpenBLAS sgemm).
+/* linear.c: y = x W^T + b and its backward (CPU reference, ncfm_cpu_sgemm).
  * x [n,in], w [out,in], y [n,out], all row-major. */
 #include "cpu-ops.h"
 
-#include <cblas.h>
+#include "cpu-blas.h"
 #include <string.h>
 
 void
@@ -22,8 +22,7 @@ ncfm_cpu_linear_forward (NcfmBackend *be, int n, int in, int out, const float *x
   }
   if (in <= 0)
     return;
-  cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasTrans, n, out, in,
-      1.0f, x, in, w, in, 1.0f, y, out);
+  ncfm_cpu_sgemm (CblasNoTrans, CblasTrans, n, out, in, 1.0f, x, in, w, in, 1.0f, y, out);
 }
 
 void
@@ -33,15 +32,13 @@ ncfm_cpu_linear_backward (NcfmBackend *be, int n, int in, int out, const float *
   (void) be;
   if (in > 0 && dx) {
     if (n > 0 && out > 0)   /* dx [n,in] = dy [n,out] W [out,in] */
-      cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, n, in, out,
-          1.0f, dy, out, w, in, 0.0f, dx, in);
+      ncfm_cpu_sgemm (CblasNoTrans, CblasNoTrans, n, in, out, 1.0f, dy, out, w, in, 0.0f, dx, in);
     else if (n > 0)
       memset (dx, 0, (size_t) n * in * sizeof (float));
   }
   if (in > 0 && out > 0 && dw) {
     if (n > 0)              /* dw [out,in] = dy^T [out,n] x [n,in] */
-      cblas_sgemm (CblasRowMajor, CblasTrans, CblasNoTrans, out, in, n,
-          1.0f, dy, out, x, in, 0.0f, dw, in);
+      ncfm_cpu_sgemm (CblasTrans, CblasNoTrans, out, in, n, 1.0f, dy, out, x, in, 0.0f, dw, in);
     else
       memset (dw, 0, (size_t) out * in * sizeof (float));
   }

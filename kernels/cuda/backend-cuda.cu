@@ -31,6 +31,7 @@ ncfm_cuda_alloc (NcfmBackend *be, size_t bytes)
     return NULL;
   }
   CUDA_CHECK (cudaMemsetAsync (p, 0, bytes, ncfm_cuda_stream (be)));
+  ncfm_backend_note_alloc (be, p, bytes);
   return p;
 }
 
@@ -41,6 +42,7 @@ ncfm_cuda_free (NcfmBackend *be, void *ptr)
     return;
   /* the stream may still use ptr */
   CUDA_CHECK (cudaStreamSynchronize (ncfm_cuda_stream (be)));
+  ncfm_backend_note_free (be, ptr);
   CUDA_CHECK (cudaFree (ptr));
 }
 
@@ -87,6 +89,7 @@ static const NcfmBackendOps ncfm_cuda_ops = {
   .fill = ncfm_cuda_fill,
   .axpby = ncfm_cuda_axpby,
   .clamp = ncfm_cuda_clamp,
+  .scale_rows = ncfm_cuda_scale_rows,
   .conv2d_forward = ncfm_cuda_conv2d_forward,
   .conv2d_backward = ncfm_cuda_conv2d_backward,
   .groupnorm_forward = ncfm_cuda_groupnorm_forward,
@@ -108,6 +111,11 @@ static const NcfmBackendOps ncfm_cuda_ops = {
   .l2norm_rows_backward = ncfm_cuda_l2norm_rows_backward,
   .resize_bilinear_forward = ncfm_cuda_resize_bilinear_forward,
   .resize_bilinear_backward = ncfm_cuda_resize_bilinear_backward,
+  .fill_normal = ncfm_cuda_fill_normal,
+  .cf_accumulate = ncfm_cuda_cf_accumulate,
+  .cf_backward_weights = ncfm_cuda_cf_backward_weights,
+  .ncfd_forward_backward = ncfm_cuda_ncfd_forward_backward,
+  .mmd_forward_backward = ncfm_cuda_mmd_forward_backward,
   .adamw_step = ncfm_cuda_adamw_step,
   .sgd_step = ncfm_cuda_sgd_step,
 };

@@ -21,6 +21,7 @@ void ncfm_cuda_synchronize (NcfmBackend *be);
 void ncfm_cuda_fill (NcfmBackend *be, size_t count, float value, float *x);
 void ncfm_cuda_axpby (NcfmBackend *be, size_t count, float a, const float *x, float b, float *y);
 void ncfm_cuda_clamp (NcfmBackend *be, size_t count, float lo, float hi, float *x);
+void ncfm_cuda_scale_rows (NcfmBackend *be, int rows, int cols, const float *scale, float *x);
 /* conv2d */
 void ncfm_cuda_conv2d_forward (NcfmBackend *be, const NcfmConv2dShape *s, const float *x, const float *w, const float *bias, float *y);
 void ncfm_cuda_conv2d_backward (NcfmBackend *be, const NcfmConv2dShape *s, const float *x, const float *w, const float *dy, float *dx, float *dw, float *dbias);
@@ -50,6 +51,13 @@ void ncfm_cuda_l2norm_rows_backward (NcfmBackend *be, int n, int d, float eps, c
 /* resize */
 void ncfm_cuda_resize_bilinear_forward (NcfmBackend *be, int n, int c, int h_in, int w_in, int h_out, int w_out, const float *x, float *y);
 void ncfm_cuda_resize_bilinear_backward (NcfmBackend *be, int n, int c, int h_in, int w_in, int h_out, int w_out, const float *dy, float *dx);
+/* random */
+void ncfm_cuda_fill_normal (NcfmBackend *be, size_t count, uint64_t seed, uint64_t offset, float stddev, float *x);
+/* cf */
+void ncfm_cuda_cf_accumulate (NcfmBackend *be, int n, int m, int k, const float *phase, const int32_t *labels, float *sum_cos, float *sum_sin);
+void ncfm_cuda_cf_backward_weights (NcfmBackend *be, int n, int m, int k, const int32_t *labels, const float *g_re, const float *g_im, const float *scale, float *phase_to_w);
+void ncfm_cuda_ncfd_forward_backward (NcfmBackend *be, int k, int m, float alpha, float beta, float scale, const float *re_r, const float *im_r, const float *re_s, const float *im_s, float *loss, float *g_re_s, float *g_im_s, float *g_re_r, float *g_im_r);
+void ncfm_cuda_mmd_forward_backward (NcfmBackend *be, int n_r, int n_s, int d, const float *x_r, const float *x_s, float *loss, float *g_s, float *g_r);
 /* optim */
 void ncfm_cuda_adamw_step (NcfmBackend *be, size_t count, float *param, const float *grad, float *exp_avg, float *exp_avg_sq, float lr, float beta1, float beta2, float eps, float weight_decay, int step);
 void ncfm_cuda_sgd_step (NcfmBackend *be, size_t count, float *param, const float *grad, float *momentum_buf, float lr, float momentum, float weight_decay);

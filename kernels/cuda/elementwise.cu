@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* elementwise.cu: fill, axpby, clamp (CUDA; twin of cpu/elementwise.c). */
+/* elementwise.cu: fill, axpby, clamp, scale_rows (CUDA; twin of cpu/elementwise.c). */
 #include "common.cuh"
 
 static __global__ void
@@ -23,6 +23,13 @@ clamp_kernel (size_t count, float lo, float hi, float *x)
     x[i] = fminf (fmaxf (x[i], lo), hi);
 }
 
+static __global__ void
+scale_rows_kernel (size_t count, int cols, const float *scale, float *x)
+{
+  GRID_STRIDE (i, count)
+    x[i] *= scale[i / (size_t) cols];
+}
+
 void
 ncfm_cuda_fill (NcfmBackend *be, size_t count, float value, float *x)
 {
@@ -39,4 +46,13 @@ void
 ncfm_cuda_clamp (NcfmBackend *be, size_t count, float lo, float hi, float *x)
 {
   LAUNCH_1D (clamp_kernel, count, lo, hi, x);
+}
+
+void
+ncfm_cuda_scale_rows (NcfmBackend *be, int rows, int cols, const float *scale, float *x)
+{
+  if (cols <= 0)
+    return;
+  size_t count = (size_t) rows * cols;
+  LAUNCH_1D (scale_rows_kernel, count, cols, scale, x);
 }

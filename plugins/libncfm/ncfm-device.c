@@ -121,6 +121,46 @@ ncfm_device_have_cuda_backend (void)
 }
 
 /**
+ * ncfm_device_get_bytes_in_use:
+ * @self: a #NcfmDevice
+ *
+ * Returns: bytes of device memory held by tensors and scratch right now
+ */
+guint64
+ncfm_device_get_bytes_in_use (NcfmDevice *self)
+{
+  g_return_val_if_fail (NCFM_IS_DEVICE (self), 0);
+  return self->backend->bytes_in_use;
+}
+
+/**
+ * ncfm_device_get_peak_bytes:
+ * @self: a #NcfmDevice
+ *
+ * Returns: the most device memory held at once since the device was made or
+ *   ncfm_device_reset_peak_bytes() was called
+ */
+guint64
+ncfm_device_get_peak_bytes (NcfmDevice *self)
+{
+  g_return_val_if_fail (NCFM_IS_DEVICE (self), 0);
+  return self->backend->peak_bytes;
+}
+
+/**
+ * ncfm_device_reset_peak_bytes:
+ * @self: a #NcfmDevice
+ *
+ * Restarts the high-water mark of ncfm_device_get_peak_bytes() at the current use.
+ */
+void
+ncfm_device_reset_peak_bytes (NcfmDevice *self)
+{
+  g_return_if_fail (NCFM_IS_DEVICE (self));
+  ncfm_backend_reset_peak (self->backend);
+}
+
+/**
  * ncfm_device_get_backend: (skip)
  * @self: a #NcfmDevice
  *

@@ -37,6 +37,9 @@ const gchar *ncfm_device_get_name (NcfmDevice *self);
 gboolean ncfm_device_is_cuda (NcfmDevice *self);
 void ncfm_device_synchronize (NcfmDevice *self);
 gboolean ncfm_device_have_cuda_backend (void);
+guint64 ncfm_device_get_bytes_in_use (NcfmDevice *self);
+guint64 ncfm_device_get_peak_bytes (NcfmDevice *self);
+void ncfm_device_reset_peak_bytes (NcfmDevice *self);
 
 #ifndef __GI_SCANNER__
 #include "ncfm-backend.h"

@@ -9,5 +9,8 @@
 #include "ncfm-tensor.h"
 #include "ncfm-activations.h"
 #include "ncfm-convnet.h"
+#include "ncfm-cf.h"
+#include "ncfm-ncfd.h"
+#include "ncfm-sampler.h"
 
 #endif

@@ -7,9 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
-#include <json-glib/json-glib.h>
-
+#include "bench-util.h"
 #include "ncfm.h"
 
 typedef struct {
@@ -40,44 +38,6 @@ images_per_second (Job *j, int batch, int iters)
     run_once (j);
   ncfm_device_synchronize (dev);
   return (double) batch * iters / ((g_get_monotonic_time () - t0) / 1e6);
-}
-
-static void
-print_figure (const char *name, double ours, JsonObject *torch, const char *key, const char *unit,
-    gboolean higher_is_better)
-{
-  if (torch && json_object_has_member (torch, key)) {
-    double theirs = json_object_get_double_member (torch, key);
-    double ratio = higher_is_better ? ours / theirs : theirs / ours;
-    printf ("bench %s: ours %.1f %s, pytorch %.1f %s, ratio %.2f\n", name, ours, unit, theirs,
-        unit, ratio);
-  } else {
-    printf ("bench %s: ours %.1f %s, pytorch unavailable\n", name, ours, unit);
-  }
-}
-
-static JsonObject *
-run_torch (const char *exe_dir, int batch, int iters, int threads, gboolean cuda)
-{
-  g_autofree gchar *script = g_build_filename (exe_dir, "convnet_torch.py", NULL);
-  g_autofree gchar *b = g_strdup_printf ("%d", batch), *it = g_strdup_printf ("%d", iters);
-  g_autofree gchar *th = g_strdup_printf ("%d", threads);
-  const gchar *argv[] = { "/usr/bin/python3", script, "--batch", b, "--iters", it, "--threads",
-    th, "--device", cuda ? "cuda" : "cpu", NULL };
-  g_autofree gchar *out = NULL, *err = NULL;
-  gint status = 0;
-  g_autoptr (GError) error = NULL;
-  if (!g_spawn_sync (NULL, (gchar **) argv, NULL, G_SPAWN_DEFAULT, NULL, NULL, &out, &err,
-          &status, &error) || !g_spawn_check_wait_status (status, &error)) {
-    g_printerr ("pytorch side unavailable: %s\n%s", error ? error->message : "", err ? err : "");
-    return NULL;
-  }
-  g_autoptr (JsonParser) parser = json_parser_new ();
-  if (!json_parser_load_from_data (parser, out, -1, &error)) {
-    g_printerr ("pytorch side printed no JSON: %s\n", out);
-    return NULL;
-  }
-  return json_object_ref (json_node_get_object (json_parser_get_root (parser)));
 }
 
 int
@@ -137,23 +97,21 @@ main (int argc, char **argv)
   Job fwd = { net, x, gl, act, FALSE }, fb = { net, x, gl, act, TRUE };
   double ours_fwd = images_per_second (&fwd, batch, iters);
   double ours_fb = images_per_second (&fb, batch, iters);
-  struct rusage ru;
-  getrusage (RUSAGE_SELF, &ru);
-  double ours_mb = ru.ru_maxrss / 1024.0;
+  double ours_mb = bench_peak_rss_mb ();
 
   fprintf (stderr, "# ConvNet-3 width 128 instancenorm 3x32x32 batch %d, %d iters, device %s\n",
       batch, iters, ncfm_device_get_name (dev));
-  /* the PyTorch script sits beside this program's source */
-  const char *dir = g_getenv ("NCFM_BENCH_DIR") ? g_getenv ("NCFM_BENCH_DIR") : NCFM_BENCH_SRCDIR;
-  JsonObject *torch = no_torch ? NULL : run_torch (dir, batch, iters, threads,
-      ncfm_device_is_cuda (dev));
+  g_autofree gchar *b = g_strdup_printf ("%d", batch), *it = g_strdup_printf ("%d", iters);
+  const char *args[] = { "--batch", b, "--iters", it, "--threads", nt, "--device",
+    ncfm_device_is_cuda (dev) ? "cuda" : "cpu", NULL };
+  JsonObject *torch = no_torch ? NULL : bench_run_torch ("convnet_torch.py", args);
   if (torch)
     fprintf (stderr, "# pytorch %s, %d threads\n", json_object_get_string_member (torch, "torch"),
         (int) json_object_get_int_member (torch, "threads"));
-  print_figure ("convnet3_forward", ours_fwd, torch, "forward", "images/s", TRUE);
-  print_figure ("convnet3_forward_backward", ours_fb, torch, "forward_backward", "images/s", TRUE);
+  bench_figure ("convnet3_forward", ours_fwd, torch, "forward", "images/s", TRUE);
+  bench_figure ("convnet3_forward_backward", ours_fb, torch, "forward_backward", "images/s", TRUE);
   if (!ncfm_device_is_cuda (dev))
-    print_figure ("convnet3_peak_memory", ours_mb, torch, "peak_mb", "MB", FALSE);
+    bench_figure ("convnet3_peak_memory", ours_mb, torch, "peak_mb", "MB", FALSE);
   if (torch)
     json_object_unref (torch);
   return 0;

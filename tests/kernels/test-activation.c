@@ -86,6 +86,10 @@ test_elementwise (void)
   be->ops->fill (be, 5, -7.0f, y);
   for (int i = 0; i < 5; i++)
     g_assert_cmpfloat (y[i], ==, -7.0f);
+  float m[6] = { 1, 2, 3, 4, 5, 6 }, sc[3] = { 2, 0, -1 };
+  be->ops->scale_rows (be, 3, 2, sc, m);
+  const float want_m[6] = { 2, 4, 0, 0, -5, -6 };
+  ncfm_test_assert_close ("scale_rows", m, want_m, 6, 0, 0);
   ncfm_backend_free (be);
 }
 

@@ -19,6 +19,24 @@
  *    check perturbs by non-dyadic steps; its error is the rounding of
  *    x + h v and of y, relative order u * sqrt (K * numel) < 1e-4 / 10
  *    for these sizes, so it gets tol 1e-4.
+ *
+ * Algorithms.  NCFM_CONV_ALGO=im2col|winograd|auto selects the CPU path
+ * (kernels/cpu/conv2d.c).  The tests above the Winograd section force
+ * im2col where their tolerance is the direct sum's; the exact tests run on
+ * both paths.  Winograd F(2x2,3x3) error bound (forward; dx is the same
+ * with dy for x and c_out for c): with the standard model (gamma_n = n u /
+ * (1 - n u)), U = G g G^T takes 2 + 2 additions (the 1/2 are exact), V =
+ * B^T d B 1 + 1, the product 1 rounding, the channel sum c - 1, A^T M A
+ * 2 + 2 and the bias 1, so |y - exact| <= gamma_{c+11} * S with
+ *   S = |A^T| sum_c (|G||g||G^T| .* |B^T||d||B|) |A| + |b|.
+ * |B^T||d||B| <= 4 max|x|; (|G||g||G^T|)_ab <= r_a r_b max|w| with
+ * r = (1, 3/2, 3/2, 1); each row of |A^T| sums three consecutive r's (= 4),
+ * so S <= 64 c max|x| max|w| + max|b|: 64/9 (~7x) the direct sum's
+ * worst-case magnitude, small because the constants are 0, +-1/2, +-1.
+ * Dyadic data stays exact through Winograd too (U: multiples of 1/64,
+ * |U| <= 9/4 |w|; V: of 1/16, |V| <= 4 |x|): with |x|, |w| <= 1 and
+ * c <= 130 every partial sum is a multiple of 2^-10 below 9 * 130 * 9 <
+ * 2^14, i.e. fits 24 bits, so those checks use tolerance 0.
  */
 #include "test-util.h"
 
@@ -181,11 +199,22 @@ new_poisoned (size_t n)
   return v;
 }
 
+/* Forces a conv2d path for the following calls (NULL: back to auto). */
+static void
+set_algo (const char *algo)
+{
+  if (algo)
+    g_setenv ("NCFM_CONV_ALGO", algo, TRUE);
+  else
+    g_unsetenv ("NCFM_CONV_ALGO");
+}
+
 static void
 test_forward (void)
 {
   g_autoptr (GRand) rand = g_rand_new_with_seed (11);
   NcfmBackend *be = ncfm_test_cpu_backend ();
+  set_algo ("im2col");   /* the tolerance is the direct sum's */
   for (guint gi = 0; gi < G_N_ELEMENTS (geometries); gi++) {
     const NcfmConv2dShape *s = &geometries[gi].s;
     const Sizes z = sizes_of (s);
@@ -203,6 +232,7 @@ test_forward (void)
       ncfm_test_assert_close (what, y, want, z.ny, 0.0, atol);
     }
   }
+  set_algo (NULL);
   ncfm_backend_free (be);
 }
 
@@ -221,11 +251,13 @@ conv_loss (gpointer data)
   return ncfm_test_dot (c->y, c->r, c->ny);
 }
 
+/* Exact data: both paths must match the naive loops bit for bit. */
 static void
-test_backward (void)
+test_backward (gconstpointer algo)
 {
   g_autoptr (GRand) rand = g_rand_new_with_seed (12);
   NcfmBackend *be = ncfm_test_cpu_backend ();
+  set_algo (algo);
   for (guint gi = 0; gi < G_N_ELEMENTS (geometries); gi++) {
     const NcfmConv2dShape *s = &geometries[gi].s;
     const Sizes z = sizes_of (s);
@@ -277,6 +309,7 @@ test_backward (void)
     g_free (c.r);
     g_free (c.y);
   }
+  set_algo (NULL);
   ncfm_backend_free (be);
 }
 
@@ -297,7 +330,9 @@ test_backward_rounding (void)
   g_autofree float *want_dx = g_new (float, z.nx), *want_dw = g_new (float, z.nw);
   g_autofree float *want_db = g_new (float, s.c_out);
   naive_backward (&s, x, w, dy, want_dx, want_dw, want_db);
+  set_algo ("im2col");   /* the tolerances are the direct sum's */
   be->ops->conv2d_backward (be, &s, x, w, dy, dx, dw, db);
+  set_algo (NULL);
   /* |x|, |dy| <= 1 and |w| <= 0.5 bound the magnitudes of the sums */
   const double p = z.ho * z.wo, taps = s.kernel_h * s.kernel_w;
   const double len_dx = s.c_out * taps, len_dw = s.n * p;
@@ -310,12 +345,110 @@ test_backward_rounding (void)
   ncfm_backend_free (be);
 }
 
+/* ---- Winograd F(2x2,3x3) against im2col and the naive loops ---- */
+
+/* 3x3 stride 1: odd sizes (partial tiles at the border), pads 0..3 (pad 3:
+ * dx runs with pad -1), several groups of images with a partial last one,
+ * channels 16..130. */
+static const Geometry wino_geometries[] = {
+  { "7x9, 16 ch", { 3, 16, 7, 9, 16, 3, 3, 1, 1 } },
+  { "8x8, 130 -> 17 ch", { 2, 130, 8, 8, 17, 3, 3, 1, 1 } },
+  { "16x16, 24 -> 130 ch", { 2, 24, 16, 16, 130, 3, 3, 1, 1 } },
+  { "15x13 pad 0, 33 -> 20 ch", { 3, 33, 15, 13, 20, 3, 3, 1, 0 } },
+  { "5x6 pad 2", { 2, 16, 5, 6, 18, 3, 3, 1, 2 } },
+  { "9x7 pad 3", { 2, 17, 9, 7, 16, 3, 3, 1, 3 } },
+  { "8x8, batch 37 (several groups)", { 37, 16, 8, 8, 16, 3, 3, 1, 1 } },
+  { "16x16, batch 9", { 9, 16, 16, 16, 20, 3, 3, 1, 1 } },
+};
+
+static const char *const algos[] = { "im2col", "winograd", "auto" };
+
+/* Dyadic data (|x|, |w|, |dy| <= 1): forward and dx exact on every path. */
+static void
+test_winograd_exact (void)
+{
+  g_autoptr (GRand) rand = g_rand_new_with_seed (14);
+  NcfmBackend *be = ncfm_test_cpu_backend ();
+  for (guint gi = 0; gi < G_N_ELEMENTS (wino_geometries); gi++) {
+    const NcfmConv2dShape *s = &wino_geometries[gi].s;
+    const Sizes z = sizes_of (s);
+    g_autofree float *x = new_dyadic (rand, z.nx, 1), *w = new_dyadic (rand, z.nw, 1);
+    g_autofree float *b = new_dyadic (rand, s->c_out, 1), *dy = new_dyadic (rand, z.ny, 1);
+    g_autofree float *want_y = g_new (float, z.ny), *want_dx = g_new (float, z.nx);
+    g_autofree float *want_dw = g_new (float, z.nw), *want_db = g_new (float, s->c_out);
+    naive_forward (s, x, w, b, want_y);
+    naive_backward (s, x, w, dy, want_dx, want_dw, want_db);
+    g_test_message ("winograd exact: %s", wino_geometries[gi].name);
+    for (guint a = 0; a < G_N_ELEMENTS (algos); a++) {
+      g_autofree float *y = new_poisoned (z.ny), *dx = new_poisoned (z.nx);
+      g_autofree float *dw = new_poisoned (z.nw), *db = new_poisoned (s->c_out);
+      set_algo (algos[a]);
+      be->ops->conv2d_forward (be, s, x, w, b, y);
+      be->ops->conv2d_backward (be, s, x, w, dy, dx, dw, db);
+      g_test_message ("  %s", algos[a]);
+      ncfm_test_assert_close ("forward", y, want_y, z.ny, 0.0, 0.0);
+      ncfm_test_assert_close ("dx", dx, want_dx, z.nx, 0.0, 0.0);
+      ncfm_test_assert_close ("dw", dw, want_dw, z.nw, 0.0, 0.0);
+      ncfm_test_assert_close ("dbias", db, want_db, s->c_out, 0.0, 0.0);
+    }
+  }
+  set_algo (NULL);
+  ncfm_backend_free (be);
+}
+
+/* gamma_{c+11} * (64 c max|x| max|w| + max|b|): the bound in the note on top. */
+static double
+winograd_atol (int c, double x_max, double w_max, double b_max)
+{
+  const double n = c + 11;
+  return n * UNIT_ROUNDOFF / (1.0 - n * UNIT_ROUNDOFF) * (64.0 * c * x_max * w_max + b_max);
+}
+
+/* Random data: Winograd forward and dx against the naive loops (double)
+ * within the derived bound; im2col is printed beside it for comparison. */
+static void
+test_winograd_rounding (void)
+{
+  g_autoptr (GRand) rand = g_rand_new_with_seed (15);
+  NcfmBackend *be = ncfm_test_cpu_backend ();
+  for (guint gi = 0; gi < G_N_ELEMENTS (wino_geometries); gi++) {
+    const NcfmConv2dShape *s = &wino_geometries[gi].s;
+    const Sizes z = sizes_of (s);
+    g_autofree float *x = ncfm_test_new_uniform (rand, z.nx, -1.0f, 1.0f);
+    g_autofree float *w = ncfm_test_new_uniform (rand, z.nw, -0.5f, 0.5f);
+    g_autofree float *b = ncfm_test_new_uniform (rand, s->c_out, -1.0f, 1.0f);
+    g_autofree float *dy = ncfm_test_new_uniform (rand, z.ny, -1.0f, 1.0f);
+    g_autofree float *want_y = g_new (float, z.ny), *want_dx = g_new (float, z.nx);
+    g_autofree float *want_dw = g_new (float, z.nw), *want_db = g_new (float, s->c_out);
+    naive_forward (s, x, w, b, want_y);
+    naive_backward (s, x, w, dy, want_dx, want_dw, want_db);
+    const double atol_y = winograd_atol (s->c_in, 1.0, 0.5, 1.0);
+    const double atol_dx = winograd_atol (s->c_out, 1.0, 0.5, 0.0);
+    g_test_message ("winograd rounding: %s (atol y %.2e, dx %.2e)", wino_geometries[gi].name,
+        atol_y, atol_dx);
+    for (guint a = 0; a < 2; a++) {
+      g_autofree float *y = new_poisoned (z.ny), *dx = new_poisoned (z.nx);
+      set_algo (algos[a]);
+      be->ops->conv2d_forward (be, s, x, w, b, y);
+      be->ops->conv2d_backward (be, s, x, w, dy, dx, NULL, NULL);
+      g_test_message ("  %s", algos[a]);
+      ncfm_test_assert_close ("forward", y, want_y, z.ny, 0.0, atol_y);
+      ncfm_test_assert_close ("dx", dx, want_dx, z.nx, 0.0, atol_dx);
+    }
+  }
+  set_algo (NULL);
+  ncfm_backend_free (be);
+}
+
 int
 main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/kernels/conv2d/forward", test_forward);
-  g_test_add_func ("/kernels/conv2d/backward", test_backward);
+  g_test_add_data_func ("/kernels/conv2d/backward/im2col", "im2col", test_backward);
+  g_test_add_data_func ("/kernels/conv2d/backward/winograd", "winograd", test_backward);
   g_test_add_func ("/kernels/conv2d/backward-rounding", test_backward_rounding);
+  g_test_add_func ("/kernels/conv2d/winograd-exact", test_winograd_exact);
+  g_test_add_func ("/kernels/conv2d/winograd-rounding", test_winograd_rounding);
   return g_test_run ();
 }

@@ -109,6 +109,22 @@ def convnet_matches_torch():
 
 
 @test
+def ncfd_matches_torch():
+    ref = Ncfm.Safetensors.load(os.path.join(FIXTURES, 'ncfd_m64_d16_k3.safetensors'))
+    dev = Ncfm.Device.new('cpu')
+    get = lambda name: Ncfm.Tensor.new_from_safetensors(ref, name, dev)  # noqa: E731
+    loss = Ncfm.Ncfd.new(dev, Ncfm.Metric.NCFD, 0.5, 0.5)
+    assert loss.compute(get('real'), get('real_labels'), get('syn'), get('syn_labels'), get('t'),
+                        3, True)
+    want = np.array(ref.dup_f32('class_loss'))
+    assert abs(loss.get_loss() - want.sum()) <= 1e-4 * want.sum(), (loss.get_loss(), want)
+    for ours, name in ((loss.get_grad_syn_features(), 'grad.syn'), (loss.get_grad_t(), 'grad.t')):
+        got = f32(ours)
+        ref_g = np.array(ref.dup_f32(name), dtype=np.float32).reshape(got.shape)
+        assert rel_err(got, ref_g) <= 1e-4, (name, rel_err(got, ref_g))
+
+
+@test
 def convnet_errors():
     dev = Ncfm.Device.new('cpu')
     net = Ncfm.ConvNet.new(dev, 1, 28, 28, 10, 3, 8, Ncfm.Norm.INSTANCE, 0)

@@ -21,6 +21,15 @@ test_elementwise (gconstpointer data)
   env->gpu->ops->clamp (env->gpu, N, -1.0f, 0.25f, dy);
   parity_compare (env, "clamp", dy, y, N, 0, 0);
 
+  /* scale_rows over a [rows, N / rows]-shaped prefix */
+  const int rows = 97, cols = N / 97;
+  g_autofree float *sc = ncfm_test_new_uniform (rand, rows, -2.0f, 2.0f);
+  float *dsc = parity_upload (env->gpu, sc, rows);
+  env->cpu->ops->scale_rows (env->cpu, rows, cols, sc, y);
+  env->gpu->ops->scale_rows (env->gpu, rows, cols, dsc, dy);
+  parity_compare (env, "scale_rows", dy, y, N, 0, 0);
+  env->gpu->ops->free (env->gpu, dsc);
+
   env->cpu->ops->fill (env->cpu, N, 3.5f, y);
   env->gpu->ops->fill (env->gpu, N, 3.5f, dy);
   parity_compare (env, "fill", dy, y, N, 0, 0);

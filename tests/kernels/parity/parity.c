@@ -59,6 +59,8 @@ main (int argc, char **argv)
   parity_add_l2norm (&env);
   parity_add_resize (&env);
   parity_add_optim (&env);
+  parity_add_random (&env);
+  parity_add_cf (&env);
   int rc = g_test_run ();
   ncfm_backend_free (env.cpu);
   ncfm_backend_free (env.gpu);

@@ -32,5 +32,7 @@ void parity_add_loss (ParityEnv *env);
 void parity_add_l2norm (ParityEnv *env);
 void parity_add_resize (ParityEnv *env);
 void parity_add_optim (ParityEnv *env);
+void parity_add_random (ParityEnv *env);
+void parity_add_cf (ParityEnv *env);
 
 #endif

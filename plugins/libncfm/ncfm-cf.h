@@ -1,0 +1,54 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#ifndef NCFM_CF_H
+#define NCFM_CF_H
+
+#include <glib-object.h>
+#include "ncfm-activations.h"
+#include "ncfm-tensor.h"
+
+G_BEGIN_DECLS
+
+#define NCFM_TYPE_CF_STATS (ncfm_cf_stats_get_type ())
+G_DECLARE_FINAL_TYPE (NcfmCFStats, ncfm_cf_stats, NCFM, CF_STATS, GObject)
+
+NcfmCFStats *ncfm_cf_stats_new (NcfmDevice *device, guint num_classes, guint num_freqs,
+    guint dim, gboolean normalize, GError **error);
+void ncfm_cf_stats_reset (NcfmCFStats *self);
+gboolean ncfm_cf_stats_accumulate (NcfmCFStats *self, NcfmTensor *features, NcfmTensor *labels,
+    NcfmTensor *t, GError **error);
+gboolean ncfm_cf_stats_merge (NcfmCFStats *self, NcfmCFStats *other, GError **error);
+
+guint ncfm_cf_stats_get_num_classes (NcfmCFStats *self);
+guint ncfm_cf_stats_get_num_freqs (NcfmCFStats *self);
+guint ncfm_cf_stats_get_dim (NcfmCFStats *self);
+gboolean ncfm_cf_stats_get_normalize (NcfmCFStats *self);
+gint64 ncfm_cf_stats_get_count (NcfmCFStats *self, guint class_id);
+NcfmTensor *ncfm_cf_stats_get_sum_cos (NcfmCFStats *self);
+NcfmTensor *ncfm_cf_stats_get_sum_sin (NcfmCFStats *self);
+NcfmTensor *ncfm_cf_stats_get_sum_features (NcfmCFStats *self);
+gboolean ncfm_cf_stats_compute_cf (NcfmCFStats *self, NcfmTensor **re, NcfmTensor **im,
+    GError **error);
+
+#ifndef __GI_SCANNER__
+/* For the objective (C only): validates features [n, dim] F32, labels [n] I32
+ * with values in [0, num_classes) and t [num_freqs, dim] on the stats' device;
+ * fills counts[num_classes] with the per-class counts of this batch. */
+gboolean ncfm_cf_check_batch (NcfmDevice *device, guint num_classes, guint num_freqs,
+    guint dim, NcfmTensor *features, NcfmTensor *labels, NcfmTensor *t, const gchar *what,
+    gint64 *counts, GError **error);
+/* Per-class reciprocal counts (0 where a count is 0) as a device tensor [k]. */
+NcfmTensor *ncfm_cf_reciprocal_counts (NcfmDevice *device, const gint64 *counts, guint k,
+    GError **error);
+/* The features the CF sees: `features` itself, or its rows L2-normalised into
+ * work slot `slot` (norms into slot + 1). */
+NcfmTensor *ncfm_cf_prepare_features (NcfmActivations *work, guint slot, NcfmTensor *features,
+    gboolean normalize, GError **error);
+/* phase [n, m] = X t^T into work slot `slot`. */
+NcfmTensor *ncfm_cf_phases (NcfmActivations *work, guint slot, NcfmTensor *x, NcfmTensor *t,
+    GError **error);
+/* L2 normalisation eps (F.normalize's default). */
+#define NCFM_CF_NORM_EPS 1e-12f
+#endif
+
+G_END_DECLS
+#endif

@@ -1,0 +1,964 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/**
+ * SECTION:ncfm-sampler
+ * @title: NcfmSampler
+ * @short_description: the frequencies t [M, d] of the characteristic functions
+ *
+ * A Gaussian sampler draws t = sigma N(0, I) afresh at every
+ * ncfm_sampler_sample().  A learned sampler is the NCFM network psi (method
+ * card section 4): noise eps [M/16, d] ~ N(0, 1), three blocks Linear(d, d) ->
+ * BatchNorm1d(d) (training mode) -> LeakyReLU(0.2), the last with Tanh
+ * instead, and the M/16 output rows tiled 16 times (PyTorch
+ * `out.repeat(16, 1)`).  psi is trained to MAXIMISE the loss:
+ * ncfm_sampler_backward() accumulates dL/dpsi for the last draw and
+ * ncfm_sampler_ascent_step() takes one SGD-with-momentum step uphill.
+ * Parameter names are those of an nn.Sequential called `net`
+ * (`net.0.weight`, `net.1.running_mean`, ..., `net.7.bias`).
+ *
+ * Noise comes from the backend's counter-based fill_normal (seed, offset);
+ * the offset advances by the size of each draw, so a sampler saved with
+ * ncfm_sampler_save() and rebuilt by ncfm_sampler_new_from_safetensors()
+ * continues the very same stream and optimisation.
+ */
+#define G_LOG_DOMAIN "Ncfm"
+#include "ncfm-sampler.h"
+
+#include <math.h>
+#include <string.h>
+
+#define N_TILES 16
+#define N_BLOCKS 3
+#define PARAMS_PER_BLOCK 6       /* linear w, b; norm w, b, running mean, var */
+#define N_PARAMS (N_BLOCKS * PARAMS_PER_BLOCK)
+#define BN_EPS 1e-5f
+#define BN_MOMENTUM 0.1f
+#define LEAKY_SLOPE 0.2f
+#define DEFAULT_LR 1e-3f
+#define DEFAULT_MOMENTUM 0.5f
+#define DEFAULT_WEIGHT_DECAY 5e-4f
+#define MAX_DIM 65536u
+#define MAX_FREQS (1u << 20)
+
+enum { P_LIN_W, P_LIN_B, P_BN_W, P_BN_B, P_BN_MEAN, P_BN_VAR };
+
+typedef struct {
+  gchar *name;
+  NcfmTensor *value;
+  NcfmTensor *grad;       /* accumulated dL/dparam; NULL for running statistics */
+  NcfmTensor *momentum;   /* SGD momentum buffer; NULL for running statistics */
+} Param;
+
+struct _NcfmSampler {
+  GObject parent;
+  NcfmDevice *device;
+  NcfmSamplerKind kind;
+  guint num_freqs, dim, rows;   /* rows of noise: M (Gaussian) or M/16 (learned) */
+  gfloat sigma;
+  guint64 seed, offset, step;
+  gint64 draws;                 /* forward passes of psi (BatchNorm's num_batches_tracked) */
+  gfloat lr, momentum, weight_decay;
+  GWeakRef last_t;              /* the last draw, to match ncfm_sampler_backward()'s t */
+  Param params[N_PARAMS];       /* learned only; block b at [6 b, 6 b + 6) */
+  /* what backward needs of the last draw (learned only) */
+  NcfmTensor *eps, *z[N_BLOCKS], *a[N_BLOCKS], *mean[N_BLOCKS], *rstd[N_BLOCKS];
+  NcfmTensor *grad_a, *grad_b, *grad_tmp;
+};
+
+G_DEFINE_FINAL_TYPE (NcfmSampler, ncfm_sampler, G_TYPE_OBJECT)
+
+static const gchar *kind_names[] = { "gaussian", "learned" };
+
+/**
+ * ncfm_sampler_kind_to_string:
+ * @kind: a #NcfmSamplerKind
+ *
+ * Returns: (transfer none): "gaussian" or "learned"
+ */
+const gchar *
+ncfm_sampler_kind_to_string (NcfmSamplerKind kind)
+{
+  return (guint) kind < G_N_ELEMENTS (kind_names) ? kind_names[kind] : "invalid";
+}
+
+/**
+ * ncfm_sampler_kind_from_string:
+ * @name: "gaussian" or "learned"
+ * @kind: (out): the parsed value
+ *
+ * Returns: %TRUE if @name is known
+ */
+gboolean
+ncfm_sampler_kind_from_string (const gchar *name, NcfmSamplerKind *kind)
+{
+  for (guint i = 0; name && i < G_N_ELEMENTS (kind_names); i++)
+    if (g_str_equal (name, kind_names[i])) {
+      *kind = (NcfmSamplerKind) i;
+      return TRUE;
+    }
+  return FALSE;
+}
+
+static void
+ncfm_sampler_finalize (GObject *object)
+{
+  NcfmSampler *self = NCFM_SAMPLER (object);
+  for (guint i = 0; i < N_PARAMS; i++) {
+    g_free (self->params[i].name);
+    g_clear_object (&self->params[i].value);
+    g_clear_object (&self->params[i].grad);
+    g_clear_object (&self->params[i].momentum);
+  }
+  for (guint b = 0; b < N_BLOCKS; b++) {
+    g_clear_object (&self->z[b]);
+    g_clear_object (&self->a[b]);
+    g_clear_object (&self->mean[b]);
+    g_clear_object (&self->rstd[b]);
+  }
+  g_clear_object (&self->eps);
+  g_clear_object (&self->grad_a);
+  g_clear_object (&self->grad_b);
+  g_clear_object (&self->grad_tmp);
+  g_weak_ref_clear (&self->last_t);
+  g_clear_object (&self->device);
+  G_OBJECT_CLASS (ncfm_sampler_parent_class)->finalize (object);
+}
+
+static void
+ncfm_sampler_class_init (NcfmSamplerClass *klass)
+{
+  G_OBJECT_CLASS (klass)->finalize = ncfm_sampler_finalize;
+}
+
+static void
+ncfm_sampler_init (NcfmSampler *self)
+{
+  g_weak_ref_init (&self->last_t, NULL);
+  self->lr = DEFAULT_LR;
+  self->momentum = DEFAULT_MOMENTUM;
+  self->weight_decay = DEFAULT_WEIGHT_DECAY;
+}
+
+static NcfmBackend *
+backend (NcfmSampler *self)
+{
+  return ncfm_device_get_backend (self->device);
+}
+
+static float *
+f32 (NcfmTensor *t)
+{
+  return ncfm_tensor_f32 (t);
+}
+
+static NcfmTensor *
+new_matrix (NcfmSampler *self, gint64 rows, gint64 cols, GError **error)
+{
+  gint64 shape[2] = { rows, cols };
+  return ncfm_tensor_new (self->device, NCFM_DTYPE_F32, shape, cols ? 2 : 1, error);
+}
+
+static NcfmSampler *
+sampler_new (NcfmDevice *device, NcfmSamplerKind kind, guint num_freqs, guint dim,
+    gfloat sigma, guint64 seed)
+{
+  NcfmSampler *self = g_object_new (NCFM_TYPE_SAMPLER, NULL);
+  self->device = g_object_ref (device);
+  self->kind = kind;
+  self->num_freqs = num_freqs;
+  self->dim = dim;
+  self->rows = kind == NCFM_SAMPLER_LEARNED ? num_freqs / N_TILES : num_freqs;
+  self->sigma = sigma;
+  self->seed = seed;
+  return self;
+}
+
+/**
+ * ncfm_sampler_new_gaussian:
+ * @device: where the frequencies are drawn
+ * @num_freqs: M, the number of frequencies per draw
+ * @dim: d, the feature dimension
+ * @sigma: standard deviation of every entry (1 in the method)
+ * @seed: seed of the noise stream
+ * @error: return location for a #GError
+ *
+ * Returns: (transfer full): a sampler of t = sigma N(0, I) [M, d], or %NULL
+ *   with @error set for sizes out of range or a negative or non-finite sigma
+ */
+NcfmSampler *
+ncfm_sampler_new_gaussian (NcfmDevice *device, guint num_freqs, guint dim, gfloat sigma,
+    guint64 seed, GError **error)
+{
+  g_return_val_if_fail (NCFM_IS_DEVICE (device), NULL);
+  if (num_freqs < 1 || num_freqs > MAX_FREQS || dim < 1 || dim > MAX_DIM
+      || !isfinite (sigma) || sigma < 0) {
+    g_set_error (error, NCFM_ERROR, NCFM_ERROR_ARGUMENT,
+        "invalid Gaussian sampler: num_freqs %u (1..%u), dim %u (1..%u), sigma %g (finite, "
+        ">= 0)", num_freqs, MAX_FREQS, dim, MAX_DIM, sigma);
+    return NULL;
+  }
+  return sampler_new (device, NCFM_SAMPLER_GAUSSIAN, num_freqs, dim, sigma, seed);
+}
+
+/* PyTorch's default init: Linear uniform(+-1/sqrt(fan_in)), BatchNorm ones/zeros. */
+static void
+reset_parameters (NcfmSampler *self)
+{
+  guint32 seeds[3] = { (guint32) self->seed, (guint32) (self->seed >> 32), 0x70736921 };
+  g_autoptr (GRand) rand = g_rand_new_with_seed_array (seeds, G_N_ELEMENTS (seeds));
+  double bound = 1.0 / sqrt ((double) self->dim);
+  for (guint i = 0; i < N_PARAMS; i++) {
+    Param *p = &self->params[i];
+    guint role = i % PARAMS_PER_BLOCK;
+    gsize n = (gsize) ncfm_tensor_get_numel (p->value);
+    g_autofree gfloat *host = g_new (gfloat, n);
+    for (gsize k = 0; k < n; k++)
+      host[k] = role <= P_LIN_B ? (gfloat) g_rand_double_range (rand, -bound, bound)
+          : (role == P_BN_W || role == P_BN_VAR) ? 1.0f : 0.0f;
+    ncfm_tensor_set_data (p->value, (const guint8 *) host, n * sizeof (gfloat), NULL);
+  }
+}
+
+static gboolean
+allocate_psi (NcfmSampler *self, GError **error)
+{
+  gint64 d = self->dim, r = self->rows;
+  for (guint i = 0; i < N_PARAMS; i++) {
+    Param *p = &self->params[i];
+    guint role = i % PARAMS_PER_BLOCK, layer = (i / PARAMS_PER_BLOCK) * 3;
+    static const gchar *suffix[] = { "weight", "bias", "weight", "bias", "running_mean",
+      "running_var" };
+    p->name = g_strdup_printf ("net.%u.%s", layer + (role >= P_BN_W), suffix[role]);
+    gint64 cols = role == P_LIN_W ? d : 0;     /* weights [d, d], vectors [d] */
+    p->value = new_matrix (self, d, cols, error);
+    if (!p->value)
+      return FALSE;
+    if (role <= P_BN_B && (!(p->grad = new_matrix (self, d, cols, error))
+            || !(p->momentum = new_matrix (self, d, cols, error))))
+      return FALSE;
+  }
+  for (guint b = 0; b < N_BLOCKS; b++)
+    if (!(self->z[b] = new_matrix (self, r, d, error))
+        || !(self->a[b] = new_matrix (self, r, d, error))
+        || !(self->mean[b] = new_matrix (self, d, 0, error))
+        || !(self->rstd[b] = new_matrix (self, d, 0, error)))
+      return FALSE;
+  /* grad_tmp holds one block's dW, db, dgamma, dbeta before they are accumulated */
+  return (self->eps = new_matrix (self, r, d, error))
+      && (self->grad_a = new_matrix (self, r, d, error))
+      && (self->grad_b = new_matrix (self, r, d, error))
+      && (self->grad_tmp = new_matrix (self, d * d + 3 * d, 0, error));
+}
+
+/**
+ * ncfm_sampler_new_learned:
+ * @device: where psi lives and runs
+ * @num_freqs: M, a multiple of 16 and at least 32 (BatchNorm needs two noise rows)
+ * @dim: d, the feature dimension
+ * @seed: seed of the initialisation and of the noise stream
+ * @error: return location for a #GError
+ *
+ * Creates psi with PyTorch's default initialisation and the optimiser of
+ * the method (SGD lr 1e-3, momentum 0.5, weight decay 5e-4; see
+ * ncfm_sampler_set_optimizer()).
+ *
+ * Returns: (transfer full): the learned sampler, or %NULL with @error set
+ */
+NcfmSampler *
+ncfm_sampler_new_learned (NcfmDevice *device, guint num_freqs, guint dim, guint64 seed,
+    GError **error)
+{
+  g_return_val_if_fail (NCFM_IS_DEVICE (device), NULL);
+  if (num_freqs % N_TILES != 0 || num_freqs < 2 * N_TILES || num_freqs > MAX_FREQS
+      || dim < 1 || dim > MAX_DIM) {
+    g_set_error (error, NCFM_ERROR, NCFM_ERROR_ARGUMENT,
+        "invalid learned sampler: num_freqs %u must be a multiple of %u in %u..%u (psi tiles "
+        "M/%u noise rows %u times, BatchNorm needs at least 2), dim %u (1..%u)", num_freqs,
+        N_TILES, 2 * N_TILES, MAX_FREQS, N_TILES, N_TILES, dim, MAX_DIM);
+    return NULL;
+  }
+  g_autoptr (NcfmSampler) self = sampler_new (device, NCFM_SAMPLER_LEARNED, num_freqs, dim,
+      1.0f, seed);
+  if (!allocate_psi (self, error))
+    return NULL;
+  reset_parameters (self);
+  return g_steal_pointer (&self);
+}
+
+static Param *
+block_param (NcfmSampler *self, guint block, guint role)
+{
+  return &self->params[block * PARAMS_PER_BLOCK + role];
+}
+
+/* psi on the noise in self->eps; returns the tiled output as a new tensor. */
+static NcfmTensor *
+psi_forward (NcfmSampler *self, GError **error)
+{
+  NcfmBackend *be = backend (self);
+  gint r = (gint) self->rows, d = (gint) self->dim;
+  size_t count = (size_t) r * d;
+  const float *x = f32 (self->eps);
+  for (guint b = 0; b < N_BLOCKS; b++) {
+    be->ops->linear_forward (be, r, d, d, x, f32 (block_param (self, b, P_LIN_W)->value),
+        f32 (block_param (self, b, P_LIN_B)->value), f32 (self->z[b]));
+    be->ops->batchnorm_forward_train (be, r, d, 1, BN_EPS, BN_MOMENTUM, f32 (self->z[b]),
+        f32 (block_param (self, b, P_BN_W)->value), f32 (block_param (self, b, P_BN_B)->value),
+        f32 (self->a[b]), f32 (self->mean[b]), f32 (self->rstd[b]),
+        f32 (block_param (self, b, P_BN_MEAN)->value),
+        f32 (block_param (self, b, P_BN_VAR)->value));
+    if (b + 1 < N_BLOCKS)
+      be->ops->leaky_relu_forward (be, count, LEAKY_SLOPE, f32 (self->a[b]), f32 (self->a[b]));
+    else
+      be->ops->tanh_forward (be, count, f32 (self->a[b]), f32 (self->a[b]));
+    x = f32 (self->a[b]);
+  }
+  self->draws++;
+  NcfmTensor *t = new_matrix (self, self->num_freqs, d, error);
+  if (!t)
+    return NULL;
+  for (guint k = 0; k < N_TILES; k++)     /* t[k R + i] = out[i] */
+    be->ops->copy (be, f32 (t) + k * count, x, count * sizeof (float));
+  return t;
+}
+
+static NcfmTensor *
+remember (NcfmSampler *self, NcfmTensor *t)
+{
+  if (t)
+    g_weak_ref_set (&self->last_t, t);
+  return t;
+}
+
+/**
+ * ncfm_sampler_sample:
+ * @self: a #NcfmSampler
+ * @error: return location for a #GError
+ *
+ * Draws the next frequencies.  Every call returns a new tensor that the
+ * sampler never writes again (it may be attached to buffers); the noise
+ * stream advances by the size of the draw.  A learned sampler keeps what
+ * ncfm_sampler_backward() needs for this draw only, and updates its
+ * BatchNorm running statistics.
+ *
+ * Returns: (transfer full): t, F32 [num_freqs, dim], or %NULL if out of memory
+ */
+NcfmTensor *
+ncfm_sampler_sample (NcfmSampler *self, GError **error)
+{
+  g_return_val_if_fail (NCFM_IS_SAMPLER (self), NULL);
+  NcfmBackend *be = backend (self);
+  size_t count = (size_t) self->rows * self->dim;
+  if (self->kind == NCFM_SAMPLER_GAUSSIAN) {
+    NcfmTensor *t = new_matrix (self, self->num_freqs, self->dim, error);
+    if (!t)
+      return NULL;
+    be->ops->fill_normal (be, count, self->seed, self->offset, self->sigma, f32 (t));
+    self->offset += count;
+    return remember (self, t);
+  }
+  be->ops->fill_normal (be, count, self->seed, self->offset, 1.0f, f32 (self->eps));
+  self->offset += count;
+  return remember (self, psi_forward (self, error));
+}
+
+static gboolean
+check_matrix (NcfmSampler *self, NcfmTensor *x, gint64 rows, const gchar *what, GError **error)
+{
+  gint64 shape[2] = { rows, self->dim };
+  if (ncfm_tensor_get_dtype (x) == NCFM_DTYPE_F32 && ncfm_tensor_has_shape (x, shape, 2)
+      && ncfm_tensor_get_device (x) == self->device)
+    return TRUE;
+  g_autofree gchar *desc = ncfm_tensor_describe (x);
+  g_set_error (error, NCFM_ERROR, NCFM_ERROR_SHAPE,
+      "%s sampler: %s must be F32 [%" G_GINT64_FORMAT ", %u] on %s, got %s on %s",
+      ncfm_sampler_kind_to_string (self->kind), what, rows, self->dim,
+      ncfm_device_get_name (self->device), desc,
+      ncfm_device_get_name (ncfm_tensor_get_device (x)));
+  return FALSE;
+}
+
+/**
+ * ncfm_sampler_sample_with_noise:
+ * @self: a #NcfmSampler
+ * @noise: F32 [rows, dim] standard normal noise on the sampler's device, with
+ *   rows = ncfm_sampler_get_noise_rows() (M/16 for a learned sampler, M for
+ *   a Gaussian one)
+ * @error: return location for a #GError
+ *
+ * Like ncfm_sampler_sample() with the given noise instead of the next slice
+ * of the stream, which does not advance: to reproduce a draw, or to compare
+ * psi with another implementation.  The result counts as the last draw.
+ *
+ * Returns: (transfer full): t, F32 [num_freqs, dim], or %NULL if @noise has
+ *   the wrong shape
+ */
+NcfmTensor *
+ncfm_sampler_sample_with_noise (NcfmSampler *self, NcfmTensor *noise, GError **error)
+{
+  g_return_val_if_fail (NCFM_IS_SAMPLER (self) && NCFM_IS_TENSOR (noise), NULL);
+  if (!check_matrix (self, noise, self->rows, "noise", error))
+    return NULL;
+  NcfmBackend *be = backend (self);
+  if (self->kind == NCFM_SAMPLER_GAUSSIAN) {
+    NcfmTensor *t = new_matrix (self, self->num_freqs, self->dim, error);
+    if (t)   /* fresh tensors are zero-filled, so b = 0 is safe */
+      be->ops->axpby (be, (size_t) self->rows * self->dim, self->sigma, f32 (noise), 0.0f, f32 (t));
+    return remember (self, t);
+  }
+  ncfm_tensor_copy_from (self->eps, noise, NULL);
+  return remember (self, psi_forward (self, error));
+}
+
+/* grad += tmp */
+static void
+accumulate (NcfmBackend *be, NcfmTensor *grad, const float *tmp)
+{
+  be->ops->axpby (be, (size_t) ncfm_tensor_get_numel (grad), 1.0f, tmp, 1.0f, f32 (grad));
+}
+
+/**
+ * ncfm_sampler_backward:
+ * @self: a #NcfmSampler
+ * @t: the tensor returned by the last ncfm_sampler_sample() (or
+ *   ncfm_sampler_sample_with_noise())
+ * @grad_t: dL/dt, F32 [num_freqs, dim]
+ * @error: return location for a #GError
+ *
+ * Adds dL/dpsi for the last draw to the accumulated gradients (the 16 tiles'
+ * contributions sum).  A Gaussian sampler has nothing to learn: it checks
+ * the arguments the same way and returns %TRUE, so callers need not tell
+ * the kinds apart.
+ *
+ * Returns: %TRUE on success; %FALSE if @t is not the last draw or @grad_t
+ *   has the wrong shape
+ */
+gboolean
+ncfm_sampler_backward (NcfmSampler *self, NcfmTensor *t, NcfmTensor *grad_t, GError **error)
+{
+  g_return_val_if_fail (NCFM_IS_SAMPLER (self) && NCFM_IS_TENSOR (t), FALSE);
+  g_return_val_if_fail (NCFM_IS_TENSOR (grad_t), FALSE);
+  g_autoptr (NcfmTensor) last = g_weak_ref_get (&self->last_t);
+  if (t != last) {
+    g_set_error (error, NCFM_ERROR, NCFM_ERROR_ARGUMENT,
+        "%s sampler: backward needs the tensor of the last draw (%s); only the last draw's "
+        "intermediate values are kept", ncfm_sampler_kind_to_string (self->kind),
+        last ? "this t is an older or foreign tensor"
+        : "there is none since the last ascent step, or it was freed");
+    return FALSE;
+  }
+  if (!check_matrix (self, grad_t, self->num_freqs, "grad_t (dL/dt)", error))
+    return FALSE;
+  if (self->kind == NCFM_SAMPLER_GAUSSIAN)
+    return TRUE;
+
+  NcfmBackend *be = backend (self);
+  gint r = (gint) self->rows, d = (gint) self->dim;
+  size_t count = (size_t) r * d;
+  float *g = f32 (self->grad_a), *spare = f32 (self->grad_b);
+  float *dw = f32 (self->grad_tmp), *db = dw + (size_t) d * d;
+  float *dgamma = db + d, *dbeta = dgamma + d;
+  /* t repeats out 16 times: dL/dout is the sum of the tiles' gradients */
+  be->ops->copy (be, g, f32 (grad_t), count * sizeof (float));
+  for (guint k = 1; k < N_TILES; k++)
+    be->ops->axpby (be, count, 1.0f, f32 (grad_t) + k * count, 1.0f, g);
+  for (gint b = N_BLOCKS - 1; b >= 0; b--) {
+    if (b == N_BLOCKS - 1)
+      be->ops->tanh_backward (be, count, f32 (self->a[b]), g, spare);
+    else
+      be->ops->leaky_relu_backward (be, count, LEAKY_SLOPE, f32 (self->a[b]), g, spare);
+    be->ops->batchnorm_backward (be, r, d, 1, f32 (self->z[b]),
+        f32 (block_param (self, b, P_BN_W)->value), f32 (self->mean[b]), f32 (self->rstd[b]),
+        spare, g, dgamma, dbeta);
+    const float *x = b == 0 ? f32 (self->eps) : f32 (self->a[b - 1]);
+    be->ops->linear_backward (be, r, d, d, x, f32 (block_param (self, b, P_LIN_W)->value), g,
+        b == 0 ? NULL : spare, dw, db);
+    accumulate (be, block_param (self, b, P_LIN_W)->grad, dw);
+    accumulate (be, block_param (self, b, P_LIN_B)->grad, db);
+    accumulate (be, block_param (self, b, P_BN_W)->grad, dgamma);
+    accumulate (be, block_param (self, b, P_BN_B)->grad, dbeta);
+    float *swap = g;
+    g = spare;
+    spare = swap;
+  }
+  return TRUE;
+}
+
+/**
+ * ncfm_sampler_ascent_step:
+ * @self: a #NcfmSampler
+ *
+ * One step of gradient ASCENT on the accumulated gradients: PyTorch's
+ * torch.optim.SGD on the negated gradient (g = -grad + wd p; buf = m buf + g;
+ * p -= lr buf), then the gradients are zeroed and the step count grows.
+ * The last draw no longer fits the new weights: ncfm_sampler_backward()
+ * needs a new draw after this (for a Gaussian sampler too, so that callers
+ * behave the same with either kind; otherwise it does nothing for one).
+ */
+void
+ncfm_sampler_ascent_step (NcfmSampler *self)
+{
+  g_return_if_fail (NCFM_IS_SAMPLER (self));
+  g_weak_ref_set (&self->last_t, NULL);
+  if (self->kind == NCFM_SAMPLER_GAUSSIAN)
+    return;
+  NcfmBackend *be = backend (self);
+  for (guint i = 0; i < N_PARAMS; i++) {
+    Param *p = &self->params[i];
+    if (!p->grad)
+      continue;
+    size_t n = (size_t) ncfm_tensor_get_numel (p->value);
+    /* negate in place (the gradient is zeroed right after), then a plain SGD step */
+    be->ops->axpby (be, n, 0.0f, f32 (p->grad), -1.0f, f32 (p->grad));
+    be->ops->sgd_step (be, n, f32 (p->value), f32 (p->grad), f32 (p->momentum), self->lr,
+        self->momentum, self->weight_decay);
+    be->ops->fill (be, n, 0.0f, f32 (p->grad));
+  }
+  self->step++;
+}
+
+/**
+ * ncfm_sampler_zero_grad:
+ * @self: a #NcfmSampler
+ *
+ * Drops the accumulated gradients (ncfm_sampler_ascent_step() does this itself).
+ */
+void
+ncfm_sampler_zero_grad (NcfmSampler *self)
+{
+  g_return_if_fail (NCFM_IS_SAMPLER (self));
+  for (guint i = 0; i < N_PARAMS; i++)
+    if (self->params[i].grad)
+      ncfm_tensor_fill (self->params[i].grad, 0.0f);
+}
+
+/**
+ * ncfm_sampler_set_optimizer:
+ * @self: a #NcfmSampler
+ * @lr: learning rate (1e-3 by default)
+ * @momentum: SGD momentum (0.5 by default)
+ * @weight_decay: L2 weight decay (5e-4 by default)
+ */
+void
+ncfm_sampler_set_optimizer (NcfmSampler *self, gfloat lr, gfloat momentum, gfloat weight_decay)
+{
+  g_return_if_fail (NCFM_IS_SAMPLER (self));
+  g_return_if_fail (lr >= 0 && momentum >= 0 && weight_decay >= 0);
+  self->lr = lr;
+  self->momentum = momentum;
+  self->weight_decay = weight_decay;
+}
+
+/**
+ * ncfm_sampler_get_optimizer:
+ * @self: a #NcfmSampler
+ * @lr: (out) (optional): learning rate
+ * @momentum: (out) (optional): SGD momentum
+ * @weight_decay: (out) (optional): L2 weight decay
+ */
+void
+ncfm_sampler_get_optimizer (NcfmSampler *self, gfloat *lr, gfloat *momentum, gfloat *weight_decay)
+{
+  g_return_if_fail (NCFM_IS_SAMPLER (self));
+  if (lr)
+    *lr = self->lr;
+  if (momentum)
+    *momentum = self->momentum;
+  if (weight_decay)
+    *weight_decay = self->weight_decay;
+}
+
+
+/* ---- state: weights, running statistics, momentum, stream position ---- */
+
+static const gchar *
+file_name_of (NcfmSafetensors *file)
+{
+  const gchar *n = g_object_get_data (G_OBJECT (file), "ncfm-path");
+  return n ? n : "sampler state";
+}
+
+static void
+set_meta (NcfmSafetensors *file, const gchar *prefix, const gchar *key, const gchar *value)
+{
+  g_autofree gchar *k = g_strconcat (prefix, key, NULL);
+  ncfm_safetensors_set_metadata (file, k, value);
+}
+
+static void
+set_meta_u64 (NcfmSafetensors *file, const gchar *prefix, const gchar *key, guint64 value)
+{
+  g_autofree gchar *v = g_strdup_printf ("%" G_GUINT64_FORMAT, value);
+  set_meta (file, prefix, key, v);
+}
+
+static void
+set_meta_float (NcfmSafetensors *file, const gchar *prefix, const gchar *key, gfloat value)
+{
+  gchar buf[G_ASCII_DTOSTR_BUF_SIZE];   /* shortest round-trip form of the double */
+  set_meta (file, prefix, key, g_ascii_dtostr (buf, sizeof buf, value));
+}
+
+/**
+ * ncfm_sampler_save:
+ * @self: a #NcfmSampler
+ * @file: the file to add the state to (in memory; save it afterwards)
+ * @prefix: (nullable): prepended to every tensor name and metadata key, such
+ *   as "sampler." (%NULL: none)
+ *
+ * Writes everything a resumed run needs to continue exactly: the kind,
+ * sizes, sigma, seed, stream offset, step count and optimiser settings as
+ * metadata, and for a learned sampler the weights and running statistics
+ * under PyTorch's names (`net.0.weight`, ..., with `num_batches_tracked`),
+ * plus the momentum buffers as `momentum.net.0.weight`, ...  Gradients
+ * accumulated since the last ascent step are not saved: save between steps.
+ */
+void
+ncfm_sampler_save (NcfmSampler *self, NcfmSafetensors *file, const gchar *prefix)
+{
+  g_return_if_fail (NCFM_IS_SAMPLER (self) && NCFM_IS_SAFETENSORS (file));
+  prefix = prefix ? prefix : "";
+  for (guint i = 0; self->kind == NCFM_SAMPLER_LEARNED && i < N_PARAMS; i++) {
+    Param *p = &self->params[i];
+    g_autofree gchar *name = g_strconcat (prefix, p->name, NULL);
+    ncfm_tensor_to_safetensors (p->value, file, name);
+    if (p->momentum) {
+      g_autofree gchar *mname = g_strconcat (prefix, "momentum.", p->name, NULL);
+      ncfm_tensor_to_safetensors (p->momentum, file, mname);
+    }
+    if (i % PARAMS_PER_BLOCK == P_BN_VAR) {   /* so PyTorch's strict load_state_dict accepts it */
+      g_autofree gchar *nbt = g_strdup_printf ("%snet.%u.num_batches_tracked", prefix,
+          (i / PARAMS_PER_BLOCK) * 3 + 1);
+      ncfm_safetensors_set (file, nbt, NCFM_DTYPE_I64, NULL, 0, &self->draws, sizeof (gint64));
+    }
+  }
+  set_meta (file, prefix, "kind", ncfm_sampler_kind_to_string (self->kind));
+  set_meta_u64 (file, prefix, "num_freqs", self->num_freqs);
+  set_meta_u64 (file, prefix, "dim", self->dim);
+  set_meta_u64 (file, prefix, "seed", self->seed);
+  set_meta_u64 (file, prefix, "offset", self->offset);
+  set_meta_u64 (file, prefix, "step", self->step);
+  set_meta_float (file, prefix, "sigma", self->sigma);
+  set_meta_float (file, prefix, "lr", self->lr);
+  set_meta_float (file, prefix, "momentum", self->momentum);
+  set_meta_float (file, prefix, "weight_decay", self->weight_decay);
+}
+
+static const gchar *
+get_meta (NcfmSafetensors *file, const gchar *prefix, const gchar *key, GError **error)
+{
+  g_autofree gchar *k = g_strconcat (prefix, key, NULL);
+  const gchar *v = ncfm_safetensors_get_metadata (file, k);
+  if (!v)
+    g_set_error (error, NCFM_ERROR, NCFM_ERROR_WEIGHTS,
+        "%s: metadata '%s' is missing (was it written by ncfm_sampler_save with prefix "
+        "'%s'?)", file_name_of (file), k, prefix);
+  return v;
+}
+
+static gboolean
+meta_u64 (NcfmSafetensors *file, const gchar *prefix, const gchar *key, guint64 max,
+    guint64 *out, GError **error)
+{
+  const gchar *v = get_meta (file, prefix, key, error);
+  if (!v)
+    return FALSE;
+  if (!g_ascii_string_to_unsigned (v, 10, 0, max, out, NULL)) {
+    g_set_error (error, NCFM_ERROR, NCFM_ERROR_WEIGHTS,
+        "%s: metadata '%s%s' is '%s', not an integer in 0..%" G_GUINT64_FORMAT,
+        file_name_of (file), prefix, key, v, max);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+static gboolean
+meta_float (NcfmSafetensors *file, const gchar *prefix, const gchar *key, gfloat *out,
+    GError **error)
+{
+  const gchar *v = get_meta (file, prefix, key, error);
+  if (!v)
+    return FALSE;
+  gchar *end = NULL;
+  gdouble x = g_ascii_strtod (v, &end);
+  if (end == v || *end || !isfinite (x) || x < 0) {
+    g_set_error (error, NCFM_ERROR, NCFM_ERROR_WEIGHTS,
+        "%s: metadata '%s%s' is '%s', not a finite number >= 0", file_name_of (file), prefix,
+        key, v);
+    return FALSE;
+  }
+  *out = (gfloat) x;
+  return TRUE;
+}
+
+/* Reads one saved tensor into dst, which fixes the expected shape. */
+static gboolean
+load_tensor (NcfmSafetensors *file, const gchar *name, NcfmTensor *dst, GError **error)
+{
+  if (!ncfm_safetensors_contains (file, name)) {
+    g_set_error (error, NCFM_ERROR, NCFM_ERROR_WEIGHTS,
+        "%s: tensor '%s' of the learned sampler is missing", file_name_of (file), name);
+    return FALSE;
+  }
+  guint nd;
+  const gint64 *shape = ncfm_tensor_get_shape (dst, &nd);
+  gsize n = (gsize) ncfm_tensor_get_numel (dst);
+  g_autofree gfloat *host = g_new (gfloat, n);
+  return ncfm_safetensors_read_f32 (file, name, shape, nd, host, error)
+      && ncfm_tensor_set_data (dst, (const guint8 *) host, n * sizeof (gfloat), error);
+}
+
+/**
+ * ncfm_sampler_new_from_safetensors:
+ * @device: where the sampler runs
+ * @file: state written by ncfm_sampler_save()
+ * @prefix: (nullable): the prefix given to ncfm_sampler_save()
+ * @error: return location for a #GError
+ *
+ * Rebuilds a saved sampler: its next draw and next ascent step are those
+ * the saved one would have made.  A missing or ill-formed metadata entry or
+ * tensor is an error naming it.
+ *
+ * Returns: (transfer full): the sampler, or %NULL with @error set
+ */
+NcfmSampler *
+ncfm_sampler_new_from_safetensors (NcfmDevice *device, NcfmSafetensors *file,
+    const gchar *prefix, GError **error)
+{
+  g_return_val_if_fail (NCFM_IS_DEVICE (device) && NCFM_IS_SAFETENSORS (file), NULL);
+  prefix = prefix ? prefix : "";
+  NcfmSamplerKind kind;
+  guint64 num_freqs, dim, seed, offset, step;
+  gfloat sigma, lr, momentum, wd;
+  const gchar *k = get_meta (file, prefix, "kind", error);
+  if (!k)
+    return NULL;
+  if (!ncfm_sampler_kind_from_string (k, &kind)) {
+    g_set_error (error, NCFM_ERROR, NCFM_ERROR_WEIGHTS,
+        "%s: metadata '%skind' is '%s', not gaussian or learned", file_name_of (file), prefix, k);
+    return NULL;
+  }
+  if (!meta_u64 (file, prefix, "num_freqs", G_MAXUINT, &num_freqs, error)
+      || !meta_u64 (file, prefix, "dim", G_MAXUINT, &dim, error)
+      || !meta_u64 (file, prefix, "seed", G_MAXUINT64, &seed, error)
+      || !meta_u64 (file, prefix, "offset", G_MAXUINT64, &offset, error)
+      || !meta_u64 (file, prefix, "step", G_MAXUINT64, &step, error)
+      || !meta_float (file, prefix, "sigma", &sigma, error)
+      || !meta_float (file, prefix, "lr", &lr, error)
+      || !meta_float (file, prefix, "momentum", &momentum, error)
+      || !meta_float (file, prefix, "weight_decay", &wd, error))
+    return NULL;
+  g_autoptr (NcfmSampler) self = kind == NCFM_SAMPLER_GAUSSIAN
+      ? ncfm_sampler_new_gaussian (device, (guint) num_freqs, (guint) dim, sigma, seed, error)
+      : ncfm_sampler_new_learned (device, (guint) num_freqs, (guint) dim, seed, error);
+  if (!self)
+    return NULL;
+  self->offset = offset;
+  self->step = step;
+  ncfm_sampler_set_optimizer (self, lr, momentum, wd);
+  for (guint i = 0; kind == NCFM_SAMPLER_LEARNED && i < N_PARAMS; i++) {
+    Param *p = &self->params[i];
+    g_autofree gchar *name = g_strconcat (prefix, p->name, NULL);
+    g_autofree gchar *mname = g_strconcat (prefix, "momentum.", p->name, NULL);
+    if (!load_tensor (file, name, p->value, error)
+        || (p->momentum && !load_tensor (file, mname, p->momentum, error)))
+      return NULL;
+  }
+  g_autofree gchar *nbt = g_strconcat (prefix, "net.1.num_batches_tracked", NULL);
+  NcfmDType dt;
+  gsize nb;
+  const gint64 *draws = ncfm_safetensors_contains (file, nbt)
+      ? ncfm_safetensors_peek (file, nbt, &dt, &nb, NULL) : NULL;
+  if (draws && dt == NCFM_DTYPE_I64 && nb == sizeof (gint64))
+    memcpy (&self->draws, draws, sizeof (gint64));
+  return g_steal_pointer (&self);
+}
+
+/* ---- getters ---- */
+
+/**
+ * ncfm_sampler_get_device:
+ * @self: a #NcfmSampler
+ *
+ * Returns: (transfer none): the device the sampler runs on
+ */
+NcfmDevice *
+ncfm_sampler_get_device (NcfmSampler *self)
+{
+  g_return_val_if_fail (NCFM_IS_SAMPLER (self), NULL);
+  return self->device;
+}
+
+/**
+ * ncfm_sampler_get_kind:
+ * @self: a #NcfmSampler
+ *
+ * Returns: Gaussian or learned
+ */
+NcfmSamplerKind
+ncfm_sampler_get_kind (NcfmSampler *self)
+{
+  g_return_val_if_fail (NCFM_IS_SAMPLER (self), NCFM_SAMPLER_GAUSSIAN);
+  return self->kind;
+}
+
+/**
+ * ncfm_sampler_get_num_freqs:
+ * @self: a #NcfmSampler
+ *
+ * Returns: M, the rows of every draw
+ */
+guint
+ncfm_sampler_get_num_freqs (NcfmSampler *self)
+{
+  g_return_val_if_fail (NCFM_IS_SAMPLER (self), 0);
+  return self->num_freqs;
+}
+
+/**
+ * ncfm_sampler_get_dim:
+ * @self: a #NcfmSampler
+ *
+ * Returns: d, the feature dimension (columns of every draw)
+ */
+guint
+ncfm_sampler_get_dim (NcfmSampler *self)
+{
+  g_return_val_if_fail (NCFM_IS_SAMPLER (self), 0);
+  return self->dim;
+}
+
+/**
+ * ncfm_sampler_get_noise_rows:
+ * @self: a #NcfmSampler
+ *
+ * Returns: the rows of the noise behind a draw: M/16 for a learned sampler,
+ *   M for a Gaussian one (see ncfm_sampler_sample_with_noise())
+ */
+guint
+ncfm_sampler_get_noise_rows (NcfmSampler *self)
+{
+  g_return_val_if_fail (NCFM_IS_SAMPLER (self), 0);
+  return self->rows;
+}
+
+/**
+ * ncfm_sampler_get_sigma:
+ * @self: a #NcfmSampler
+ *
+ * Returns: the standard deviation of a Gaussian sampler (1 for a learned one)
+ */
+gfloat
+ncfm_sampler_get_sigma (NcfmSampler *self)
+{
+  g_return_val_if_fail (NCFM_IS_SAMPLER (self), 0);
+  return self->sigma;
+}
+
+/**
+ * ncfm_sampler_get_seed:
+ * @self: a #NcfmSampler
+ *
+ * Returns: the seed of the noise stream (and of psi's initialisation)
+ */
+guint64
+ncfm_sampler_get_seed (NcfmSampler *self)
+{
+  g_return_val_if_fail (NCFM_IS_SAMPLER (self), 0);
+  return self->seed;
+}
+
+/**
+ * ncfm_sampler_get_offset:
+ * @self: a #NcfmSampler
+ *
+ * Returns: the position in the noise stream of the next draw (normal
+ *   deviates drawn so far by ncfm_sampler_sample())
+ */
+guint64
+ncfm_sampler_get_offset (NcfmSampler *self)
+{
+  g_return_val_if_fail (NCFM_IS_SAMPLER (self), 0);
+  return self->offset;
+}
+
+/**
+ * ncfm_sampler_get_step:
+ * @self: a #NcfmSampler
+ *
+ * Returns: the number of ascent steps taken (always 0 for a Gaussian sampler)
+ */
+guint64
+ncfm_sampler_get_step (NcfmSampler *self)
+{
+  g_return_val_if_fail (NCFM_IS_SAMPLER (self), 0);
+  return self->step;
+}
+
+/**
+ * ncfm_sampler_get_n_parameters:
+ * @self: a #NcfmSampler
+ *
+ * Returns: the number of named tensors of psi (parameters and running
+ *   statistics, 18); 0 for a Gaussian sampler
+ */
+guint
+ncfm_sampler_get_n_parameters (NcfmSampler *self)
+{
+  g_return_val_if_fail (NCFM_IS_SAMPLER (self), 0);
+  return self->kind == NCFM_SAMPLER_LEARNED ? N_PARAMS : 0;
+}
+
+/**
+ * ncfm_sampler_get_parameter_name:
+ * @self: a #NcfmSampler
+ * @index: 0 .. n_parameters - 1
+ *
+ * Returns: (transfer none) (nullable): the PyTorch name, such as "net.3.weight"
+ */
+const gchar *
+ncfm_sampler_get_parameter_name (NcfmSampler *self, guint index)
+{
+  g_return_val_if_fail (NCFM_IS_SAMPLER (self), NULL);
+  return index < ncfm_sampler_get_n_parameters (self) ? self->params[index].name : NULL;
+}
+
+static Param *
+find_param (NcfmSampler *self, const gchar *name)
+{
+  for (guint i = 0; name && i < ncfm_sampler_get_n_parameters (self); i++)
+    if (g_str_equal (self->params[i].name, name))
+      return &self->params[i];
+  return NULL;
+}
+
+/**
+ * ncfm_sampler_get_parameter:
+ * @self: a #NcfmSampler
+ * @name: a parameter name such as "net.0.weight"
+ *
+ * Returns: (transfer none) (nullable): the tensor (writable, e.g. to load
+ *   weights from elsewhere)
+ */
+NcfmTensor *
+ncfm_sampler_get_parameter (NcfmSampler *self, const gchar *name)
+{
+  g_return_val_if_fail (NCFM_IS_SAMPLER (self), NULL);
+  Param *p = find_param (self, name);
+  return p ? p->value : NULL;
+}
+
+/**
+ * ncfm_sampler_get_gradient:
+ * @self: a #NcfmSampler
+ * @name: a parameter name
+ *
+ * Returns: (transfer none) (nullable): dL/dparameter accumulated since the
+ *   last ascent step (%NULL for running statistics)
+ */
+NcfmTensor *
+ncfm_sampler_get_gradient (NcfmSampler *self, const gchar *name)
+{
+  g_return_val_if_fail (NCFM_IS_SAMPLER (self), NULL);
+  Param *p = find_param (self, name);
+  return p ? p->grad : NULL;
+}

@@ -1,0 +1,55 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "bench-util.h"
+
+#include <stdio.h>
+#include <sys/resource.h>
+
+JsonObject *
+bench_run_torch (const char *script, const char *const *args)
+{
+  g_autofree gchar *path = g_build_filename (NCFM_BENCH_SRCDIR, script, NULL);
+  g_autoptr (GPtrArray) argv = g_ptr_array_new ();
+  g_ptr_array_add (argv, (gpointer) "/usr/bin/python3");
+  g_ptr_array_add (argv, path);
+  for (guint i = 0; args && args[i]; i++)
+    g_ptr_array_add (argv, (gpointer) args[i]);
+  g_ptr_array_add (argv, NULL);
+  g_autofree gchar *out = NULL, *err = NULL;
+  gint status = 0;
+  g_autoptr (GError) error = NULL;
+  if (!g_spawn_sync (NULL, (gchar **) argv->pdata, NULL, G_SPAWN_DEFAULT, NULL, NULL, &out, &err,
+          &status, &error) || !g_spawn_check_wait_status (status, &error)) {
+    g_printerr ("pytorch side unavailable: %s\n%s", error ? error->message : "", err ? err : "");
+    return NULL;
+  }
+  g_autoptr (JsonParser) parser = json_parser_new ();
+  if (!json_parser_load_from_data (parser, out, -1, &error)
+      || !JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser))) {
+    g_printerr ("pytorch side printed no JSON object: %s\n", out);
+    return NULL;
+  }
+  return json_object_ref (json_node_get_object (json_parser_get_root (parser)));
+}
+
+void
+bench_figure (const char *name, double ours, JsonObject *torch, const char *key, const char *unit,
+    gboolean higher_is_better)
+{
+  if (torch && json_object_has_member (torch, key)) {
+    double theirs = json_object_get_double_member (torch, key);
+    double ratio = higher_is_better ? ours / theirs : theirs / ours;
+    printf ("bench %s: ours %.1f %s, pytorch %.1f %s, ratio %.2f\n", name, ours, unit, theirs,
+        unit, ratio);
+  } else {
+    printf ("bench %s: ours %.1f %s, pytorch unavailable\n", name, ours, unit);
+  }
+  fflush (stdout);
+}
+
+double
+bench_peak_rss_mb (void)
+{
+  struct rusage ru;
+  getrusage (RUSAGE_SELF, &ru);
+  return ru.ru_maxrss / 1024.0;
+}

@@ -1,0 +1,21 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* bench-util.h: what every benchmark shares: running the PyTorch side in the
+ * same invocation and printing `bench NAME: ours X UNIT, pytorch Y UNIT, ratio R`. */
+#ifndef NCFM_BENCH_UTIL_H
+#define NCFM_BENCH_UTIL_H
+
+#include <json-glib/json-glib.h>
+
+/* Runs /usr/bin/python3 SCRIPT ARGS... (SCRIPT beside the bench sources) and
+ * parses the JSON object it prints; NULL (with a note on stderr) if PyTorch
+ * is not there.  args is NULL-terminated. */
+JsonObject *bench_run_torch (const char *script, const char *const *args);
+
+/* One figure line.  higher_is_better: ratio = ours / pytorch, else pytorch / ours. */
+void bench_figure (const char *name, double ours, JsonObject *torch, const char *key,
+    const char *unit, gboolean higher_is_better);
+
+/* Peak resident set size of this process so far, in MiB. */
+double bench_peak_rss_mb (void);
+
+#endif

@@ -1,0 +1,310 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* test-ncfd.c: the NCFM objective (CF statistics, NCFD and MMD losses and
+ * their gradients) against PyTorch golden files, its properties, finite
+ * differences through the whole objective, and errors.  Regenerate the
+ * fixtures with /usr/bin/python3 tests/fixtures/make-ncfd-fixtures.py */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ncfm.h"
+#include "test-util.h"
+
+/* PyTorch (float64) agreement, normwise: max|ours - ref| / max(max|ref|, 1e-3);
+ * the floor covers the clamp fixture, whose gradients are exactly 0. */
+#define TORCH_RTOL 1e-4
+
+static NcfmDevice *
+cpu_device (void)
+{
+  g_autoptr (GError) error = NULL;
+  NcfmDevice *dev = ncfm_device_new ("cpu", &error);
+  g_assert_no_error (error);
+  return dev;
+}
+
+static void
+assert_matches (const gchar *file, NcfmTensor *ours, NcfmSafetensors *ref, const gchar *name)
+{
+  g_autoptr (GError) error = NULL;
+  gsize n;
+  g_autofree gfloat *want = ncfm_safetensors_dup_f32 (ref, name, &n, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (ours);
+  g_assert_cmpint ((gint64) n, ==, ncfm_tensor_get_numel (ours));
+  g_autofree gfloat *got = g_new (gfloat, MAX (n, 1));
+  ncfm_tensor_download (ours, got, n * sizeof (gfloat));
+  double max_ref = 0, max_diff = 0;
+  for (gsize i = 0; i < n; i++) {
+    max_ref = fmax (max_ref, fabs (want[i]));
+    max_diff = fmax (max_diff, fabs ((double) got[i] - want[i]));
+  }
+  double rel = max_diff / fmax (max_ref, 1e-3);
+  g_test_message ("%s %s: max |diff| %.3g, max |ref| %.3g, rel %.3g", file, name, max_diff,
+      max_ref, rel);
+  if (!(rel <= TORCH_RTOL))
+    g_error ("%s: %s differs from PyTorch: rel err %.3g > %.0e (max |diff| %.3g, max |ref| %.3g)",
+        file, name, rel, TORCH_RTOL, max_diff, max_ref);
+}
+
+static NcfmTensor *
+load (NcfmSafetensors *ref, const gchar *name, NcfmDevice *dev)
+{
+  g_autoptr (GError) error = NULL;
+  NcfmTensor *t = ncfm_tensor_new_from_safetensors (ref, name, dev, &error);
+  g_assert_no_error (error);
+  return t;
+}
+
+static void
+test_torch_fixture (gconstpointer data)
+{
+  const gchar *file = data;
+  g_autoptr (GError) error = NULL;
+  g_autofree gchar *path = g_test_build_filename (G_TEST_DIST, "..", "fixtures", file, NULL);
+  g_autoptr (NcfmSafetensors) ref = ncfm_safetensors_load (path, &error);
+  g_assert_no_error (error);
+  NcfmMetric metric;
+  g_assert_true (ncfm_metric_from_string (ncfm_safetensors_get_metadata (ref, "metric"), &metric));
+  guint k = atoi (ncfm_safetensors_get_metadata (ref, "num_classes"));
+  float alpha = g_ascii_strtod (ncfm_safetensors_get_metadata (ref, "alpha"), NULL);
+  float beta = g_ascii_strtod (ncfm_safetensors_get_metadata (ref, "beta"), NULL);
+  gboolean normalize = atoi (ncfm_safetensors_get_metadata (ref, "normalize"));
+
+  g_autoptr (NcfmDevice) dev = cpu_device ();
+  g_autoptr (NcfmTensor) real = load (ref, "real", dev);
+  g_autoptr (NcfmTensor) lr = load (ref, "real_labels", dev);
+  g_autoptr (NcfmTensor) syn = load (ref, "syn", dev);
+  g_autoptr (NcfmTensor) ls = load (ref, "syn_labels", dev);
+  g_autoptr (NcfmTensor) t = load (ref, "t", dev);
+  g_autoptr (NcfmNcfd) loss = ncfm_ncfd_new (dev, metric, alpha, beta);
+  g_assert_true (ncfm_ncfd_compute (loss, real, lr, syn, ls, t, k, normalize, &error));
+  g_assert_no_error (error);
+  assert_matches (file, ncfm_ncfd_get_class_losses (loss), ref, "class_loss");
+  assert_matches (file, ncfm_ncfd_get_grad_syn_features (loss), ref, "grad.syn");
+  assert_matches (file, ncfm_ncfd_get_grad_real_features (loss), ref, "grad.real");
+  if (metric == NCFM_METRIC_NCFD)
+    assert_matches (file, ncfm_ncfd_get_grad_t (loss), ref, "grad.t");
+  else
+    g_assert_null (ncfm_ncfd_get_grad_t (loss));
+  double total = 0;
+  for (guint c = 0; c < k; c++)
+    total += ncfm_ncfd_get_class_loss (loss, c);
+  g_assert_cmpfloat (fabs (total - ncfm_ncfd_get_loss (loss)), <=, 1e-9 * fabs (total) + 1e-12);
+}
+
+/* ---- properties ---- */
+
+static NcfmTensor *
+random_tensor (NcfmDevice *dev, GRand *rand, gint64 rows, gint64 cols, float stddev)
+{
+  gint64 shape[2] = { rows, cols };
+  NcfmTensor *x = ncfm_tensor_new (dev, NCFM_DTYPE_F32, shape, 2, NULL);
+  ncfm_test_fill_normal (rand, ncfm_tensor_f32 (x), rows * cols, stddev);
+  return x;
+}
+
+static NcfmTensor *
+labels_tensor (NcfmDevice *dev, gint64 n, guint k)
+{
+  gint64 shape[1] = { n };
+  NcfmTensor *l = ncfm_tensor_new (dev, NCFM_DTYPE_I32, shape, 1, NULL);
+  gint32 *h = ncfm_tensor_get_data (l);
+  for (gint64 i = 0; i < n; i++)
+    h[i] = (gint32) (i % k);
+  return l;
+}
+
+static void
+test_properties (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GRand) rand = g_rand_new_with_seed (3);
+  g_autoptr (NcfmDevice) dev = cpu_device ();
+  const guint m = 48, d = 12, k = 3;
+  g_autoptr (NcfmTensor) t = random_tensor (dev, rand, m, d, 1.0f);
+  g_autoptr (NcfmTensor) a = random_tensor (dev, rand, 30, d, 1.0f);
+  g_autoptr (NcfmTensor) b = random_tensor (dev, rand, 12, d, 1.0f);
+  g_autoptr (NcfmTensor) la = labels_tensor (dev, 30, k);
+  g_autoptr (NcfmTensor) lb = labels_tensor (dev, 12, k);
+
+  /* the CF of a single point has modulus 1 */
+  {
+    g_autoptr (NcfmCFStats) one = ncfm_cf_stats_new (dev, 1, m, d, TRUE, &error);
+    g_autoptr (NcfmTensor) x = random_tensor (dev, rand, 1, d, 3.0f);
+    g_autoptr (NcfmTensor) l = labels_tensor (dev, 1, 1);
+    g_assert_true (ncfm_cf_stats_accumulate (one, x, l, t, &error));
+    g_autoptr (NcfmTensor) re = NULL;
+    g_autoptr (NcfmTensor) im = NULL;
+    g_assert_true (ncfm_cf_stats_compute_cf (one, &re, &im, &error));
+    const float *r = ncfm_tensor_f32 (re), *i = ncfm_tensor_f32 (im);
+    for (guint j = 0; j < m; j++)
+      g_assert_cmpfloat_with_epsilon (r[j] * r[j] + i[j] * i[j], 1.0, 1e-5);
+  }
+
+  /* two half batches accumulate to the full batch */
+  {
+    g_autoptr (NcfmCFStats) full = ncfm_cf_stats_new (dev, k, m, d, TRUE, &error);
+    g_autoptr (NcfmCFStats) half = ncfm_cf_stats_new (dev, k, m, d, TRUE, &error);
+    g_autoptr (NcfmCFStats) other = ncfm_cf_stats_new (dev, k, m, d, TRUE, &error);
+    g_assert_true (ncfm_cf_stats_accumulate (full, a, la, t, &error));
+    gint64 hs[2] = { 15, d }, hl[1] = { 15 };
+    g_autoptr (NcfmTensor) x1 = ncfm_tensor_new_from_data (dev, NCFM_DTYPE_F32, hs, 2,
+        (const guint8 *) ncfm_tensor_f32 (a), 15 * d * 4, &error);
+    g_autoptr (NcfmTensor) x2 = ncfm_tensor_new_from_data (dev, NCFM_DTYPE_F32, hs, 2,
+        (const guint8 *) (ncfm_tensor_f32 (a) + 15 * d), 15 * d * 4, &error);
+    const gint32 *lah = ncfm_tensor_get_data (la);
+    g_autoptr (NcfmTensor) l1 = ncfm_tensor_new_from_data (dev, NCFM_DTYPE_I32, hl, 1,
+        (const guint8 *) lah, 60, &error);
+    g_autoptr (NcfmTensor) l2 = ncfm_tensor_new_from_data (dev, NCFM_DTYPE_I32, hl, 1,
+        (const guint8 *) (lah + 15), 60, &error);
+    g_assert_true (ncfm_cf_stats_accumulate (half, x1, l1, t, &error));
+    g_assert_true (ncfm_cf_stats_accumulate (other, x2, l2, t, &error));
+    g_assert_true (ncfm_cf_stats_merge (half, other, &error));
+    for (guint c = 0; c < k; c++)
+      g_assert_cmpint (ncfm_cf_stats_get_count (half, c), ==, ncfm_cf_stats_get_count (full, c));
+    /* sums of up to 10 terms of magnitude <= 1 in another order */
+    ncfm_test_assert_close ("merged sum_cos", ncfm_tensor_f32 (ncfm_cf_stats_get_sum_cos (half)),
+        ncfm_tensor_f32 (ncfm_cf_stats_get_sum_cos (full)), k * m, 0, 1e-5);
+    ncfm_test_assert_close ("merged sum_sin", ncfm_tensor_f32 (ncfm_cf_stats_get_sum_sin (half)),
+        ncfm_tensor_f32 (ncfm_cf_stats_get_sum_sin (full)), k * m, 0, 1e-5);
+  }
+
+  /* equal sets give (numerically) zero loss; the loss is symmetric in R and S */
+  {
+    g_autoptr (NcfmNcfd) l = ncfm_ncfd_new (dev, NCFM_METRIC_NCFD, 0.5f, 0.5f);
+    g_assert_true (ncfm_ncfd_compute (l, a, la, a, la, t, k, TRUE, &error));
+    /* only the clamp remains: 300 sqrt(0.5e-12) per class */
+    g_assert_cmpfloat (ncfm_ncfd_get_loss (l), <=, k * 300 * sqrt (0.5e-12) * 1.01 + 1e-3);
+    g_assert_true (ncfm_ncfd_compute (l, a, la, b, lb, t, k, TRUE, &error));
+    double ab = ncfm_ncfd_get_loss (l);
+    g_assert_true (ncfm_ncfd_compute (l, b, lb, a, la, t, k, TRUE, &error));
+    double ba = ncfm_ncfd_get_loss (l);
+    g_assert_cmpfloat (ab, >, 1.0);
+    g_assert_cmpfloat (fabs (ab - ba), <=, 1e-5 * ab);
+    /* the weights matter */
+    g_autoptr (NcfmNcfd) l2 = ncfm_ncfd_new (dev, NCFM_METRIC_NCFD, 0.9f, 0.1f);
+    g_assert_true (ncfm_ncfd_compute (l2, a, la, b, lb, t, k, TRUE, &error));
+    g_assert_cmpfloat (fabs (ncfm_ncfd_get_loss (l2) - ab), >, 1e-3 * ab);
+  }
+}
+
+/* ---- finite differences through the whole objective ---- */
+
+typedef struct {
+  NcfmNcfd *loss;
+  NcfmTensor *real, *lr, *syn, *ls, *t;
+  guint k;
+} ObjCtx;
+
+static double
+obj_loss (gpointer data)
+{
+  ObjCtx *c = data;
+  g_assert_true (ncfm_ncfd_compute (c->loss, c->real, c->lr, c->syn, c->ls, c->t, c->k, TRUE, NULL));
+  return ncfm_ncfd_get_loss (c->loss);
+}
+
+static void
+test_gradcheck (gconstpointer data)
+{
+  NcfmMetric metric = GPOINTER_TO_INT (data);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GRand) rand = g_rand_new_with_seed (17);
+  g_autoptr (NcfmDevice) dev = cpu_device ();
+  const guint m = 40, d = 6, k = 2;
+  ObjCtx c = { 0 };
+  c.k = k;
+  c.loss = ncfm_ncfd_new (dev, metric, 0.6f, 0.4f);
+  c.real = random_tensor (dev, rand, 20, d, 1.0f);
+  c.syn = random_tensor (dev, rand, 6, d, 1.0f);
+  c.t = random_tensor (dev, rand, m, d, 1.0f);
+  c.lr = labels_tensor (dev, 20, k);
+  c.ls = labels_tensor (dev, 6, k);
+  obj_loss (&c);
+  g_autofree gfloat *gs = g_memdup2 (ncfm_tensor_f32 (ncfm_ncfd_get_grad_syn_features (c.loss)),
+      6 * d * 4);
+  g_autofree gfloat *gr = g_memdup2 (ncfm_tensor_f32 (ncfm_ncfd_get_grad_real_features (c.loss)),
+      20 * d * 4);
+  /* float32 CFs: the loss (~100, with the x300 scale) carries ~1e-4 of
+   * rounding, which the 2h = 2e-2 quotient turns into ~5e-3 absolute noise;
+   * entries are judged on at least 5% of the largest gradient entry, to 2%
+   * (a wrong formula is off by O(1); the fixtures check these to 1e-4) */
+  ncfm_test_gradcheck_floor ("objective d/dsyn", ncfm_tensor_f32 (c.syn), gs, 6 * d, obj_loss, &c,
+      1e-2, 2e-2, 36, rand, 5e-2);
+  ncfm_test_gradcheck_floor ("objective d/dreal", ncfm_tensor_f32 (c.real), gr, 20 * d, obj_loss,
+      &c, 1e-2, 2e-2, 40, rand, 5e-2);
+  if (metric == NCFM_METRIC_NCFD) {
+    obj_loss (&c);
+    g_autofree gfloat *gt = g_memdup2 (ncfm_tensor_f32 (ncfm_ncfd_get_grad_t (c.loss)), m * d * 4);
+    ncfm_test_gradcheck_floor ("objective d/dt", ncfm_tensor_f32 (c.t), gt, m * d, obj_loss, &c,
+        1e-2, 2e-2, 60, rand, 5e-2);
+  }
+  g_object_unref (c.loss);
+  g_object_unref (c.real);
+  g_object_unref (c.syn);
+  g_object_unref (c.t);
+  g_object_unref (c.lr);
+  g_object_unref (c.ls);
+}
+
+static void
+test_errors (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GRand) rand = g_rand_new_with_seed (5);
+  g_autoptr (NcfmDevice) dev = cpu_device ();
+  g_autoptr (NcfmTensor) t = random_tensor (dev, rand, 16, 8, 1.0f);
+  g_autoptr (NcfmTensor) x = random_tensor (dev, rand, 4, 8, 1.0f);
+  g_autoptr (NcfmTensor) wrong = random_tensor (dev, rand, 4, 7, 1.0f);
+  g_autoptr (NcfmTensor) l = labels_tensor (dev, 4, 4);
+  g_autoptr (NcfmCFStats) stats = ncfm_cf_stats_new (dev, 3, 16, 8, TRUE, &error);
+
+  /* label 3 with 3 classes */
+  g_assert_false (ncfm_cf_stats_accumulate (stats, x, l, t, &error));
+  g_assert_error (error, NCFM_ERROR, NCFM_ERROR_ARGUMENT);
+  g_assert_nonnull (strstr (error->message, "label 3 at row 3"));
+  g_clear_error (&error);
+  g_assert_cmpint (ncfm_cf_stats_get_count (stats, 0), ==, 0);   /* nothing was added */
+
+  /* feature dimension 7 vs t's 8 */
+  g_autoptr (NcfmCFStats) s4 = ncfm_cf_stats_new (dev, 4, 16, 8, TRUE, &error);
+  g_assert_false (ncfm_cf_stats_accumulate (s4, wrong, l, t, &error));
+  g_assert_error (error, NCFM_ERROR, NCFM_ERROR_SHAPE);
+  g_assert_nonnull (strstr (error->message, "real features must be F32 [4, 8]"));
+  g_clear_error (&error);
+
+  /* labels of the wrong type */
+  g_assert_false (ncfm_cf_stats_accumulate (s4, x, x, t, &error));
+  g_assert_nonnull (strstr (error->message, "real labels must be I32 [4]"));
+  g_clear_error (&error);
+
+  /* real_backward before synthetic, and a synthetic batch with bad labels */
+  g_autoptr (NcfmNcfd) loss = ncfm_ncfd_new (dev, NCFM_METRIC_NCFD, 0.5f, 0.5f);
+  g_assert_false (ncfm_ncfd_real_backward (loss, x, l, TRUE, &error));
+  g_assert_error (error, NCFM_ERROR, NCFM_ERROR_ARGUMENT);
+  g_clear_error (&error);
+  g_assert_true (ncfm_cf_stats_accumulate (s4, x, l, t, &error));
+  g_autoptr (NcfmTensor) l3 = labels_tensor (dev, 4, 4);
+  ((gint32 *) ncfm_tensor_get_data (l3))[1] = -2;
+  g_assert_false (ncfm_ncfd_synthetic (loss, s4, x, l3, t, TRUE, &error));
+  g_assert_nonnull (strstr (error->message, "synthetic labels: label -2 at row 1"));
+  g_clear_error (&error);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  const gchar *fixtures[] = { "ncfd_m64_d16_k3.safetensors", "ncfd_m128_d32_k2_a08.safetensors",
+    "ncfd_m32_d8_k4_raw.safetensors", "ncfd_clamp.safetensors", "mmd_d16_k3.safetensors" };
+  for (guint i = 0; i < G_N_ELEMENTS (fixtures); i++) {
+    g_autofree gchar *p = g_strdup_printf ("/ncfd/torch/%s", fixtures[i]);
+    g_test_add_data_func (p, fixtures[i], test_torch_fixture);
+  }
+  g_test_add_func ("/ncfd/properties", test_properties);
+  g_test_add_data_func ("/ncfd/gradcheck/ncfd", GINT_TO_POINTER (NCFM_METRIC_NCFD), test_gradcheck);
+  g_test_add_data_func ("/ncfd/gradcheck/mmd", GINT_TO_POINTER (NCFM_METRIC_MMD), test_gradcheck);
+  g_test_add_func ("/ncfd/errors", test_errors);
+  return g_test_run ();
+}
