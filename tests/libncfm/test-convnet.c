@@ -7,66 +7,14 @@
 #include <string.h>
 #include <glib/gstdio.h>
 
-#include "ncfm.h"
-#include "test-util.h"
-
-/* PyTorch agreement: normwise relative error max|ours - ref| / max|ref|. */
-#define TORCH_RTOL 1e-4
-
-static NcfmDevice *
-cpu_device (void)
-{
-  g_autoptr (GError) error = NULL;
-  NcfmDevice *dev = ncfm_device_new ("cpu", &error);
-  g_assert_no_error (error);
-  return dev;
-}
-
-static gchar *
-fixture_path (const gchar *name)
-{
-  return g_test_build_filename (G_TEST_DIST, "..", "fixtures", name, NULL);
-}
-
-static float *
-tensor_host (NcfmTensor *t)
-{
-  float *h = g_new (float, MAX (ncfm_tensor_get_numel (t), 1));
-  ncfm_tensor_download (t, h, ncfm_tensor_get_n_bytes (t));
-  return h;
-}
-
-/* Compares a device tensor with a fixture entry, normwise. */
-static void
-assert_matches (const gchar *what, NcfmTensor *ours, NcfmSafetensors *ref, const gchar *name)
-{
-  g_autoptr (GError) error = NULL;
-  gsize n;
-  g_autofree gfloat *want = ncfm_safetensors_dup_f32 (ref, name, &n, &error);
-  g_assert_no_error (error);
-  g_assert_cmpint ((gint64) n, ==, ncfm_tensor_get_numel (ours));
-  g_autofree float *got = tensor_host (ours);
-  double max_ref = 0, max_diff = 0;
-  for (gsize i = 0; i < n; i++) {
-    max_ref = fmax (max_ref, fabs (want[i]));
-    max_diff = fmax (max_diff, fabs ((double) got[i] - want[i]));
-  }
-  double rel = max_diff / fmax (max_ref, 1e-30);
-  g_test_message ("%s (%s): max |diff| %.3g, max |ref| %.3g, rel %.3g", what, name, max_diff,
-      max_ref, rel);
-  if (!(rel <= TORCH_RTOL))
-    g_error ("%s (%s) differs from PyTorch: rel err %.3g > %.0e (max |diff| %.3g, max |ref| %.3g)",
-        what, name, rel, TORCH_RTOL, max_diff, max_ref);
-}
+#include "libncfm-test.h"
 
 static void
 test_torch_fixture (gconstpointer data)
 {
   const gchar *file = data;
   g_autoptr (GError) error = NULL;
-  g_autofree gchar *path = fixture_path (file);
-  g_autoptr (NcfmSafetensors) ref = ncfm_safetensors_load (path, &error);
-  g_assert_no_error (error);
+  g_autoptr (NcfmSafetensors) ref = ncfm_test_load_fixture (file);
 
   guint64 channel, size, width, depth, classes;
   g_assert_true (g_ascii_string_to_unsigned (ncfm_safetensors_get_metadata (ref, "channel"), 10,
@@ -82,7 +30,7 @@ test_torch_fixture (gconstpointer data)
   NcfmNorm norm;
   g_assert_true (ncfm_norm_from_string (ncfm_safetensors_get_metadata (ref, "norm"), &norm));
 
-  g_autoptr (NcfmDevice) dev = cpu_device ();
+  g_autoptr (NcfmDevice) dev = ncfm_test_cpu_device ();
   g_autoptr (NcfmConvNet) net = ncfm_convnet_new (dev, channel, size, size, classes, depth,
       width, norm, 1, &error);
   g_assert_no_error (error);
@@ -111,8 +59,8 @@ test_torch_fixture (gconstpointer data)
   g_autoptr (NcfmActivations) act = ncfm_activations_new ();
   g_assert_true (ncfm_convnet_forward (net, input, act, &error));
   g_assert_no_error (error);
-  assert_matches (file, ncfm_activations_get_features (act), ref, "features");
-  assert_matches (file, ncfm_activations_get_logits (act), ref, "logits");
+  ncfm_test_assert_tensor_matches (file, ncfm_activations_get_features (act), ref, "features", 0);
+  ncfm_test_assert_tensor_matches (file, ncfm_activations_get_logits (act), ref, "logits", 0);
 
   /* cross-entropy of our logits against PyTorch's */
   NcfmBackend *be = ncfm_device_get_backend (dev);
@@ -136,7 +84,7 @@ test_torch_fixture (gconstpointer data)
   g_assert_no_error (error);
   g_assert_true (ncfm_convnet_backward (net, act, gf, gl, TRUE, &error));
   g_assert_no_error (error);
-  assert_matches (file, ncfm_activations_get_grad_images (act), ref, "grad.input");
+  ncfm_test_assert_tensor_matches (file, ncfm_activations_get_grad_images (act), ref, "grad.input", 0);
   /* a conv bias followed by a norm has an exactly zero gradient (the norm
    * removes per-channel constants): both sides hold only rounding noise
    * there, so it is checked against zero on the scale of its weight's gradient */
@@ -148,17 +96,17 @@ test_torch_fixture (gconstpointer data)
         && g_str_has_suffix (name, ".bias")) {
       g_autofree gchar *layer = g_strndup (name, strlen (name) - strlen ("bias"));
       g_autofree gchar *wname = g_strconcat (layer, "weight", NULL);
-      g_autofree float *gw = tensor_host (ncfm_convnet_get_gradient (net, wname));
-      g_autofree float *gb = tensor_host (g);
+      g_autofree float *gw = ncfm_test_tensor_host (ncfm_convnet_get_gradient (net, wname));
+      g_autofree float *gb = ncfm_test_tensor_host (g);
       double wmax = 0, bmax = 0;
       for (gint64 k = 0; k < ncfm_tensor_get_numel (ncfm_convnet_get_gradient (net, wname)); k++)
         wmax = fmax (wmax, fabs (gw[k]));
       for (gint64 k = 0; k < ncfm_tensor_get_numel (g); k++)
         bmax = fmax (bmax, fabs (gb[k]));
-      g_assert_cmpfloat (bmax, <=, TORCH_RTOL * wmax);
+      g_assert_cmpfloat (bmax, <=, NCFM_TEST_TORCH_RTOL * wmax);
       continue;
     }
-    assert_matches (file, g ? g : ncfm_convnet_get_parameter (net, name), ref, key);
+    ncfm_test_assert_tensor_matches (file, g ? g : ncfm_convnet_get_parameter (net, name), ref, key, 0);
   }
 }
 
@@ -177,8 +125,8 @@ net_loss (gpointer data)
 {
   NetCtx *c = data;
   g_assert_true (ncfm_convnet_forward (c->net, c->input, c->act, NULL));
-  g_autofree float *f = tensor_host (ncfm_activations_get_features (c->act));
-  g_autofree float *l = tensor_host (ncfm_activations_get_logits (c->act));
+  g_autofree float *f = ncfm_test_tensor_host (ncfm_activations_get_features (c->act));
+  g_autofree float *l = ncfm_test_tensor_host (ncfm_activations_get_logits (c->act));
   return ncfm_test_dot (f, c->rf, c->nf) + ncfm_test_dot (l, c->rl, c->nl);
 }
 
@@ -188,7 +136,7 @@ test_gradcheck (gconstpointer data)
   NcfmNorm norm = GPOINTER_TO_INT (data);
   g_autoptr (GError) error = NULL;
   g_autoptr (GRand) rand = g_rand_new_with_seed (11 + norm);
-  g_autoptr (NcfmDevice) dev = cpu_device ();
+  g_autoptr (NcfmDevice) dev = ncfm_test_cpu_device ();
   const guint channels[2] = { 1, 3 };
   for (guint k = 0; k < 2; k++) {
     guint c = channels[k], hw = c == 1 ? 8 : 10, n = 3;
@@ -213,7 +161,7 @@ test_gradcheck (gconstpointer data)
         (const guint8 *) ctx.rl, ctx.nl * 4, &error);
     g_assert_true (ncfm_convnet_backward (net, act, gf, gl, TRUE, &error));
     g_assert_no_error (error);
-    g_autofree float *gimg = tensor_host (ncfm_activations_get_grad_images (act));
+    g_autofree float *gimg = ncfm_test_tensor_host (ncfm_activations_get_grad_images (act));
     g_autofree float *gcopy = g_memdup2 (gimg, ncfm_tensor_get_n_bytes (input));
     /* The forward pass is float32 through ~7 ops (instance norm amplifies
      * rounding by its 1/std): L ~ 10 carries ~1e-5 absolute rounding, which
@@ -236,7 +184,7 @@ test_gradcheck (gconstpointer data)
               && g_str_has_suffix (name, ".bias")))
         continue;
       NcfmTensor *p = ncfm_convnet_get_parameter (net, name);
-      g_autofree float *gh = tensor_host (g);
+      g_autofree float *gh = ncfm_test_tensor_host (g);
       g_autofree gchar *pwhat = g_strdup_printf ("convnet %s %s", ncfm_norm_to_string (norm), name);
       ncfm_test_gradcheck_floor (pwhat, ncfm_tensor_f32 (p), gh, ncfm_tensor_get_numel (p),
           net_loss, &ctx, 1e-2, 5e-2, 30, rand, 5e-2);
@@ -252,7 +200,7 @@ static void
 test_load_errors (void)
 {
   g_autoptr (GError) error = NULL;
-  g_autoptr (NcfmDevice) dev = cpu_device ();
+  g_autoptr (NcfmDevice) dev = ncfm_test_cpu_device ();
   g_autoptr (NcfmConvNet) net = ncfm_convnet_new (dev, 3, 16, 16, 10, 2, 8,
       NCFM_NORM_INSTANCE, 1, &error);
   g_assert_no_error (error);
@@ -317,7 +265,7 @@ static void
 test_save_load_roundtrip (void)
 {
   g_autoptr (GError) error = NULL;
-  g_autoptr (NcfmDevice) dev = cpu_device ();
+  g_autoptr (NcfmDevice) dev = ncfm_test_cpu_device ();
   g_autoptr (GRand) rand = g_rand_new_with_seed (5);
   g_autofree gchar *dir = g_dir_make_tmp ("ncfm-convnet-XXXXXX", &error);
   g_autofree gchar *path = g_build_filename (dir, "net.safetensors", NULL);
@@ -343,16 +291,16 @@ test_save_load_roundtrip (void)
     ncfm_convnet_set_training (back, FALSE);
     g_autoptr (NcfmActivations) a2 = ncfm_activations_new ();
     g_assert_true (ncfm_convnet_forward (back, x, a2, &error));
-    g_autofree float *l1 = tensor_host (ncfm_activations_get_logits (a1));
-    g_autofree float *l2 = tensor_host (ncfm_activations_get_logits (a2));
+    g_autofree float *l1 = ncfm_test_tensor_host (ncfm_activations_get_logits (a1));
+    g_autofree float *l2 = ncfm_test_tensor_host (ncfm_activations_get_logits (a2));
     g_assert_cmpmem (l1, 40 * sizeof (float), l2, 40 * sizeof (float));
     g_assert_cmpuint (ncfm_convnet_get_feature_dim (back), ==, 8 * 4 * 4);
 
     /* same seed, same network; another seed, another one */
     g_autoptr (NcfmConvNet) same = ncfm_convnet_new (dev, 1, 28, 28, 10, 3, 8, norms[k], 42, &error);
     g_autoptr (NcfmConvNet) other = ncfm_convnet_new (dev, 1, 28, 28, 10, 3, 8, norms[k], 43, &error);
-    g_autofree float *w1 = tensor_host (ncfm_convnet_get_parameter (same, "layers.conv.1.weight"));
-    g_autofree float *w0 = tensor_host (ncfm_convnet_get_parameter (other, "layers.conv.1.weight"));
+    g_autofree float *w1 = ncfm_test_tensor_host (ncfm_convnet_get_parameter (same, "layers.conv.1.weight"));
+    g_autofree float *w0 = ncfm_test_tensor_host (ncfm_convnet_get_parameter (other, "layers.conv.1.weight"));
     NcfmSafetensors *orig = file;
     g_autofree gfloat *wf = ncfm_safetensors_dup_f32 (orig, "layers.conv.1.weight", NULL, &error);
     g_assert_cmpmem (w1, 8 * 8 * 9 * 4, wf, 8 * 8 * 9 * 4);

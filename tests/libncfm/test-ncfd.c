@@ -7,45 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ncfm.h"
-#include "test-util.h"
-
-/* PyTorch (float64) agreement, normwise: max|ours - ref| / max(max|ref|, 1e-3);
- * the floor covers the clamp fixture, whose gradients are exactly 0. */
-#define TORCH_RTOL 1e-4
-
-static NcfmDevice *
-cpu_device (void)
-{
-  g_autoptr (GError) error = NULL;
-  NcfmDevice *dev = ncfm_device_new ("cpu", &error);
-  g_assert_no_error (error);
-  return dev;
-}
-
-static void
-assert_matches (const gchar *file, NcfmTensor *ours, NcfmSafetensors *ref, const gchar *name)
-{
-  g_autoptr (GError) error = NULL;
-  gsize n;
-  g_autofree gfloat *want = ncfm_safetensors_dup_f32 (ref, name, &n, &error);
-  g_assert_no_error (error);
-  g_assert_nonnull (ours);
-  g_assert_cmpint ((gint64) n, ==, ncfm_tensor_get_numel (ours));
-  g_autofree gfloat *got = g_new (gfloat, MAX (n, 1));
-  ncfm_tensor_download (ours, got, n * sizeof (gfloat));
-  double max_ref = 0, max_diff = 0;
-  for (gsize i = 0; i < n; i++) {
-    max_ref = fmax (max_ref, fabs (want[i]));
-    max_diff = fmax (max_diff, fabs ((double) got[i] - want[i]));
-  }
-  double rel = max_diff / fmax (max_ref, 1e-3);
-  g_test_message ("%s %s: max |diff| %.3g, max |ref| %.3g, rel %.3g", file, name, max_diff,
-      max_ref, rel);
-  if (!(rel <= TORCH_RTOL))
-    g_error ("%s: %s differs from PyTorch: rel err %.3g > %.0e (max |diff| %.3g, max |ref| %.3g)",
-        file, name, rel, TORCH_RTOL, max_diff, max_ref);
-}
+#include "libncfm-test.h"
 
 static NcfmTensor *
 load (NcfmSafetensors *ref, const gchar *name, NcfmDevice *dev)
@@ -61,9 +23,8 @@ test_torch_fixture (gconstpointer data)
 {
   const gchar *file = data;
   g_autoptr (GError) error = NULL;
-  g_autofree gchar *path = g_test_build_filename (G_TEST_DIST, "..", "fixtures", file, NULL);
-  g_autoptr (NcfmSafetensors) ref = ncfm_safetensors_load (path, &error);
-  g_assert_no_error (error);
+  /* scale 1e-3: the clamp fixture's gradients are exactly 0 */
+  g_autoptr (NcfmSafetensors) ref = ncfm_test_load_fixture (file);
   NcfmMetric metric;
   g_assert_true (ncfm_metric_from_string (ncfm_safetensors_get_metadata (ref, "metric"), &metric));
   guint k = atoi (ncfm_safetensors_get_metadata (ref, "num_classes"));
@@ -71,7 +32,7 @@ test_torch_fixture (gconstpointer data)
   float beta = g_ascii_strtod (ncfm_safetensors_get_metadata (ref, "beta"), NULL);
   gboolean normalize = atoi (ncfm_safetensors_get_metadata (ref, "normalize"));
 
-  g_autoptr (NcfmDevice) dev = cpu_device ();
+  g_autoptr (NcfmDevice) dev = ncfm_test_cpu_device ();
   g_autoptr (NcfmTensor) real = load (ref, "real", dev);
   g_autoptr (NcfmTensor) lr = load (ref, "real_labels", dev);
   g_autoptr (NcfmTensor) syn = load (ref, "syn", dev);
@@ -80,11 +41,11 @@ test_torch_fixture (gconstpointer data)
   g_autoptr (NcfmNcfd) loss = ncfm_ncfd_new (dev, metric, alpha, beta);
   g_assert_true (ncfm_ncfd_compute (loss, real, lr, syn, ls, t, k, normalize, &error));
   g_assert_no_error (error);
-  assert_matches (file, ncfm_ncfd_get_class_losses (loss), ref, "class_loss");
-  assert_matches (file, ncfm_ncfd_get_grad_syn_features (loss), ref, "grad.syn");
-  assert_matches (file, ncfm_ncfd_get_grad_real_features (loss), ref, "grad.real");
+  ncfm_test_assert_tensor_matches (file, ncfm_ncfd_get_class_losses (loss), ref, "class_loss", 1e-3);
+  ncfm_test_assert_tensor_matches (file, ncfm_ncfd_get_grad_syn_features (loss), ref, "grad.syn", 1e-3);
+  ncfm_test_assert_tensor_matches (file, ncfm_ncfd_get_grad_real_features (loss), ref, "grad.real", 1e-3);
   if (metric == NCFM_METRIC_NCFD)
-    assert_matches (file, ncfm_ncfd_get_grad_t (loss), ref, "grad.t");
+    ncfm_test_assert_tensor_matches (file, ncfm_ncfd_get_grad_t (loss), ref, "grad.t", 1e-3);
   else
     g_assert_null (ncfm_ncfd_get_grad_t (loss));
   double total = 0;
@@ -120,7 +81,7 @@ test_properties (void)
 {
   g_autoptr (GError) error = NULL;
   g_autoptr (GRand) rand = g_rand_new_with_seed (3);
-  g_autoptr (NcfmDevice) dev = cpu_device ();
+  g_autoptr (NcfmDevice) dev = ncfm_test_cpu_device ();
   const guint m = 48, d = 12, k = 3;
   g_autoptr (NcfmTensor) t = random_tensor (dev, rand, m, d, 1.0f);
   g_autoptr (NcfmTensor) a = random_tensor (dev, rand, 30, d, 1.0f);
@@ -211,7 +172,7 @@ test_gradcheck (gconstpointer data)
   NcfmMetric metric = GPOINTER_TO_INT (data);
   g_autoptr (GError) error = NULL;
   g_autoptr (GRand) rand = g_rand_new_with_seed (17);
-  g_autoptr (NcfmDevice) dev = cpu_device ();
+  g_autoptr (NcfmDevice) dev = ncfm_test_cpu_device ();
   const guint m = 40, d = 6, k = 2;
   ObjCtx c = { 0 };
   c.k = k;
@@ -253,7 +214,7 @@ test_errors (void)
 {
   g_autoptr (GError) error = NULL;
   g_autoptr (GRand) rand = g_rand_new_with_seed (5);
-  g_autoptr (NcfmDevice) dev = cpu_device ();
+  g_autoptr (NcfmDevice) dev = ncfm_test_cpu_device ();
   g_autoptr (NcfmTensor) t = random_tensor (dev, rand, 16, 8, 1.0f);
   g_autoptr (NcfmTensor) x = random_tensor (dev, rand, 4, 8, 1.0f);
   g_autoptr (NcfmTensor) wrong = random_tensor (dev, rand, 4, 7, 1.0f);

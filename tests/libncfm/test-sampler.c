@@ -8,28 +8,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "ncfm.h"
-#include "test-util.h"
-
-/* PyTorch agreement: normwise relative error max|ours - ref| / max|ref|. */
-#define TORCH_RTOL 1e-4
-
-static NcfmDevice *
-cpu_device (void)
-{
-  g_autoptr (GError) error = NULL;
-  NcfmDevice *dev = ncfm_device_new ("cpu", &error);
-  g_assert_no_error (error);
-  return dev;
-}
-
-static float *
-tensor_host (NcfmTensor *t)
-{
-  float *h = g_new (float, MAX (ncfm_tensor_get_numel (t), 1));
-  ncfm_tensor_download (t, h, ncfm_tensor_get_n_bytes (t));
-  return h;
-}
+#include "libncfm-test.h"
 
 static NcfmTensor *
 tensor_from (NcfmDevice *dev, const float *data, gint64 rows, gint64 cols)
@@ -51,36 +30,6 @@ max_abs (const float *x, gsize n)
   return m;
 }
 
-/* Compares host data with a fixture entry, normwise; scale (if larger)
- * replaces max|ref| for entries that are pure rounding noise on both sides. */
-static void
-assert_matches (const gchar *what, const float *got, gsize n, NcfmSafetensors *ref,
-    const gchar *name, double scale)
-{
-  g_autoptr (GError) error = NULL;
-  gsize nref;
-  g_autofree gfloat *want = ncfm_safetensors_dup_f32 (ref, name, &nref, &error);
-  g_assert_no_error (error);
-  g_assert_cmpuint (nref, ==, n);
-  double max_ref = fmax (max_abs (want, n), scale), max_diff = 0;
-  for (gsize i = 0; i < n; i++)
-    max_diff = fmax (max_diff, fabs ((double) got[i] - want[i]));
-  double rel = max_diff / fmax (max_ref, 1e-30);
-  g_test_message ("%s (%s): max |diff| %.3g, scale %.3g, rel %.3g", what, name, max_diff,
-      max_ref, rel);
-  if (!(rel <= TORCH_RTOL))
-    g_error ("%s (%s) differs from PyTorch: rel err %.3g > %.0e (max |diff| %.3g, scale %.3g)",
-        what, name, rel, TORCH_RTOL, max_diff, max_ref);
-}
-
-static void
-assert_tensor_matches (const gchar *what, NcfmTensor *t, NcfmSafetensors *ref,
-    const gchar *name, double scale)
-{
-  g_autofree float *h = tensor_host (t);
-  assert_matches (what, h, (gsize) ncfm_tensor_get_numel (t), ref, name, scale);
-}
-
 static gboolean
 is_linear_bias (const gchar *name)
 {
@@ -95,7 +44,7 @@ static void
 test_gaussian_moments (void)
 {
   g_autoptr (GError) error = NULL;
-  g_autoptr (NcfmDevice) dev = cpu_device ();
+  g_autoptr (NcfmDevice) dev = ncfm_test_cpu_device ();
   const guint m = 256, d = 64;
   const double sigma = 2.0, n = m * d;
   g_autoptr (NcfmSampler) s = ncfm_sampler_new_gaussian (dev, m, d, sigma, 7, &error);
@@ -107,7 +56,7 @@ test_gaussian_moments (void)
   g_assert_no_error (error);
   gint64 shape[2] = { m, d };
   g_assert_true (ncfm_tensor_has_shape (t, shape, 2));
-  g_autofree float *x = tensor_host (t);
+  g_autofree float *x = ncfm_test_tensor_host (t);
   double sum = 0, sq = 0, quad = 0;
   for (guint i = 0; i < m * d; i++) {
     sum += x[i];
@@ -127,7 +76,7 @@ static void
 test_gaussian_stream (void)
 {
   g_autoptr (GError) error = NULL;
-  g_autoptr (NcfmDevice) dev = cpu_device ();
+  g_autoptr (NcfmDevice) dev = ncfm_test_cpu_device ();
   NcfmBackend *be = ncfm_device_get_backend (dev);
   const guint m = 32, d = 5;
   const gsize n = m * d;
@@ -139,8 +88,8 @@ test_gaussian_stream (void)
   g_autoptr (NcfmTensor) a2 = ncfm_sampler_sample (a, NULL);
   g_autoptr (NcfmTensor) b1 = ncfm_sampler_sample (b, NULL);
   g_autoptr (NcfmTensor) c1 = ncfm_sampler_sample (c, NULL);
-  g_autofree float *ha1 = tensor_host (a1), *ha2 = tensor_host (a2);
-  g_autofree float *hb1 = tensor_host (b1), *hc1 = tensor_host (c1);
+  g_autofree float *ha1 = ncfm_test_tensor_host (a1), *ha2 = ncfm_test_tensor_host (a2);
+  g_autofree float *hb1 = ncfm_test_tensor_host (b1), *hc1 = ncfm_test_tensor_host (c1);
   g_assert_cmpmem (ha1, n * 4, hb1, n * 4);            /* same seed, same draw */
   g_assert_true (memcmp (ha1, ha2, n * 4) != 0);       /* the stream moves on */
   g_assert_true (memcmp (ha1, hc1, n * 4) != 0);       /* another seed */
@@ -151,7 +100,7 @@ test_gaussian_stream (void)
   g_assert_cmpmem (ha2, n * 4, want, n * 4);
   /* each draw is a new tensor, never written again */
   g_assert_true (a1 != a2);
-  g_autofree float *again = tensor_host (a1);
+  g_autofree float *again = ncfm_test_tensor_host (a1);
   g_assert_cmpmem (again, n * 4, ha1, n * 4);
 
   /* save after two draws; the copy continues the stream */
@@ -166,7 +115,7 @@ test_gaussian_stream (void)
   g_assert_cmpuint (ncfm_sampler_get_seed (back), ==, 99);
   g_autoptr (NcfmTensor) a3 = ncfm_sampler_sample (a, NULL);
   g_autoptr (NcfmTensor) r3 = ncfm_sampler_sample (back, NULL);
-  g_autofree float *ha3 = tensor_host (a3), *hr3 = tensor_host (r3);
+  g_autofree float *ha3 = ncfm_test_tensor_host (a3), *hr3 = ncfm_test_tensor_host (r3);
   g_assert_cmpmem (ha3, n * 4, hr3, n * 4);
 
   /* nothing to learn: backward checks its arguments and does nothing */
@@ -184,7 +133,7 @@ test_gaussian_stream (void)
   g_autoptr (NcfmTensor) noise = tensor_from (dev, want, m, d);
   g_autoptr (NcfmTensor) tn = ncfm_sampler_sample_with_noise (back, noise, &error);
   g_assert_no_error (error);
-  g_autofree float *htn = tensor_host (tn);
+  g_autofree float *htn = ncfm_test_tensor_host (tn);
   for (gsize i = 0; i < n; i++)
     g_assert_cmpfloat (htn[i], ==, 0.5f * want[i]);
   g_assert_cmpuint (ncfm_sampler_get_offset (back), ==, 3 * n);
@@ -205,7 +154,7 @@ test_learned_torch (void)
           10, 32, 1 << 20, &m, NULL));
   g_assert_true (g_ascii_string_to_unsigned (ncfm_safetensors_get_metadata (ref, "dim"), 10, 1,
           4096, &d, NULL));
-  g_autoptr (NcfmDevice) dev = cpu_device ();
+  g_autoptr (NcfmDevice) dev = ncfm_test_cpu_device ();
   g_autoptr (NcfmSampler) s = ncfm_sampler_new_learned (dev, m, d, 3, &error);
   g_assert_no_error (error);
   g_assert_cmpuint (ncfm_sampler_get_n_parameters (s), ==, 18);
@@ -222,7 +171,7 @@ test_learned_torch (void)
   g_autoptr (NcfmTensor) t = ncfm_sampler_sample_with_noise (s, eps, &error);
   g_assert_no_error (error);
   g_assert_cmpuint (ncfm_sampler_get_offset (s), ==, 0);
-  assert_tensor_matches ("psi forward", t, ref, "t", 0);
+  ncfm_test_assert_tensor_matches ("psi forward", t, ref, "t", 0);
 
   g_assert_true (ncfm_sampler_backward (s, t, proj, &error));
   g_assert_no_error (error);
@@ -237,7 +186,7 @@ test_learned_torch (void)
       g_autofree gfloat *gw = ncfm_safetensors_dup_f32 (ref, wkey, NULL, NULL);
       scale = max_abs (gw, (gsize) d * d);
     }
-    assert_tensor_matches ("psi backward", g ? g : ncfm_sampler_get_parameter (s, name), ref,
+    ncfm_test_assert_tensor_matches ("psi backward", g ? g : ncfm_sampler_get_parameter (s, name), ref,
         key, scale);
   }
 
@@ -251,10 +200,10 @@ test_learned_torch (void)
     NcfmTensor *g = ncfm_sampler_get_gradient (s, name);
     if (!g)
       continue;
-    g_autofree float *hg = tensor_host (g);
+    g_autofree float *hg = ncfm_test_tensor_host (g);
     g_assert_cmpfloat (max_abs (hg, (gsize) ncfm_tensor_get_numel (g)), ==, 0);   /* zeroed */
     g_autofree gchar *key = g_strconcat ("step.", name, NULL);
-    assert_tensor_matches ("psi ascent step", ncfm_sampler_get_parameter (s, name), ref, key, 0);
+    ncfm_test_assert_tensor_matches ("psi ascent step", ncfm_sampler_get_parameter (s, name), ref, key, 0);
     g_autofree gchar *mkey = g_strconcat ("step.momentum.", name, NULL);
     g_autofree gchar *saved = g_strconcat ("psi/momentum.", name, NULL);
     gsize n;
@@ -269,7 +218,7 @@ test_learned_torch (void)
       g_autofree gfloat *mw = ncfm_safetensors_dup_f32 (ref, wkey2, NULL, NULL);
       scale = max_abs (mw, (gsize) d * d);
     }
-    assert_matches ("psi momentum", mom, n, ref, mkey, scale);
+    ncfm_test_assert_matches ("psi momentum", mom, n, ref, mkey, scale);
   }
 }
 
@@ -288,7 +237,7 @@ psi_loss (gpointer data)
   PsiCtx *c = data;
   g_autoptr (NcfmTensor) t = ncfm_sampler_sample_with_noise (c->s, c->noise, NULL);
   g_assert_nonnull (t);
-  g_autofree float *h = tensor_host (t);
+  g_autofree float *h = ncfm_test_tensor_host (t);
   return ncfm_test_dot (h, c->r, c->n);
 }
 
@@ -332,7 +281,7 @@ psi_backward (PsiCtx *ctx)
 static void
 test_learned_gradcheck (void)
 {
-  g_autoptr (NcfmDevice) dev = cpu_device ();
+  g_autoptr (NcfmDevice) dev = ncfm_test_cpu_device ();
   g_autoptr (GRand) rand = g_rand_new_with_seed (17);
   PsiCtx ctx;
   g_autoptr (NcfmSampler) s = small_psi (dev, rand, 128, 6, &ctx);
@@ -349,19 +298,19 @@ test_learned_gradcheck (void)
     if (!g || is_linear_bias (name))    /* exactly zero: only noise to measure */
       continue;
     NcfmTensor *p = ncfm_sampler_get_parameter (s, name);
-    g_autofree float *gh = tensor_host (g);
+    g_autofree float *gh = ncfm_test_tensor_host (g);
     g_autofree gchar *what = g_strdup_printf ("psi %s", name);
     ncfm_test_gradcheck_floor (what, ncfm_tensor_f32 (p), gh, ncfm_tensor_get_numel (p),
         psi_loss, &ctx, 1e-2, 5e-2, 12, rand, 5e-2);
   }
   /* gradients accumulate over backward calls */
-  g_autofree float *once = tensor_host (ncfm_sampler_get_gradient (s, "net.3.weight"));
+  g_autofree float *once = ncfm_test_tensor_host (ncfm_sampler_get_gradient (s, "net.3.weight"));
   psi_backward (&ctx);
-  g_autofree float *twice = tensor_host (ncfm_sampler_get_gradient (s, "net.3.weight"));
+  g_autofree float *twice = ncfm_test_tensor_host (ncfm_sampler_get_gradient (s, "net.3.weight"));
   for (guint i = 0; i < 36; i++)
     g_assert_cmpfloat (fabs (twice[i] - 2 * once[i]), <=, 1e-5 * fabs (once[i]) + 1e-6);
   ncfm_sampler_zero_grad (s);
-  g_autofree float *zero = tensor_host (ncfm_sampler_get_gradient (s, "net.3.weight"));
+  g_autofree float *zero = ncfm_test_tensor_host (ncfm_sampler_get_gradient (s, "net.3.weight"));
   g_assert_cmpfloat (max_abs (zero, 36), ==, 0);
   g_object_unref (ctx.noise);
   g_free (ctx.r);
@@ -370,7 +319,7 @@ test_learned_gradcheck (void)
 static void
 test_learned_ascent (void)
 {
-  g_autoptr (NcfmDevice) dev = cpu_device ();
+  g_autoptr (NcfmDevice) dev = ncfm_test_cpu_device ();
   g_autoptr (GRand) rand = g_rand_new_with_seed (23);
   PsiCtx ctx;
   g_autoptr (NcfmSampler) s = small_psi (dev, rand, 64, 6, &ctx);
@@ -399,7 +348,7 @@ static void
 test_learned_stream_and_init (void)
 {
   g_autoptr (GError) error = NULL;
-  g_autoptr (NcfmDevice) dev = cpu_device ();
+  g_autoptr (NcfmDevice) dev = ncfm_test_cpu_device ();
   NcfmBackend *be = ncfm_device_get_backend (dev);
   const guint m = 48, d = 10, rows = 3;
   g_autoptr (NcfmSampler) s = ncfm_sampler_new_learned (dev, m, d, 5, &error);
@@ -408,15 +357,15 @@ test_learned_stream_and_init (void)
   g_assert_no_error (error);
   g_assert_cmpuint (ncfm_sampler_get_noise_rows (s), ==, rows);
   /* PyTorch's default init: Linear in +-1/sqrt(d), BatchNorm ones and zeros */
-  g_autofree float *w = tensor_host (ncfm_sampler_get_parameter (s, "net.6.weight"));
-  g_autofree float *w2 = tensor_host (ncfm_sampler_get_parameter (same, "net.6.weight"));
-  g_autofree float *wo = tensor_host (ncfm_sampler_get_parameter (other, "net.6.weight"));
+  g_autofree float *w = ncfm_test_tensor_host (ncfm_sampler_get_parameter (s, "net.6.weight"));
+  g_autofree float *w2 = ncfm_test_tensor_host (ncfm_sampler_get_parameter (same, "net.6.weight"));
+  g_autofree float *wo = ncfm_test_tensor_host (ncfm_sampler_get_parameter (other, "net.6.weight"));
   g_assert_cmpmem (w, d * d * 4, w2, d * d * 4);
   g_assert_true (memcmp (w, wo, d * d * 4) != 0);
   g_assert_cmpfloat (max_abs (w, d * d), <=, 1 / sqrt (d));
   g_assert_cmpfloat (max_abs (w, d * d), >, 0.5 / sqrt (d));
-  g_autofree float *gamma = tensor_host (ncfm_sampler_get_parameter (s, "net.4.weight"));
-  g_autofree float *var = tensor_host (ncfm_sampler_get_parameter (s, "net.7.running_var"));
+  g_autofree float *gamma = ncfm_test_tensor_host (ncfm_sampler_get_parameter (s, "net.4.weight"));
+  g_autofree float *var = ncfm_test_tensor_host (ncfm_sampler_get_parameter (s, "net.7.running_var"));
   for (guint i = 0; i < d; i++)
     g_assert_true (gamma[i] == 1.0f && var[i] == 1.0f);
   g_assert_null (ncfm_sampler_get_parameter (s, "net.2.weight"));
@@ -429,14 +378,14 @@ test_learned_stream_and_init (void)
   be->ops->fill_normal (be, rows * d, 5, 0, 1.0f, noise);
   g_autoptr (NcfmTensor) nt = tensor_from (dev, noise, rows, d);
   g_autoptr (NcfmTensor) t1b = ncfm_sampler_sample_with_noise (same, nt, &error);
-  g_autofree float *h1 = tensor_host (t1), *h1b = tensor_host (t1b);
+  g_autofree float *h1 = ncfm_test_tensor_host (t1), *h1b = ncfm_test_tensor_host (t1b);
   g_assert_cmpmem (h1, m * d * 4, h1b, m * d * 4);
   for (guint k = 1; k < 16; k++)
     g_assert_cmpmem (h1, rows * d * 4, h1 + k * rows * d, rows * d * 4);
   g_assert_cmpfloat (max_abs (h1, m * d), <, 1);
   g_assert_cmpuint (ncfm_sampler_get_offset (s), ==, rows * d);
   g_autoptr (NcfmTensor) t2 = ncfm_sampler_sample (s, &error);
-  g_autofree float *h2 = tensor_host (t2);
+  g_autofree float *h2 = ncfm_test_tensor_host (t2);
   g_assert_true (memcmp (h1, h2, m * d * 4) != 0);
 }
 
@@ -444,7 +393,7 @@ static void
 test_learned_resume (void)
 {
   g_autoptr (GError) error = NULL;
-  g_autoptr (NcfmDevice) dev = cpu_device ();
+  g_autoptr (NcfmDevice) dev = ncfm_test_cpu_device ();
   g_autoptr (GRand) rand = g_rand_new_with_seed (31);
   const guint m = 64, d = 8;
   g_autoptr (NcfmSampler) s = ncfm_sampler_new_learned (dev, m, d, 77, &error);
@@ -480,12 +429,12 @@ test_learned_resume (void)
   float *w[2];
   for (guint k = 0; k < 2; k++) {
     g_autoptr (NcfmTensor) t = ncfm_sampler_sample (both[k], &error);
-    draws[k][0] = tensor_host (t);
+    draws[k][0] = ncfm_test_tensor_host (t);
     g_assert_true (ncfm_sampler_backward (both[k], t, gt, &error));
     ncfm_sampler_ascent_step (both[k]);
     g_autoptr (NcfmTensor) t2 = ncfm_sampler_sample (both[k], &error);
-    draws[k][1] = tensor_host (t2);
-    w[k] = tensor_host (ncfm_sampler_get_parameter (both[k], "net.3.weight"));
+    draws[k][1] = ncfm_test_tensor_host (t2);
+    w[k] = ncfm_test_tensor_host (ncfm_sampler_get_parameter (both[k], "net.3.weight"));
   }
   g_assert_cmpmem (draws[0][0], m * d * 4, draws[1][0], m * d * 4);
   g_assert_cmpmem (draws[0][1], m * d * 4, draws[1][1], m * d * 4);
@@ -520,7 +469,7 @@ static void
 test_errors (void)
 {
   g_autoptr (GError) error = NULL;
-  g_autoptr (NcfmDevice) dev = cpu_device ();
+  g_autoptr (NcfmDevice) dev = ncfm_test_cpu_device ();
   const guint m = 32, d = 4;
   g_assert_null (ncfm_sampler_new_learned (dev, 40, d, 1, &error));
   assert_error (&error, NCFM_ERROR, NCFM_ERROR_ARGUMENT, "multiple of 16");
