@@ -125,6 +125,34 @@ def ncfd_matches_torch():
 
 
 @test
+def sampler_psi_ascent():
+    """psi from Python: draw t, NCFD on it, back to psi, one ascent step: the
+    loss at the same noise goes up (psi plays the max side)."""
+    dev = Ncfm.Device.new('cpu')
+    rng = np.random.default_rng(0)
+    d, m = 8, 32
+    real = rng.standard_normal((20, d)).astype(np.float32)
+    syn = rng.standard_normal((4, d)).astype(np.float32)
+    tensor = lambda a, dt=Ncfm.DType.F32: Ncfm.Tensor.new_from_data(dev, dt, list(a.shape), a.tobytes())  # noqa: E731
+    lr, ls = tensor(np.zeros(20, np.int32), Ncfm.DType.I32), tensor(np.zeros(4, np.int32), Ncfm.DType.I32)
+    psi = Ncfm.Sampler.new_learned(dev, m, d, 7)
+    psi.set_optimizer(0.05, 0.0, 0.0)
+    noise = tensor(rng.standard_normal((m // 16, d)).astype(np.float32))
+    loss = Ncfm.Ncfd.new(dev, Ncfm.Metric.NCFD, 0.5, 0.5)
+    t = psi.sample_with_noise(noise)
+    assert loss.compute(tensor(real), lr, tensor(syn), ls, t, 1, True)
+    before = loss.get_loss()
+    assert psi.backward(t, loss.get_grad_t())
+    psi.ascent_step()
+    t2 = psi.sample_with_noise(noise)
+    assert loss.compute(tensor(real), lr, tensor(syn), ls, t2, 1, True)
+    assert loss.get_loss() > before, (before, loss.get_loss())
+    g = Ncfm.Sampler.new_gaussian(dev, m, d, 1.0, 3)
+    a, b = f32(g.sample()), f32(g.sample())
+    assert a.shape == (m, d) and not np.array_equal(a, b)
+
+
+@test
 def convnet_errors():
     dev = Ncfm.Device.new('cpu')
     net = Ncfm.ConvNet.new(dev, 1, 28, 28, 10, 3, 8, Ncfm.Norm.INSTANCE, 0)
