@@ -37,6 +37,13 @@ typedef enum {
 typedef struct NcfmBackend NcfmBackend;
 typedef struct NcfmBackendOps NcfmBackendOps;
 
+/* Per-channel y = x * scale[c] + shift[c] (passed by value, so no upload). */
+#define NCFM_MAX_CHANNELS 4
+typedef struct {
+  float scale[NCFM_MAX_CHANNELS];
+  float shift[NCFM_MAX_CHANNELS];
+} NcfmChannelAffine;
+
 /* 2-D convolution geometry (PyTorch Conv2d, dilation 1, groups 1). */
 typedef struct {
   int n, c_in, h_in, w_in;
@@ -189,6 +196,60 @@ struct NcfmBackendOps {
    * g_s [n_s, d] = dL/dx_s and, if non-NULL, g_r [n_r, d] = dL/dx_r. */
   void (*mmd_forward_backward) (NcfmBackend *be, int n_r, int n_s, int d, const float *x_r,
       const float *x_s, float *loss, float *g_s, float *g_r);
+
+  /* ---- image data path (kernels/{cpu,cuda}/image) ----
+   * u8_to_f32: y[i] = x[i] * scale (x: uint8 in backend memory). */
+  void (*u8_to_f32) (NcfmBackend *be, size_t count, float scale, const uint8_t *x, float *y);
+  /* channel_affine: y[i, ch, p] = x[i, ch, p] * a.scale[ch] + a.shift[ch] for x [n, c, hw],
+   * c <= NCFM_MAX_CHANNELS; may run in place.  Normalising with the dataset
+   * mean/std is scale = 1/std, shift = -mean/std; its backward is scale = 1/std,
+   * shift = 0. */
+  void (*channel_affine) (NcfmBackend *be, int n, int c, int hw, NcfmChannelAffine a,
+      const float *x, float *y);
+  /* Multi-formation tiles: x [n, c, h, w] (h, w divisible by rho) ->
+   * y [n * rho * rho, c, h / rho, w / rho], tile t = ty * rho + tx of image i at
+   * y[i * rho * rho + t].  tiles_merge is its inverse (and adjoint): y -> x. */
+  void (*tiles_split) (NcfmBackend *be, int n, int c, int h, int w, int rho, const float *x,
+      float *y);
+  void (*tiles_merge) (NcfmBackend *be, int n, int c, int h, int w, int rho, const float *y,
+      float *x);
+
+  /* ---- differentiable siamese augmentation (kernels/{cpu,cuda}/dsa) ----
+   * Images x, y [n, c, h, w] float (normalised space).  Per-sample parameters
+   * live in backend memory.  Unless stated, y must not alias x.
+   * Colour ops are linear in x; saturation, contrast, cutout and flip are
+   * self-adjoint (their backward is the same op applied to dy), brightness's
+   * backward is the identity, translate's is translate with sign -1. */
+  /* y = x + delta[i] (may run in place) */
+  void (*dsa_brightness) (NcfmBackend *be, int n, int chw, const float *delta, const float *x,
+      float *y);
+  /* y = m + (x - m) * factor[i], m = the mean over channels at each pixel (may run in place) */
+  void (*dsa_saturation) (NcfmBackend *be, int n, int c, int hw, const float *factor,
+      const float *x, float *y);
+  /* y = m + (x - m) * factor[i], m = the mean of image i over c, h, w (may run in place) */
+  void (*dsa_contrast) (NcfmBackend *be, int n, int chw, const float *factor, const float *x,
+      float *y);
+  /* y[i, :, r, q] = x[i, :, r - sign * shift[i, 0], q - sign * shift[i, 1]], zero outside */
+  void (*dsa_translate) (NcfmBackend *be, int n, int c, int h, int w, const int32_t *shift,
+      int sign, const float *x, float *y);
+  /* y = x with the half-open box [y0, y1) x [x0, x1) of image i zeroed;
+   * box [n, 4] = (y0, y1, x0, x1), already clipped to the image (may run in place) */
+  void (*dsa_cutout) (NcfmBackend *be, int n, int c, int h, int w, const int32_t *box,
+      const float *x, float *y);
+  /* y = x flipped left-right where flip[i] != 0, else copied */
+  void (*dsa_flip) (NcfmBackend *be, int n, int c, int h, int w, const int32_t *flip,
+      const float *x, float *y);
+  /* F.grid_sample(x, F.affine_grid(theta, x.shape, align_corners=False),
+   * mode='bilinear', padding_mode='zeros', align_corners=False), theta [n, 2, 3];
+   * backward: dx (overwritten) from dy. */
+  void (*dsa_affine_forward) (NcfmBackend *be, int n, int c, int h, int w, const float *theta,
+      const float *x, float *y);
+  void (*dsa_affine_backward) (NcfmBackend *be, int n, int c, int h, int w, const float *theta,
+      const float *dy, float *dx);
+  /* CutMix (forward only): y = x, then the box [y0, y1) x [x0, x1) of image i
+   * is taken from image perm[i]; box [4] for the whole batch. */
+  void (*cutmix) (NcfmBackend *be, int n, int c, int h, int w, const int32_t *perm,
+      const int32_t *box, const float *x, float *y);
 
   /* ---- optimizers (kernels/{cpu,cuda}/optim): PyTorch torch.optim semantics ----
    * AdamW (decoupled weight decay, no amsgrad); step is 1-based. */

@@ -58,6 +58,21 @@ void ncfm_cpu_cf_accumulate (NcfmBackend *be, int n, int m, int k, const float *
 void ncfm_cpu_cf_backward_weights (NcfmBackend *be, int n, int m, int k, const int32_t *labels, const float *g_re, const float *g_im, const float *scale, float *phase_to_w);
 void ncfm_cpu_ncfd_forward_backward (NcfmBackend *be, int k, int m, float alpha, float beta, float scale, const float *re_r, const float *im_r, const float *re_s, const float *im_s, float *loss, float *g_re_s, float *g_im_s, float *g_re_r, float *g_im_r);
 void ncfm_cpu_mmd_forward_backward (NcfmBackend *be, int n_r, int n_s, int d, const float *x_r, const float *x_s, float *loss, float *g_s, float *g_r);
+/* image */
+void ncfm_cpu_u8_to_f32 (NcfmBackend *be, size_t count, float scale, const uint8_t *x, float *y);
+void ncfm_cpu_channel_affine (NcfmBackend *be, int n, int c, int hw, NcfmChannelAffine a, const float *x, float *y);
+void ncfm_cpu_tiles_split (NcfmBackend *be, int n, int c, int h, int w, int rho, const float *x, float *y);
+void ncfm_cpu_tiles_merge (NcfmBackend *be, int n, int c, int h, int w, int rho, const float *y, float *x);
+/* dsa */
+void ncfm_cpu_dsa_brightness (NcfmBackend *be, int n, int chw, const float *delta, const float *x, float *y);
+void ncfm_cpu_dsa_saturation (NcfmBackend *be, int n, int c, int hw, const float *factor, const float *x, float *y);
+void ncfm_cpu_dsa_contrast (NcfmBackend *be, int n, int chw, const float *factor, const float *x, float *y);
+void ncfm_cpu_dsa_translate (NcfmBackend *be, int n, int c, int h, int w, const int32_t *shift, int sign, const float *x, float *y);
+void ncfm_cpu_dsa_cutout (NcfmBackend *be, int n, int c, int h, int w, const int32_t *box, const float *x, float *y);
+void ncfm_cpu_dsa_flip (NcfmBackend *be, int n, int c, int h, int w, const int32_t *flip, const float *x, float *y);
+void ncfm_cpu_dsa_affine_forward (NcfmBackend *be, int n, int c, int h, int w, const float *theta, const float *x, float *y);
+void ncfm_cpu_dsa_affine_backward (NcfmBackend *be, int n, int c, int h, int w, const float *theta, const float *dy, float *dx);
+void ncfm_cpu_cutmix (NcfmBackend *be, int n, int c, int h, int w, const int32_t *perm, const int32_t *box, const float *x, float *y);
 /* optim */
 void ncfm_cpu_adamw_step (NcfmBackend *be, size_t count, float *param, const float *grad, float *exp_avg, float *exp_avg_sq, float lr, float beta1, float beta2, float eps, float weight_decay, int step);
 void ncfm_cpu_sgd_step (NcfmBackend *be, size_t count, float *param, const float *grad, float *momentum_buf, float lr, float momentum, float weight_decay);
