@@ -95,6 +95,7 @@ const gchar *ncfm_dataset_get_class_name (NcfmDataset *self, guint class_id);
 gfloat ncfm_dataset_get_mean (NcfmDataset *self, guint channel);
 gfloat ncfm_dataset_get_std (NcfmDataset *self, guint channel);
 guint ncfm_dataset_get_n_skipped (NcfmDataset *self);
+gboolean ncfm_dataset_get_from_cache (NcfmDataset *self);
 gint32 ncfm_dataset_get_label (NcfmDataset *self, guint index);
 GBytes *ncfm_dataset_get_images (NcfmDataset *self);
 GBytes *ncfm_dataset_get_labels (NcfmDataset *self);

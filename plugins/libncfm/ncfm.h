@@ -12,5 +12,9 @@
 #include "ncfm-cf.h"
 #include "ncfm-ncfd.h"
 #include "ncfm-sampler.h"
+#include "ncfm-augment.h"
+#include "ncfm-dataset.h"
+#include "ncfm-loader.h"
+#include "ncfm-multiformation.h"
 
 #endif

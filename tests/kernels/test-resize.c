@@ -154,109 +154,6 @@ test_gradcheck (void)
   ncfm_backend_free (be);
 }
 
-/* ---- PyTorch fixture: a minimal safetensors reader (F32 only) ---- */
-
-typedef struct {
-  gchar *data;
-  gsize len;
-  const char *header;   /* NUL-terminated copy */
-  gchar *header_copy;
-  gsize data_start;
-} Fixture;
-
-static gchar *
-fixture_path (void)
-{
-  const char *dir = g_getenv ("NCFM_FIXTURES_DIR");
-  if (dir && *dir)
-    return g_build_filename (dir, "resize_bilinear.safetensors", NULL);
-  /* tests/kernels/../fixtures when G_TEST_SRCDIR points at tests/kernels */
-  gchar *p = g_test_build_filename (G_TEST_DIST, "..", "fixtures", "resize_bilinear.safetensors",
-      NULL);
-  if (g_file_test (p, G_FILE_TEST_EXISTS))
-    return p;
-  g_free (p);
-  /* compile-time fallback: __FILE__ is this source, relative to the build dir
-   * (meson's cwd for tests) or absolute */
-  gchar *src_dir = g_path_get_dirname (__FILE__);
-  p = g_build_filename (src_dir, "..", "fixtures", "resize_bilinear.safetensors", NULL);
-  g_free (src_dir);
-  return p;
-}
-
-static gboolean
-fixture_load (Fixture *f, const char *path)
-{
-  GError *err = NULL;
-  memset (f, 0, sizeof *f);
-  if (!g_file_get_contents (path, &f->data, &f->len, &err)) {
-    g_test_message ("cannot read %s: %s", path, err->message);
-    g_error_free (err);
-    return FALSE;
-  }
-  g_assert_cmpuint (f->len, >=, 8);
-  guint64 hlen = 0;
-  for (int i = 7; i >= 0; i--)
-    hlen = (hlen << 8) | (guint8) f->data[i];
-  g_assert_cmpuint (hlen, <=, f->len - 8);
-  f->header_copy = g_strndup (f->data + 8, hlen);
-  f->header = f->header_copy;
-  f->data_start = 8 + hlen;
-  return TRUE;
-}
-
-static void
-fixture_clear (Fixture *f)
-{
-  g_free (f->data);
-  g_free (f->header_copy);
-}
-
-/* Parses "[a,b,...]" starting at the first '[' after `key` in `entry`. */
-static int
-parse_ints (const char *entry, const char *key, gint64 *out, int max)
-{
-  const char *k = strstr (entry, key);
-  g_assert_nonnull (k);
-  const char *p = strchr (k, '[');
-  g_assert_nonnull (p);
-  int count = 0;
-  p++;
-  while (*p && *p != ']' && count < max) {
-    char *end;
-    out[count++] = g_ascii_strtoll (p, &end, 10);
-    p = end;
-    while (*p == ',' || *p == ' ')
-      p++;
-  }
-  return count;
-}
-
-/* A new float copy of tensor `name`; writes its shape (4-D here). */
-static float *
-fixture_tensor (const Fixture *f, const char *name, gint64 shape[4])
-{
-  g_autofree gchar *quoted = g_strdup_printf ("\"%s\":", name);
-  const char *entry = strstr (f->header, quoted);
-  if (!entry)
-    g_error ("fixture has no tensor %s", name);
-  g_assert_nonnull (strstr (entry, "\"F32\""));
-  g_assert_cmpint (parse_ints (entry, "\"shape\"", shape, 4), ==, 4);
-  gint64 off[2];
-  g_assert_cmpint (parse_ints (entry, "\"data_offsets\"", off, 2), ==, 2);
-  gsize count = (gsize) (shape[0] * shape[1] * shape[2] * shape[3]);
-  g_assert_cmpint (off[1] - off[0], ==, (gint64) (count * 4));
-  g_assert_cmpuint (f->data_start + (gsize) off[1], <=, f->len);
-  float *v = g_new (float, count);
-  const guint8 *src = (const guint8 *) f->data + f->data_start + off[0];
-  for (gsize i = 0; i < count; i++) {   /* little-endian on any host */
-    guint32 bits = (guint32) src[4 * i] | (guint32) src[4 * i + 1] << 8
-        | (guint32) src[4 * i + 2] << 16 | (guint32) src[4 * i + 3] << 24;
-    memcpy (&v[i], &bits, 4);
-  }
-  return v;
-}
-
 /* PyTorch computes the same float formula (possibly with FMA contraction and
  * a different summation order in the backward), so the outputs agree to a
  * few ulps of the inputs' scale (randn, |x| < ~4): the requested 1e-5
@@ -265,9 +162,9 @@ fixture_tensor (const Fixture *f, const char *name, gint64 shape[4])
 static void
 test_pytorch_fixture (void)
 {
-  g_autofree gchar *path = fixture_path ();
-  Fixture f;
-  if (!fixture_load (&f, path)) {
+  const char *file = "resize_bilinear.safetensors";
+  g_autofree gchar *path = ncfm_test_fixture_path (file);
+  if (!g_file_test (path, G_FILE_TEST_EXISTS)) {
     g_test_fail_printf ("fixture %s not found: set NCFM_FIXTURES_DIR to tests/fixtures "
         "(regenerate with tests/fixtures/make-resize-fixture.py)", path);
     return;
@@ -276,19 +173,24 @@ test_pytorch_fixture (void)
   int cases = 0;
   for (int i = 0;; i++) {
     g_autofree gchar *xname = g_strdup_printf ("case%d.x", i);
-    g_autofree gchar *quoted = g_strdup_printf ("\"%s\":", xname);
-    if (!strstr (f.header, quoted))
-      break;
-    gint64 sx[4], sy[4], sdy[4], sdx[4];
     g_autofree gchar *yname = g_strdup_printf ("case%d.y", i);
     g_autofree gchar *dyname = g_strdup_printf ("case%d.dy", i);
     g_autofree gchar *dxname = g_strdup_printf ("case%d.dx", i);
-    g_autofree float *x = fixture_tensor (&f, xname, sx);
-    g_autofree float *want_y = fixture_tensor (&f, yname, sy);
-    g_autofree float *dy = fixture_tensor (&f, dyname, sdy);
-    g_autofree float *want_dx = fixture_tensor (&f, dxname, sdx);
-    size_t nin = (size_t) (sx[0] * sx[1] * sx[2] * sx[3]);
-    size_t nout = (size_t) (sy[0] * sy[1] * sy[2] * sy[3]);
+    gint64 sx[4], sy[4];
+    int rank = 0;
+    gsize nin, nout, n_dy, n_dx;
+    g_autofree float *x = ncfm_test_load_fixture_f32_shape (file, xname, &nin, sx, 4, &rank);
+    if (!x)
+      break;
+    g_assert_cmpint (rank, ==, 4);
+    g_autofree float *want_y = ncfm_test_load_fixture_f32_shape (file, yname, &nout, sy, 4, &rank);
+    g_assert_nonnull (want_y);
+    g_assert_cmpint (rank, ==, 4);
+    g_autofree float *dy = ncfm_test_load_fixture_f32 (file, dyname, &n_dy);
+    g_autofree float *want_dx = ncfm_test_load_fixture_f32 (file, dxname, &n_dx);
+    g_assert_true (dy && want_dx);
+    g_assert_cmpuint (n_dy, ==, nout);
+    g_assert_cmpuint (n_dx, ==, nin);
     g_autofree float *y = g_new (float, nout), *dx = g_new (float, nin);
     be->ops->resize_bilinear_forward (be, sx[0], sx[1], sx[2], sx[3], sy[2], sy[3], x, y);
     be->ops->resize_bilinear_backward (be, sx[0], sx[1], sx[2], sx[3], sy[2], sy[3], dy, dx);
@@ -304,7 +206,6 @@ test_pytorch_fixture (void)
     cases++;
   }
   g_assert_cmpint (cases, >=, 4);
-  fixture_clear (&f);
   ncfm_backend_free (be);
 }
 

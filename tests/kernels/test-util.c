@@ -178,3 +178,116 @@ ncfm_test_gradcheck_floor (const char *what, float *x, const float *analytic, si
   g_test_message ("%s: gradcheck ok, worst rel err %.3g over %zu points, directional %.3g",
       what, worst_rel, points, dir_rel);
 }
+
+/* ---- PyTorch fixtures: a minimal safetensors reader (F32 only) ---- */
+
+gchar *
+ncfm_test_fixture_path (const char *file)
+{
+  const char *dir = g_getenv ("NCFM_FIXTURES_DIR");
+  if (dir && *dir)
+    return g_build_filename (dir, file, NULL);
+  /* tests/kernels/../fixtures when G_TEST_SRCDIR points at tests/kernels */
+  gchar *p = g_test_build_filename (G_TEST_DIST, "..", "fixtures", file, NULL);
+  if (g_file_test (p, G_FILE_TEST_EXISTS))
+    return p;
+  g_free (p);
+  /* compile-time fallback: __FILE__ is this source, relative to the build dir
+   * (meson's cwd for tests) or absolute */
+  gchar *src_dir = g_path_get_dirname (__FILE__);
+  p = g_build_filename (src_dir, "..", "fixtures", file, NULL);
+  g_free (src_dir);
+  return p;
+}
+
+/* Parses "[a,b,...]" starting at the first '[' after `key` in `entry`. */
+static int
+parse_ints (const char *entry, const char *key, gint64 *out, int max)
+{
+  const char *k = strstr (entry, key);
+  g_assert_nonnull (k);
+  const char *p = strchr (k, '[');
+  g_assert_nonnull (p);
+  int count = 0;
+  p++;
+  while (*p == ' ')
+    p++;
+  while (*p && *p != ']') {
+    char *end;
+    gint64 v = g_ascii_strtoll (p, &end, 10);
+    g_assert_true (end != p);
+    g_assert_cmpint (count, <, max);
+    out[count++] = v;
+    p = end;
+    while (*p == ',' || *p == ' ')
+      p++;
+  }
+  return count;
+}
+
+float *
+ncfm_test_load_fixture_f32_shape (const char *file, const char *name, gsize *n, gint64 *shape,
+    int max_dims, int *n_dims)
+{
+  g_autofree gchar *path = ncfm_test_fixture_path (file);
+  g_autofree gchar *data = NULL;
+  gsize len = 0;
+  GError *err = NULL;
+  if (!g_file_get_contents (path, &data, &len, &err)) {
+    g_test_message ("cannot read %s: %s", path, err->message);
+    g_error_free (err);
+    return NULL;
+  }
+  g_assert_cmpuint (len, >=, 8);
+  guint64 hlen = 0;
+  for (int i = 7; i >= 0; i--)
+    hlen = (hlen << 8) | (guint8) data[i];
+  g_assert_cmpuint (hlen, <=, len - 8);
+  g_autofree gchar *header = g_strndup (data + 8, hlen);
+  const gsize data_start = 8 + hlen;
+
+  g_autofree gchar *quoted = g_strdup_printf ("\"%s\":", name);
+  const char *entry = strstr (header, quoted);
+  if (!entry) {
+    g_test_message ("%s has no tensor %s", path, name);
+    return NULL;
+  }
+  const char *entry_end = strchr (entry, '}');
+  const char *dtype = strstr (entry, "\"dtype\"");
+  g_assert_true (dtype && entry_end && dtype < entry_end);
+  if (!g_str_has_prefix (dtype + strlen ("\"dtype\""), ":\"F32\""))
+    g_error ("%s: tensor %s is not F32", path, name);
+  gint64 dims[8];
+  int nd = parse_ints (entry, "\"shape\"", dims, 8);
+  gint64 off[2];
+  g_assert_cmpint (parse_ints (entry, "\"data_offsets\"", off, 2), ==, 2);
+  gsize count = 1;
+  for (int d = 0; d < nd; d++) {
+    g_assert_cmpint (dims[d], >=, 0);
+    count *= (gsize) dims[d];
+    if (shape && d < max_dims)
+      shape[d] = dims[d];
+  }
+  if (shape)
+    g_assert_cmpint (nd, <=, max_dims);
+  g_assert_cmpint (off[1] - off[0], ==, (gint64) (count * 4));
+  g_assert_cmpuint (data_start + (gsize) off[1], <=, len);
+  float *v = g_new (float, count ? count : 1);
+  const guint8 *src = (const guint8 *) data + data_start + off[0];
+  for (gsize i = 0; i < count; i++) {   /* little-endian on any host */
+    guint32 bits = (guint32) src[4 * i] | (guint32) src[4 * i + 1] << 8
+        | (guint32) src[4 * i + 2] << 16 | (guint32) src[4 * i + 3] << 24;
+    memcpy (&v[i], &bits, 4);
+  }
+  if (n)
+    *n = count;
+  if (n_dims)
+    *n_dims = nd;
+  return v;
+}
+
+float *
+ncfm_test_load_fixture_f32 (const char *file, const char *name, gsize *n)
+{
+  return ncfm_test_load_fixture_f32_shape (file, name, n, NULL, 0, NULL);
+}

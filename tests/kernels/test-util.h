@@ -53,5 +53,21 @@ void ncfm_test_gradcheck_floor (const char *what, float *x, const float *analyti
     NcfmTestLossFunc loss, gpointer user_data, double h, double tol, size_t max_points,
     GRand *rand, double floor_fraction);
 
+/* PyTorch fixtures (safetensors files in tests/fixtures, written by the
+ * make-*-fixture.py scripts there).  The kernel tests do not link libncfm, so
+ * this is a minimal reader of little-endian F32 entries.
+ * The path of tests/fixtures/FILE: under $NCFM_FIXTURES_DIR when set, else
+ * G_TEST_SRCDIR/../fixtures (meson sets G_TEST_SRCDIR to tests/kernels), else
+ * relative to this source file. */
+gchar *ncfm_test_fixture_path (const char *file);
+/* A g_malloc'd copy of F32 tensor `name` of fixture FILE, its element count in
+ * *n (may be NULL); NULL (with a test message) when the file cannot be read or
+ * has no such tensor; aborts the test on a malformed file. */
+float *ncfm_test_load_fixture_f32 (const char *file, const char *name, gsize *n);
+/* The same, also writing up to max_dims sizes into shape and the rank into
+ * *n_dims (may be NULL). */
+float *ncfm_test_load_fixture_f32_shape (const char *file, const char *name, gsize *n,
+    gint64 *shape, int max_dims, int *n_dims);
+
 G_END_DECLS
 #endif
