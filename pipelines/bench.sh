@@ -1,12 +1,22 @@
 #!/bin/bash
 # SPDX-License-Identifier: LGPL-2.1-or-later
-# The README's first command (for now: the ConvNet and NCFD benchmarks; the distillation
+# The README's first command (for now: the benchmarks; the distillation
 # demo replaces it once the pipeline elements exist).  Installs what is missing,
 # builds, and prints `bench NAME: ours X UNIT, pytorch Y UNIT, ratio R` lines
-# (both benchmarks take --iters N, --threads N, --device SPEC, --no-torch).
+# (the arguments go to the ConvNet, NCFD and augmentation benches: --iters N,
+# --threads N, --device SPEC, --no-torch).
 set -euo pipefail
-source "$(dirname "$0")/setup.sh" python3-torch
+source "$(dirname "$0")/setup.sh" python3-torch python3-pil
 # its own build dir: release flags, apart from the tests' debug build
 ncfm_build_dir "$ncfm_root/build-release" --buildtype=release
-"$ncfm_root/build-release/tests/bench/bench-convnet" "$@"
-"$ncfm_root/build-release/tests/bench/bench-ncfd" "$@"
+bench=$ncfm_root/build-release/tests/bench
+"$bench/bench-convnet" "$@"
+"$bench/bench-ncfd" "$@"
+"$bench/bench-augment" "$@"
+# the data reader on CIFAR-10 as JPEGs, when the archive is beside the checkout
+cifar=$ncfm_root/../shared/data/cifar10-jpg.tar.gz
+if [ -f "$cifar" ]; then
+  tree=${TMPDIR:-/tmp}/gst-ncfm-cifar10
+  [ -d "$tree/cifar10/train" ] || { mkdir -p "$tree" && tar -xzf "$cifar" -C "$tree"; }
+  "$bench/bench-data" --root "$tree/cifar10"
+fi
