@@ -393,9 +393,18 @@ ncfm_dataset_read_imagefolder (const gchar *root, const gchar *split, guint imag
     ncfm_dataset_compute_stats (out->dtype, g_bytes_get_data (out->images, NULL), out->n,
         out->c, (gsize) out->h * out->w, out->mean, out->std);
   out->have_stats = TRUE;
-  if (use_cache && !ncfm_dataset_cache_save (cache_path, key, out, error)) {
-    ncfm_dataset_parts_clear (out);
-    return FALSE;
+  if (use_cache) {
+    g_autoptr (GError) cache_error = NULL;
+    if (!ncfm_dataset_cache_save (cache_path, key, out, &cache_error)) {
+      /* a cache folder the caller named must work; the default one is a
+       * convenience: without it every load decodes again */
+      if (cache_dir) {
+        g_propagate_error (error, g_steal_pointer (&cache_error));
+        ncfm_dataset_parts_clear (out);
+        return FALSE;
+      }
+      g_warning ("%s; continuing without the decoded cache", cache_error->message);
+    }
   }
   return TRUE;
 }

@@ -221,9 +221,10 @@ guess_format (const gchar *location, const gchar *split, NcfmDatasetFormat *form
  * An ImageFolder split is decoded once (in parallel) and written to a cache
  * file (one per root, split and @image_size); later loads map that file when
  * its key (file names, sizes, modification times) still matches, and rebuild
- * it when it is stale, truncated or corrupt.  A cache that cannot be written
- * is an error (%NCFM_DATASET_ERROR_CACHE): pass %NCFM_DATASET_FLAGS_NO_CACHE
- * where the cache folder is read-only.
+ * it when it is stale, truncated or corrupt.  When @cache_dir is given, a
+ * cache that cannot be written there is an error (%NCFM_DATASET_ERROR_CACHE);
+ * in the default folder it is a warning and the load goes on without it.
+ * %NCFM_DATASET_FLAGS_NO_CACHE disables the cache.
  *
  * Returns: (transfer full) (nullable): the dataset, or %NULL with @error set
  */
