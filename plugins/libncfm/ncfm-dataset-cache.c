@@ -16,6 +16,7 @@
 #define G_LOG_DOMAIN "Ncfm"
 
 #include "ncfm-dataset-private.h"
+#include "ncfm-file.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -213,36 +214,18 @@ ncfm_dataset_cache_load (const gchar *path, guint64 key, NcfmDatasetParts *out)
   return TRUE;
 }
 
-static gboolean
-write_all (int fd, const void *buf, gsize len)
-{
-  const guint8 *p = buf;
-  while (len > 0) {
-    ssize_t w = write (fd, p, MIN (len, (gsize) 1 << 30));
-    if (w < 0 && errno == EINTR)
-      continue;
-    if (w <= 0)
-      return FALSE;
-    p += w;
-    len -= (gsize) w;
-  }
-  return TRUE;
-}
-
 gboolean
 ncfm_dataset_cache_save (const gchar *path, guint64 key, const NcfmDatasetParts *parts,
     GError **error)
 {
   g_autofree gchar *dir = g_path_get_dirname (path);
-  g_autofree gchar *base = g_path_get_basename (path);
-  g_autofree gchar *tmp = g_strdup_printf ("%s" G_DIR_SEPARATOR_S ".%s.XXXXXX", dir, base);
   g_autoptr (GString) names = g_string_new (NULL);
   CacheHeader hdr = { 0 };
   gsize labels_len, pixels_len;
   gconstpointer labels = g_bytes_get_data (parts->labels, &labels_len);
   gconstpointer pixels = g_bytes_get_data (parts->images, &pixels_len);
   const gchar *what = NULL;
-  int fd, saved_errno = 0;
+  int saved_errno = 0;
 
   for (guint k = 0; parts->class_names[k]; k++)
     g_string_append_len (names, parts->class_names[k], strlen (parts->class_names[k]) + 1);
@@ -267,27 +250,10 @@ ncfm_dataset_cache_save (const gchar *path, guint64 key, const NcfmDatasetParts 
   if (g_mkdir_with_parents (dir, 0700) != 0) {
     saved_errno = errno;
     what = "cannot create the cache folder";
-  } else if ((fd = g_mkstemp_full (tmp, O_WRONLY | O_CLOEXEC, 0644)) < 0) {
-    saved_errno = errno;
-    what = "cannot create a temporary file beside it";
   } else {
-    if (!write_all (fd, &hdr, sizeof hdr) || !write_all (fd, labels, labels_len)
-        || !write_all (fd, pixels, pixels_len) || !write_all (fd, names->str, names->len))
-      what = "cannot write";
-    else if (fsync (fd) != 0)
-      what = "cannot sync";
-    if (what)
-      saved_errno = errno;
-    if (close (fd) != 0 && !what) {
-      saved_errno = errno;
-      what = "cannot close";
-    }
-    if (!what && g_rename (tmp, path) != 0) {
-      saved_errno = errno;
-      what = "cannot rename the temporary file over it";
-    }
-    if (what)
-      g_unlink (tmp);
+    const NcfmFileChunk chunks[] = { { &hdr, sizeof hdr }, { labels, labels_len },
+      { pixels, pixels_len }, { names->str, names->len } };
+    ncfm_file_write_atomic (path, chunks, G_N_ELEMENTS (chunks), 0644, &what, &saved_errno);
   }
   if (what) {
     g_set_error (error, NCFM_DATASET_ERROR, NCFM_DATASET_ERROR_CACHE,

@@ -14,6 +14,7 @@
  * atomically.  Tensor bytes are little-endian, as in the file.
  */
 #include "ncfm-safetensors.h"
+#include "ncfm-file.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -790,21 +791,6 @@ ncfm_safetensors_serialize (NcfmSafetensors *self)
   return g_bytes_new_take (out, (gsize) offset);
 }
 
-static gboolean
-write_all (int fd, const guint8 *p, gsize n)
-{
-  while (n > 0) {
-    gssize w = write (fd, p, MIN (n, (gsize) G_MAXSSIZE));
-    if (w < 0 && errno == EINTR)
-      continue;
-    if (w <= 0)
-      return FALSE;
-    p += w;
-    n -= (gsize) w;
-  }
-  return TRUE;
-}
-
 /**
  * ncfm_safetensors_save:
  * @self: a #NcfmSafetensors
@@ -820,63 +806,20 @@ write_all (int fd, const guint8 *p, gsize n)
 gboolean
 ncfm_safetensors_save (NcfmSafetensors *self, const gchar *path, GError **error)
 {
-  GBytes *bytes;
-  gchar *dir, *base, *tmp, *display;
-  const gchar *what = NULL;
-  int fd, saved_errno = 0;
-  gsize n;
-  const guint8 *p;
-
   g_return_val_if_fail (NCFM_IS_SAFETENSORS (self), FALSE);
   g_return_val_if_fail (path != NULL, FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
-  dir = g_path_get_dirname (path);
-  base = g_path_get_basename (path);
-  tmp = g_strdup_printf ("%s" G_DIR_SEPARATOR_S ".%s.XXXXXX", dir, base);
-  display = g_filename_display_name (path);
-  bytes = ncfm_safetensors_serialize (self);
-  p = g_bytes_get_data (bytes, &n);
-
-  fd = g_mkstemp_full (tmp, O_WRONLY | O_CLOEXEC, 0666);
-  if (fd < 0) {
-    saved_errno = errno;
-    what = "cannot create a temporary file beside it";
-  } else {
-    if (!write_all (fd, p, n))
-      what = "cannot write";
-    else if (fsync (fd) != 0)
-      what = "cannot sync";
-    if (what)
-      saved_errno = errno;
-    if (close (fd) != 0 && !what) {
-      saved_errno = errno;
-      what = "cannot close";
-    }
-    if (!what && g_rename (tmp, path) != 0) {
-      saved_errno = errno;
-      what = "cannot rename the temporary file over it";
-    }
-    if (what)
-      g_unlink (tmp);
-  }
-  if (what) {
-    set_error (error, NCFM_SAFETENSORS_ERROR_IO, display, "%s: %s", what,
-        g_strerror (saved_errno));
-  } else {
-    /* Make the rename itself durable; failure here changes nothing. */
-    int dir_fd = open (dir, O_RDONLY | O_CLOEXEC);
-    if (dir_fd >= 0) {
-      (void) fsync (dir_fd);
-      close (dir_fd);
-    }
-  }
-  g_bytes_unref (bytes);
-  g_free (display);
-  g_free (tmp);
-  g_free (base);
-  g_free (dir);
-  return what == NULL;
+  g_autoptr (GBytes) bytes = ncfm_safetensors_serialize (self);
+  NcfmFileChunk chunk = { NULL, 0 };
+  chunk.data = g_bytes_get_data (bytes, &chunk.len);
+  const gchar *what;
+  int saved_errno;
+  if (ncfm_file_write_atomic (path, &chunk, 1, 0666, &what, &saved_errno))
+    return TRUE;
+  g_autofree gchar *display = g_filename_display_name (path);
+  set_error (error, NCFM_SAFETENSORS_ERROR_IO, display, "%s: %s", what, g_strerror (saved_errno));
+  return FALSE;
 }
 
 /* ---- access ------------------------------------------------------------ */
