@@ -16,32 +16,12 @@
 int
 main (int argc, char **argv)
 {
-  int batch = 1024, iters = 10, threads = 2;
-  const char *spec = NULL;
-  gboolean no_torch = FALSE;
-  for (int i = 1; i < argc; i++) {
-    if (!strcmp (argv[i], "--batch") && i + 1 < argc)
-      batch = atoi (argv[++i]);
-    else if (!strcmp (argv[i], "--iters") && i + 1 < argc)
-      iters = atoi (argv[++i]);
-    else if (!strcmp (argv[i], "--threads") && i + 1 < argc)
-      threads = atoi (argv[++i]);
-    else if (!strcmp (argv[i], "--device") && i + 1 < argc)
-      spec = argv[++i];
-    else if (!strcmp (argv[i], "--no-torch"))
-      no_torch = TRUE;
-    else {
-      fprintf (stderr, "usage: %s [--batch N] [--iters N] [--threads N] [--device SPEC] "
-          "[--no-torch]\n", argv[0]);
-      return 2;
-    }
-  }
-  if (batch < 1 || iters < 1 || threads < 1)
+  BenchArgs args = { .batch = 1024, .iters = 10, .threads = 2 };
+  if (!bench_parse_args (argc, argv, BENCH_ACCEPTS_BATCH, &args))
     return 2;
-  g_autofree gchar *nt = g_strdup_printf ("%d", threads);
-  g_setenv ("OMP_NUM_THREADS", nt, TRUE);
+  const int batch = args.batch, iters = args.iters;
   g_autoptr (GError) error = NULL;
-  g_autoptr (NcfmDevice) dev = ncfm_device_new (spec, &error);
+  g_autoptr (NcfmDevice) dev = ncfm_device_new (args.device, &error);
   if (!dev) {
     fprintf (stderr, "%s\n", error->message);
     return 1;
@@ -77,10 +57,10 @@ main (int argc, char **argv)
   fprintf (stderr, "# DSA %s, shared parameters, %d x 3x32x32, %d iters, device %s\n", STRATEGY,
       batch, iters, ncfm_device_get_name (dev));
   g_autofree gchar *b = g_strdup_printf ("%d", batch), *it = g_strdup_printf ("%d", iters);
-  const char *args[] = { "--batch", b, "--iters", it, "--threads", nt, NULL };
+  const char *torch_args[] = { "--batch", b, "--iters", it, "--threads", args.threads_str, NULL };
   /* the PyTorch side runs on the CPU only */
-  JsonObject *torch = no_torch || ncfm_device_is_cuda (dev) ? NULL
-      : bench_run_torch ("augment_torch.py", args);
+  JsonObject *torch = args.no_torch || ncfm_device_is_cuda (dev) ? NULL
+      : bench_run_torch ("augment_torch.py", torch_args);
   bench_figure ("dsa_forward", rate[0], torch, "forward", "images/s", TRUE);
   bench_figure ("dsa_forward_backward", rate[1], torch, "forward_backward", "images/s", TRUE);
   if (torch)

@@ -43,36 +43,13 @@ images_per_second (Job *j, int batch, int iters)
 int
 main (int argc, char **argv)
 {
-  int batch = 256, iters = 3, threads = 2;
-  const char *device_spec = NULL;
-  gboolean no_torch = FALSE;
-  for (int i = 1; i < argc; i++) {
-    if (!strcmp (argv[i], "--batch") && i + 1 < argc)
-      batch = atoi (argv[++i]);
-    else if (!strcmp (argv[i], "--iters") && i + 1 < argc)
-      iters = atoi (argv[++i]);
-    else if (!strcmp (argv[i], "--threads") && i + 1 < argc)
-      threads = atoi (argv[++i]);
-    else if (!strcmp (argv[i], "--device") && i + 1 < argc)
-      device_spec = argv[++i];
-    else if (!strcmp (argv[i], "--no-torch"))
-      no_torch = TRUE;
-    else {
-      fprintf (stderr, "usage: %s [--batch N] [--iters N] [--threads N] [--device auto|cpu|cuda:N] "
-          "[--no-torch]\n", argv[0]);
-      return 2;
-    }
-  }
-  if (batch < 1 || iters < 1 || threads < 1) {
-    fprintf (stderr, "--batch, --iters and --threads must be positive\n");
+  BenchArgs args = { .batch = 256, .iters = 3, .threads = 2 };
+  if (!bench_parse_args (argc, argv, BENCH_ACCEPTS_BATCH, &args))
     return 2;
-  }
-  /* OpenMP reads this at its first parallel region */
-  g_autofree gchar *nt = g_strdup_printf ("%d", threads);
-  g_setenv ("OMP_NUM_THREADS", nt, TRUE);
+  const int batch = args.batch, iters = args.iters;
 
   g_autoptr (GError) error = NULL;
-  g_autoptr (NcfmDevice) dev = ncfm_device_new (device_spec, &error);
+  g_autoptr (NcfmDevice) dev = ncfm_device_new (args.device, &error);
   if (!dev) {
     fprintf (stderr, "%s\n", error->message);
     return 1;
@@ -102,9 +79,9 @@ main (int argc, char **argv)
   fprintf (stderr, "# ConvNet-3 width 128 instancenorm 3x32x32 batch %d, %d iters, device %s\n",
       batch, iters, ncfm_device_get_name (dev));
   g_autofree gchar *b = g_strdup_printf ("%d", batch), *it = g_strdup_printf ("%d", iters);
-  const char *args[] = { "--batch", b, "--iters", it, "--threads", nt, "--device",
+  const char *torch_args[] = { "--batch", b, "--iters", it, "--threads", args.threads_str, "--device",
     ncfm_device_is_cuda (dev) ? "cuda" : "cpu", NULL };
-  JsonObject *torch = no_torch ? NULL : bench_run_torch ("convnet_torch.py", args);
+  JsonObject *torch = args.no_torch ? NULL : bench_run_torch ("convnet_torch.py", torch_args);
   if (torch)
     fprintf (stderr, "# pytorch %s, %d threads\n", json_object_get_string_member (torch, "torch"),
         (int) json_object_get_int_member (torch, "threads"));

@@ -37,21 +37,13 @@ load (const gchar *root, const gchar *split, const gchar *cache, double *seconds
 int
 main (int argc, char **argv)
 {
-  const gchar *root = g_getenv ("NCFM_BENCH_CIFAR10_JPG");
-  gboolean no_torch = FALSE;
-  int threads = (int) g_get_num_processors ();
+  BenchArgs args = { .iters = 1, .threads = (int) g_get_num_processors (),
+    .root = g_getenv ("NCFM_BENCH_CIFAR10_JPG") };
+  if (!bench_parse_args (argc, argv, BENCH_ACCEPTS_ROOT, &args))
+    return 2;
+  const gchar *root = args.root;
   double cold = 0, warm = 0, rss = 0;
 
-  for (int i = 1; i < argc; i++) {
-    if (!strcmp (argv[i], "--root") && i + 1 < argc)
-      root = argv[++i];
-    else if (!strcmp (argv[i], "--no-torch"))
-      no_torch = TRUE;
-    else {
-      fprintf (stderr, "usage: %s [--root CIFAR10_JPG_TREE] [--no-torch]\n", argv[0]);
-      return 2;
-    }
-  }
   if (!root)
     root = "/tmp/cifar10";
   g_autofree gchar *train = g_build_filename (root, "train", NULL);
@@ -81,9 +73,8 @@ main (int argc, char **argv)
         ncfm_dataset_get_n_images (ds), ncfm_dataset_get_name (ds), sum);
     g_object_unref (ds);
   }
-  g_autofree gchar *threads_s = g_strdup_printf ("%d", threads);
-  const char *args[] = { "--root", root, "--threads", threads_s, NULL };
-  JsonObject *torch = no_torch ? NULL : bench_run_torch ("data_torch.py", args);
+  const char *torch_args[] = { "--root", root, "--threads", args.threads_str, NULL };
+  JsonObject *torch = args.no_torch ? NULL : bench_run_torch ("data_torch.py", torch_args);
   bench_figure ("data_cifar10_jpg_cold_decode", cold, torch, "cold_s", "s", FALSE);
   bench_figure ("data_cifar10_cache_warm_load", warm * 1000, torch, "warm_ms", "ms", FALSE);
   bench_figure ("data_cifar10_train_resident", rss, torch, "train_rss_mb", "MB", FALSE);

@@ -60,29 +60,12 @@ normal (NcfmDevice *dev, gint64 rows, gint64 cols, guint64 seed)
 int
 main (int argc, char **argv)
 {
-  int iters = 3, threads = 2;
-  const char *spec = NULL;
-  gboolean no_torch = FALSE;
-  for (int i = 1; i < argc; i++) {
-    if (!strcmp (argv[i], "--iters") && i + 1 < argc)
-      iters = atoi (argv[++i]);
-    else if (!strcmp (argv[i], "--threads") && i + 1 < argc)
-      threads = atoi (argv[++i]);
-    else if (!strcmp (argv[i], "--device") && i + 1 < argc)
-      spec = argv[++i];
-    else if (!strcmp (argv[i], "--no-torch"))
-      no_torch = TRUE;
-    else {
-      fprintf (stderr, "usage: %s [--iters N] [--threads N] [--device SPEC] [--no-torch]\n", argv[0]);
-      return 2;
-    }
-  }
-  if (iters < 1 || threads < 1)
+  BenchArgs args = { .iters = 3, .threads = 2 };
+  if (!bench_parse_args (argc, argv, 0, &args))
     return 2;
-  g_autofree gchar *nt = g_strdup_printf ("%d", threads);
-  g_setenv ("OMP_NUM_THREADS", nt, TRUE);
+  const int iters = args.iters;
   g_autoptr (GError) error = NULL;
-  g_autoptr (NcfmDevice) dev = ncfm_device_new (spec, &error);
+  g_autoptr (NcfmDevice) dev = ncfm_device_new (args.device, &error);
   if (!dev) {
     fprintf (stderr, "%s\n", error->message);
     return 1;
@@ -115,9 +98,9 @@ main (int argc, char **argv)
   fprintf (stderr, "# tensor memory above the inputs: %.1f MB (ncfd_syn), %.1f MB (ncfd_syn_t, "
       "incl. the %.0f MB dL/dt)\n", syn_peak, syn_t_peak, (double) M * D * 4 / (1 << 20));
   g_autofree gchar *it = g_strdup_printf ("%d", iters);
-  const char *args[] = { "--iters", it, "--threads", nt, "--device",
+  const char *torch_args[] = { "--iters", it, "--threads", args.threads_str, "--device",
     ncfm_device_is_cuda (dev) ? "cuda" : "cpu", NULL };
-  JsonObject *torch = no_torch ? NULL : bench_run_torch ("ncfd_torch.py", args);
+  JsonObject *torch = args.no_torch ? NULL : bench_run_torch ("ncfd_torch.py", torch_args);
   bench_figure ("ncfd_syn", syn_ms, torch, "syn_ms", "ms", FALSE);
   bench_figure ("ncfd_syn_t", syn_t_ms, torch, "syn_t_ms", "ms", FALSE);
   if (!ncfm_device_is_cuda (dev))

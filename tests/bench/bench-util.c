@@ -2,6 +2,8 @@
 #include "bench-util.h"
 
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/resource.h>
 
 JsonObject *
@@ -52,4 +54,38 @@ bench_peak_rss_mb (void)
   struct rusage ru;
   getrusage (RUSAGE_SELF, &ru);
   return ru.ru_maxrss / 1024.0;
+}
+
+gboolean
+bench_parse_args (int argc, char **argv, unsigned accepts, BenchArgs *args)
+{
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+    if (!strcmp (a, "--iters") && v)
+      args->iters = atoi (argv[++i]);
+    else if (!strcmp (a, "--threads") && v)
+      args->threads = atoi (argv[++i]);
+    else if (!strcmp (a, "--device") && v)
+      args->device = argv[++i];
+    else if (!strcmp (a, "--no-torch"))
+      args->no_torch = TRUE;
+    else if ((accepts & BENCH_ACCEPTS_BATCH) && !strcmp (a, "--batch") && v)
+      args->batch = atoi (argv[++i]);
+    else if ((accepts & BENCH_ACCEPTS_ROOT) && !strcmp (a, "--root") && v)
+      args->root = argv[++i];
+    else {
+      args->iters = 0;   /* report below */
+      break;
+    }
+  }
+  if (args->iters < 1 || args->threads < 1 || ((accepts & BENCH_ACCEPTS_BATCH) && args->batch < 1)) {
+    fprintf (stderr, "usage: %s%s [--iters N] [--threads N] [--device auto|cpu|cuda:N] "
+        "[--no-torch]%s\n", argv[0], (accepts & BENCH_ACCEPTS_BATCH) ? " [--batch N]" : "",
+        (accepts & BENCH_ACCEPTS_ROOT) ? " [--root DIR]" : "");
+    return FALSE;
+  }
+  g_snprintf (args->threads_str, sizeof args->threads_str, "%d", args->threads);
+  /* OpenMP reads this at its first parallel region */
+  g_setenv ("OMP_NUM_THREADS", args->threads_str, TRUE);
+  return TRUE;
 }

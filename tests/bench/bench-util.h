@@ -15,6 +15,20 @@ JsonObject *bench_run_torch (const char *script, const char *const *args);
 void bench_figure (const char *name, double ours, JsonObject *torch, const char *key,
     const char *unit, gboolean higher_is_better);
 
+/* The command line every bench shares: --iters N, --threads N (also
+ * OMP_NUM_THREADS), --device SPEC, --no-torch, and where `accepts` says so,
+ * --batch N and --root DIR.  The caller fills the defaults first. */
+enum { BENCH_ACCEPTS_BATCH = 1 << 0, BENCH_ACCEPTS_ROOT = 1 << 1 };
+typedef struct {
+  int batch, iters, threads;
+  const char *device, *root;
+  gboolean no_torch;
+  char threads_str[16];   /* threads as text, for the PyTorch side */
+} BenchArgs;
+
+/* FALSE (after printing the usage) on a bad command line. */
+gboolean bench_parse_args (int argc, char **argv, unsigned accepts, BenchArgs *args);
+
 /* Peak resident set size of this process so far, in MiB. */
 double bench_peak_rss_mb (void);
 
