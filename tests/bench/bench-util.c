@@ -9,9 +9,13 @@
 JsonObject *
 bench_run_torch (const char *script, const char *const *args)
 {
-  g_autofree gchar *path = g_build_filename (NCFM_BENCH_SRCDIR, script, NULL);
+  /* overridable for machines where the sources or PyTorch live elsewhere */
+  const char *dir = g_getenv ("NCFM_BENCH_DIR") ? g_getenv ("NCFM_BENCH_DIR") : NCFM_BENCH_SRCDIR;
+  const char *python = g_getenv ("NCFM_BENCH_PYTHON") ? g_getenv ("NCFM_BENCH_PYTHON")
+      : "/usr/bin/python3";
+  g_autofree gchar *path = g_build_filename (dir, script, NULL);
   g_autoptr (GPtrArray) argv = g_ptr_array_new ();
-  g_ptr_array_add (argv, (gpointer) "/usr/bin/python3");
+  g_ptr_array_add (argv, (gpointer) python);
   g_ptr_array_add (argv, path);
   for (guint i = 0; args && args[i]; i++)
     g_ptr_array_add (argv, (gpointer) args[i]);

@@ -6,9 +6,10 @@
 
 #include <json-glib/json-glib.h>
 
-/* Runs /usr/bin/python3 SCRIPT ARGS... (SCRIPT beside the bench sources) and
- * parses the JSON object it prints; NULL (with a note on stderr) if PyTorch
- * is not there.  args is NULL-terminated. */
+/* Runs $NCFM_BENCH_PYTHON (default /usr/bin/python3) on SCRIPT ARGS..., the
+ * script taken from $NCFM_BENCH_DIR (default: the bench sources), and parses
+ * the JSON object it prints; NULL (with a note on stderr) if PyTorch is not
+ * there.  args is NULL-terminated. */
 JsonObject *bench_run_torch (const char *script, const char *const *args);
 
 /* One figure line.  higher_is_better: ratio = ours / pytorch, else pytorch / ours. */
