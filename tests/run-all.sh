@@ -17,7 +17,8 @@ asan=${NCFM_ASAN_BUILD_DIR:-$ncfm_root/build-asan}
 ncfm_build_dir "$asan" --buildtype=debug -Db_sanitize=address,undefined -Dcuda=disabled \
   -Db_lundef=false
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-  meson test -C "$asan" --suite kernels --suite libncfm --print-errorlogs --num-processes 2 \
+  meson test -C "$asan" --suite kernels --suite libncfm --suite elements --print-errorlogs \
+  --num-processes 2 \
   --timeout-multiplier 4 || status=1
 
 /usr/bin/python3 - "$ncfm_build/meson-logs/testlog.json" "$asan/meson-logs/testlog.json" <<'PY'

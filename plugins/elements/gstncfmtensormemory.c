@@ -1,0 +1,278 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/**
+ * SECTION:gstncfmtensormemory
+ * @title: GstNcfmTensorMemory
+ * @short_description: a GstMemory that wraps one NcfmTensor
+ *
+ * Tensors travel between the ncfm elements as GstMemory of this allocator
+ * (registered as "NcfmTensor"): each memory holds a reference to one
+ * #NcfmTensor, and an ncfm element takes the tensor straight from it with
+ * gst_ncfm_tensor_memory_get_tensor(), so tensors on a GPU stay there from
+ * element to element, without a host round trip.
+ *
+ * gst_memory_map() is for everything else (fakesink dump=true, filesink, an
+ * appsink reading bytes):
+ *
+ * - CPU tensor: the tensor's own host memory, for reading and writing.
+ * - CUDA tensor: a host staging copy.  The first map downloads the tensor
+ *   into it; every unmap of a mapping made with %GST_MAP_WRITE uploads the
+ *   staging copy back into the tensor.  Maps nest (the download happens once
+ *   per outermost map); the staging copy lives as long as the memory.  A
+ *   producer synchronises its device before pushing, so the download sees
+ *   finished data.
+ *
+ * The allocator has no generic alloc (%GST_ALLOCATOR_FLAG_CUSTOM_ALLOC):
+ * a tensor needs a device, a dtype and a shape, so memories are made with
+ * gst_ncfm_tensor_memory_new() from a tensor.  Sharing a region gives a
+ * sub-memory of the same tensor (its maps go through the parent's staging
+ * copy); copying the whole memory copies the tensor on its device, a part
+ * of it is copied into system memory.
+ */
+#include "gstncfmtensormemory.h"
+
+#include <string.h>
+
+GST_DEBUG_CATEGORY_STATIC (gst_ncfm_tensor_memory_debug);
+#define GST_CAT_DEFAULT gst_ncfm_tensor_memory_debug
+
+typedef struct {
+  GstMemory mem;
+  NcfmTensor *tensor;  /* a reference; shared by sub-memories */
+  /* the root memory's only (sub-memories map through their parent): */
+  GMutex lock;
+  guint8 *staging;     /* CUDA: host copy while mapped, kept for the next map */
+  guint n_maps;
+} GstNcfmTensorMemory;
+
+struct _GstNcfmTensorAllocator {
+  GstAllocator parent;
+};
+
+G_DEFINE_FINAL_TYPE (GstNcfmTensorAllocator, gst_ncfm_tensor_allocator, GST_TYPE_ALLOCATOR)
+
+static GstAllocator *tensor_allocator; /* the registered instance, set once */
+
+static GstNcfmTensorMemory *
+root_of (GstMemory *mem)
+{
+  return (GstNcfmTensorMemory *) (mem->parent ? mem->parent : mem);
+}
+
+static GstMemory *
+tensor_memory_wrap (NcfmTensor *tensor, GstMemory *parent, gsize offset, gsize size)
+{
+  GstNcfmTensorMemory *self = g_new0 (GstNcfmTensorMemory, 1);
+  const gsize n_bytes = ncfm_tensor_get_n_bytes (tensor);
+  /* like system memory, a shared region is read-only while the parent lives */
+  gst_memory_init (GST_MEMORY_CAST (self),
+      parent ? GST_MINI_OBJECT_FLAGS (parent) | GST_MINI_OBJECT_FLAG_LOCK_READONLY : 0,
+      tensor_allocator, parent, n_bytes, 0, offset, size);
+  self->tensor = g_object_ref (tensor);
+  g_mutex_init (&self->lock);
+  return GST_MEMORY_CAST (self);
+}
+
+static GstMemory *
+gst_ncfm_tensor_allocator_alloc (GstAllocator *allocator, gsize size, GstAllocationParams *params)
+{
+  (void) allocator;
+  (void) params;
+  g_warning ("the NcfmTensor allocator cannot allocate %" G_GSIZE_FORMAT " untyped bytes: "
+      "use gst_ncfm_tensor_memory_new() with a tensor", size);
+  return NULL;
+}
+
+static void
+gst_ncfm_tensor_allocator_free (GstAllocator *allocator, GstMemory *mem)
+{
+  GstNcfmTensorMemory *self = (GstNcfmTensorMemory *) mem;
+  (void) allocator;
+  if (self->n_maps)
+    GST_WARNING ("memory %p freed while mapped %u times", mem, self->n_maps);
+  g_free (self->staging);
+  g_mutex_clear (&self->lock);
+  g_object_unref (self->tensor);
+  g_free (self);
+}
+
+static gpointer
+tensor_memory_map (GstMemory *mem, GstMapInfo *info, gsize maxsize)
+{
+  GstNcfmTensorMemory *root = root_of (mem);
+  NcfmTensor *tensor = root->tensor;
+  (void) info;
+  (void) maxsize;
+  if (!ncfm_device_is_cuda (ncfm_tensor_get_device (tensor)))
+    return ncfm_tensor_get_data (tensor);
+
+  g_mutex_lock (&root->lock);
+  const gsize n_bytes = ncfm_tensor_get_n_bytes (tensor);
+  if (!root->staging)
+    root->staging = g_malloc (n_bytes ? n_bytes : 1);
+  if (root->n_maps++ == 0) {
+    GST_LOG ("downloading %" G_GSIZE_FORMAT " bytes for a host map of %p", n_bytes, mem);
+    ncfm_tensor_download (tensor, root->staging, n_bytes);
+  }
+  g_mutex_unlock (&root->lock);
+  return root->staging;
+}
+
+static void
+tensor_memory_unmap (GstMemory *mem, GstMapInfo *info)
+{
+  GstNcfmTensorMemory *root = root_of (mem);
+  NcfmTensor *tensor = root->tensor;
+  if (!ncfm_device_is_cuda (ncfm_tensor_get_device (tensor)))
+    return;
+
+  g_mutex_lock (&root->lock);
+  if (info->flags & GST_MAP_WRITE) {
+    g_autoptr (GError) error = NULL;
+    GST_LOG ("uploading the host copy of %p after a write map", mem);
+    if (!ncfm_tensor_set_data (tensor, root->staging, ncfm_tensor_get_n_bytes (tensor), &error))
+      GST_ERROR ("cannot upload the mapped data: %s", error->message);
+  }
+  g_assert (root->n_maps > 0);
+  root->n_maps--;
+  g_mutex_unlock (&root->lock);
+}
+
+static GstMemory *
+tensor_memory_share (GstMemory *mem, gssize offset, gssize size)
+{
+  GstMemory *parent = mem->parent ? mem->parent : mem;
+  if (size == -1)
+    size = mem->size - offset;
+  return tensor_memory_wrap (root_of (mem)->tensor, parent, mem->offset + offset, size);
+}
+
+static GstMemory *
+tensor_memory_copy (GstMemory *mem, gssize offset, gssize size)
+{
+  NcfmTensor *tensor = root_of (mem)->tensor;
+  if (size == -1)
+    size = mem->size > (gsize) offset ? mem->size - offset : 0;
+
+  if (mem->offset + offset == 0 && (gsize) size == ncfm_tensor_get_n_bytes (tensor)) {
+    /* the whole tensor: a new tensor on the same device */
+    g_autoptr (GError) error = NULL;
+    guint n_dims;
+    const gint64 *shape = ncfm_tensor_get_shape (tensor, &n_dims);
+    g_autoptr (NcfmTensor) copy = ncfm_tensor_new (ncfm_tensor_get_device (tensor),
+        ncfm_tensor_get_dtype (tensor), shape, n_dims, &error);
+    if (!copy || !ncfm_tensor_copy_from (copy, tensor, &error)) {
+      GST_ERROR ("cannot copy a tensor: %s", error->message);
+      return NULL;
+    }
+    return gst_ncfm_tensor_memory_new (copy);
+  }
+
+  /* a part of it: bytes in system memory */
+  GstMapInfo in;
+  if (!gst_memory_map (mem, &in, GST_MAP_READ))
+    return NULL;
+  GstMemory *copy = gst_allocator_alloc (NULL, size, NULL);
+  GstMapInfo out;
+  if (gst_memory_map (copy, &out, GST_MAP_WRITE)) {
+    memcpy (out.data, in.data + offset, size);
+    gst_memory_unmap (copy, &out);
+  }
+  gst_memory_unmap (mem, &in);
+  return copy;
+}
+
+static gboolean
+tensor_memory_is_span (GstMemory *mem1, GstMemory *mem2, gsize *offset)
+{
+  (void) mem1;
+  (void) mem2;
+  (void) offset;
+  return FALSE;
+}
+
+static void
+gst_ncfm_tensor_allocator_class_init (GstNcfmTensorAllocatorClass *klass)
+{
+  GstAllocatorClass *allocator_class = GST_ALLOCATOR_CLASS (klass);
+  allocator_class->alloc = gst_ncfm_tensor_allocator_alloc;
+  allocator_class->free = gst_ncfm_tensor_allocator_free;
+}
+
+static void
+gst_ncfm_tensor_allocator_init (GstNcfmTensorAllocator *self)
+{
+  GstAllocator *allocator = GST_ALLOCATOR_CAST (self);
+  allocator->mem_type = GST_NCFM_TENSOR_MEMORY_TYPE;
+  allocator->mem_map_full = tensor_memory_map;
+  allocator->mem_unmap_full = tensor_memory_unmap;
+  allocator->mem_share = tensor_memory_share;
+  allocator->mem_copy = tensor_memory_copy;
+  allocator->mem_is_span = tensor_memory_is_span;
+  GST_OBJECT_FLAG_SET (self, GST_ALLOCATOR_FLAG_CUSTOM_ALLOC);
+}
+
+/**
+ * gst_ncfm_tensor_memory_init_once:
+ *
+ * Registers the allocator as "NcfmTensor" (gst_allocator_find()); safe to
+ * call more than once.  The plugin calls it when it loads.
+ */
+void
+gst_ncfm_tensor_memory_init_once (void)
+{
+  static gsize done = 0;
+  if (g_once_init_enter (&done)) {
+    GST_DEBUG_CATEGORY_INIT (gst_ncfm_tensor_memory_debug, "ncfmtensormemory", 0,
+        "NcfmTensor memory");
+    tensor_allocator = g_object_new (GST_TYPE_NCFM_TENSOR_ALLOCATOR, NULL);
+    gst_object_ref_sink (tensor_allocator);
+    /* the registry keeps it for the life of the process */
+    GST_OBJECT_FLAG_SET (tensor_allocator, GST_OBJECT_FLAG_MAY_BE_LEAKED);
+    gst_allocator_register (GST_NCFM_TENSOR_MEMORY_TYPE, gst_object_ref (tensor_allocator));
+    g_once_init_leave (&done, 1);
+  }
+}
+
+/**
+ * gst_ncfm_tensor_memory_new:
+ * @tensor: the tensor to wrap (CPU or CUDA)
+ *
+ * Returns: (transfer full): a memory of the tensor's size that holds a
+ *   reference to @tensor
+ */
+GstMemory *
+gst_ncfm_tensor_memory_new (NcfmTensor *tensor)
+{
+  g_return_val_if_fail (NCFM_IS_TENSOR (tensor), NULL);
+  gst_ncfm_tensor_memory_init_once ();
+  return tensor_memory_wrap (tensor, NULL, 0, ncfm_tensor_get_n_bytes (tensor));
+}
+
+/**
+ * gst_is_ncfm_tensor_memory:
+ * @mem: a memory
+ *
+ * Returns: %TRUE if @mem wraps an #NcfmTensor
+ */
+gboolean
+gst_is_ncfm_tensor_memory (GstMemory *mem)
+{
+  return mem != NULL && mem->allocator != NULL
+      && GST_IS_NCFM_TENSOR_ALLOCATOR (mem->allocator);
+}
+
+/**
+ * gst_ncfm_tensor_memory_get_tensor:
+ * @mem: a memory for which gst_is_ncfm_tensor_memory() holds
+ *
+ * The whole tensor, also for a sub-memory made by gst_memory_share().  An
+ * ncfm element works on it directly: no map, no copy.
+ *
+ * Returns: (transfer none): the tensor
+ */
+NcfmTensor *
+gst_ncfm_tensor_memory_get_tensor (GstMemory *mem)
+{
+  g_return_val_if_fail (gst_is_ncfm_tensor_memory (mem), NULL);
+  return root_of (mem)->tensor;
+}

@@ -1,0 +1,24 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/**
+ * SECTION:plugin-ncfm
+ *
+ * Dataset distillation (NCFM) as GStreamer elements over libncfm-1.0.
+ */
+#include <gst/gst.h>
+
+#include "gstncfmdatasetsrc.h"
+#include "gstncfmtensormemory.h"
+
+static gboolean
+plugin_init (GstPlugin *plugin)
+{
+  gboolean ret = FALSE;
+  gst_ncfm_tensor_memory_init_once ();
+  ret |= GST_ELEMENT_REGISTER (ncfmdatasetsrc, plugin);
+  return ret;
+}
+
+GST_PLUGIN_DEFINE (GST_VERSION_MAJOR, GST_VERSION_MINOR, ncfm,
+    "Dataset distillation (NCFM) as GStreamer elements: data sources, augmentation, "
+    "feature extractors, characteristic functions and the synthetic-set optimizer",
+    plugin_init, VERSION, "LGPL", GST_PACKAGE_NAME, GST_PACKAGE_ORIGIN)
