@@ -16,7 +16,8 @@ asan=${NCFM_ASAN_BUILD_DIR:-$ncfm_root/build-asan}
 # CUDA's runtime and ASan do not mix (and CUDA code is checked by parity tests)
 ncfm_build_dir "$asan" --buildtype=debug -Db_sanitize=address,undefined -Dcuda=disabled \
   -Db_lundef=false
-ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 LSAN_OPTIONS=suppressions=$ncfm_root/tests/lsan.supp \
+  UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
   meson test -C "$asan" --suite kernels --suite libncfm --suite elements --print-errorlogs \
   --num-processes 2 \
   --timeout-multiplier 4 || status=1

@@ -6,6 +6,8 @@
  */
 #include <gst/gst.h>
 
+#include "gstncfmaugment.h"
+#include "gstncfmconvnet.h"
 #include "gstncfmdatasetsrc.h"
 #include "gstncfmtensormemory.h"
 
@@ -15,6 +17,8 @@ plugin_init (GstPlugin *plugin)
   gboolean ret = FALSE;
   gst_ncfm_tensor_memory_init_once ();
   ret |= GST_ELEMENT_REGISTER (ncfmdatasetsrc, plugin);
+  ret |= GST_ELEMENT_REGISTER (ncfmaugment, plugin);
+  ret |= GST_ELEMENT_REGISTER (ncfmconvnet, plugin);
   return ret;
 }
 

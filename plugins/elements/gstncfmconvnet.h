@@ -1,0 +1,16 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#ifndef GST_NCFM_CONVNET_H
+#define GST_NCFM_CONVNET_H
+
+#include <gst/gst.h>
+#include <gst/base/gstbasetransform.h>
+
+G_BEGIN_DECLS
+
+#define GST_TYPE_NCFM_CONVNET (gst_ncfm_convnet_get_type ())
+G_DECLARE_FINAL_TYPE (GstNcfmConvNet, gst_ncfm_convnet, GST, NCFM_CONVNET, GstBaseTransform)
+
+GST_ELEMENT_REGISTER_DECLARE (ncfmconvnet);
+
+G_END_DECLS
+#endif

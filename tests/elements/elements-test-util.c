@@ -1,0 +1,75 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* elements-test-util.c: the tiny generated IDX dataset shared by the element tests. */
+#include "elements-test-util.h"
+
+#include <glib/gstdio.h>
+#include <gst/check/gstcheck.h>
+
+gchar *tmp_root, *idx_dir;
+
+guint8
+pixel (guint i, guint p)
+{
+  return (guint8) ((i * IMG_H * IMG_W + p) * 7 + 1);
+}
+
+gint32
+label_of (guint i)
+{
+  return (gint32) (i % 10);
+}
+
+static void
+put_be32 (guint8 *p, guint32 v)
+{
+  p[0] = v >> 24;
+  p[1] = v >> 16;
+  p[2] = v >> 8;
+  p[3] = v;
+}
+
+static void
+write_idx (const gchar *dir, const gchar *prefix)
+{
+  guint8 images[16 + N_IMAGES * IMG_H * IMG_W], labels[8 + N_IMAGES];
+  put_be32 (images, 0x803);
+  put_be32 (images + 4, N_IMAGES);
+  put_be32 (images + 8, IMG_H);
+  put_be32 (images + 12, IMG_W);
+  for (guint p = 0; p < N_IMAGES * IMG_H * IMG_W; p++)
+    images[16 + p] = pixel (p / (IMG_H * IMG_W), p % (IMG_H * IMG_W));
+  put_be32 (labels, 0x801);
+  put_be32 (labels + 4, N_IMAGES);
+  for (guint i = 0; i < N_IMAGES; i++)
+    labels[8 + i] = (guint8) label_of (i);
+  g_autofree gchar *a = g_strdup_printf ("%s/%s-images-idx3-ubyte", dir, prefix);
+  g_autofree gchar *b = g_strdup_printf ("%s/%s-labels-idx1-ubyte", dir, prefix);
+  fail_unless (g_file_set_contents (a, (gchar *) images, sizeof images, NULL));
+  fail_unless (g_file_set_contents (b, (gchar *) labels, sizeof labels, NULL));
+}
+
+void
+make_dataset (void)
+{
+  tmp_root = g_dir_make_tmp ("ncfm-elements-XXXXXX", NULL);
+  fail_unless (tmp_root != NULL);
+  idx_dir = g_build_filename (tmp_root, "tiny", NULL);
+  fail_unless (g_mkdir (idx_dir, 0755) == 0);
+  write_idx (idx_dir, "train");
+  write_idx (idx_dir, "t10k");
+}
+
+void
+remove_dataset (void)
+{
+  const gchar *names[] = { "train-images-idx3-ubyte", "train-labels-idx1-ubyte",
+    "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte" };
+  for (guint i = 0; i < G_N_ELEMENTS (names); i++) {
+    g_autofree gchar *p = g_build_filename (idx_dir, names[i], NULL);
+    g_unlink (p);
+  }
+  g_rmdir (idx_dir);
+  g_rmdir (tmp_root);
+  g_clear_pointer (&idx_dir, g_free);
+  g_clear_pointer (&tmp_root, g_free);
+}

@@ -1,0 +1,23 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* elements-test-util.h: the tiny IDX dataset the element tests run on: 25
+ * images of 4x3 (IMG_H x IMG_W) with pixel() values and labels i % 10,
+ * written as the train and t10k splits of idx_dir (under tmp_root). */
+#ifndef ELEMENTS_TEST_UTIL_H
+#define ELEMENTS_TEST_UTIL_H
+
+#include <glib.h>
+
+#define N_IMAGES 25
+#define IMG_H 4
+#define IMG_W 3
+
+/* set by make_dataset(), freed by remove_dataset() */
+extern gchar *tmp_root, *idx_dir;
+
+guint8 pixel (guint i, guint p);
+gint32 label_of (guint i);
+/* check fixtures (tcase_add_unchecked_fixture) */
+void make_dataset (void);
+void remove_dataset (void);
+
+#endif
