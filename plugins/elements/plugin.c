@@ -7,6 +7,7 @@
 #include <gst/gst.h>
 
 #include "gstncfmaugment.h"
+#include "gstncfmcf.h"
 #include "gstncfmconvnet.h"
 #include "gstncfmdatasetsrc.h"
 #include "gstncfmtensormemory.h"
@@ -19,6 +20,7 @@ plugin_init (GstPlugin *plugin)
   ret |= GST_ELEMENT_REGISTER (ncfmdatasetsrc, plugin);
   ret |= GST_ELEMENT_REGISTER (ncfmaugment, plugin);
   ret |= GST_ELEMENT_REGISTER (ncfmconvnet, plugin);
+  ret |= GST_ELEMENT_REGISTER (ncfmcf, plugin);
   return ret;
 }
 

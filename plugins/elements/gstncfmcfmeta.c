@@ -1,0 +1,215 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/**
+ * SECTION:gstncfmcfmeta
+ * @title: NcfmCFMeta
+ * @short_description: the frequencies, real CF statistics and sampler of a feature batch
+ *
+ * See #NcfmCFMeta.  API type "NcfmCFMetaAPI" (no tags), meta info
+ * "NcfmCFMeta".  The sampler lock is a #GMutex owned by the sampler object
+ * (attached as object data by ncfmcf when it creates the sampler), so it
+ * lives exactly as long as the sampler.
+ */
+#include "gstncfmcfmeta.h"
+
+#define SAMPLER_LOCK_KEY "gst-ncfm-cf-sampler-lock"
+
+static gboolean
+ncfm_cf_meta_init (GstMeta *meta, gpointer params, GstBuffer *buffer)
+{
+  NcfmCFMeta *self = (NcfmCFMeta *) meta;
+  (void) params;
+  (void) buffer;
+  self->t = NULL;
+  self->noise = NULL;
+  self->stats = NULL;
+  self->features = NULL;
+  self->labels = NULL;
+  self->class_ids = NULL;
+  self->n_class_ids = 0;
+  self->num_classes = 0;
+  self->num_freqs = 0;
+  self->dim = 0;
+  self->normalize = FALSE;
+  self->sampler = NULL;
+  self->draw = 0;
+  return TRUE;
+}
+
+static void
+ncfm_cf_meta_free (GstMeta *meta, GstBuffer *buffer)
+{
+  NcfmCFMeta *self = (NcfmCFMeta *) meta;
+  (void) buffer;
+  g_clear_object (&self->t);
+  g_clear_object (&self->noise);
+  g_clear_object (&self->stats);
+  g_clear_object (&self->features);
+  g_clear_object (&self->labels);
+  g_clear_object (&self->sampler);
+  g_clear_pointer (&self->class_ids, g_free);
+}
+
+static gboolean
+ncfm_cf_meta_transform (GstBuffer *dest, GstMeta *meta, GstBuffer *buffer, GQuark type,
+    gpointer data)
+{
+  const NcfmCFMeta *src = (const NcfmCFMeta *) meta;
+  (void) buffer;
+  (void) type;
+  (void) data;
+  /* everything but the sampler is immutable, and the sampler is shared on purpose */
+  NcfmCFMeta *copy = gst_buffer_add_ncfm_cf_meta (dest, src->sampler, src->t, src->noise,
+      src->stats, src->features, src->labels);
+  if (!copy)
+    return FALSE;
+  copy->draw = src->draw;
+  return TRUE;
+}
+
+/**
+ * ncfm_cf_meta_api_get_type:
+ *
+ * Returns: the API type of #NcfmCFMeta
+ */
+GType
+ncfm_cf_meta_api_get_type (void)
+{
+  static GType type = 0;
+  static const gchar *tags[] = { NULL };
+  if (g_once_init_enter (&type)) {
+    GType t = gst_meta_api_type_register ("NcfmCFMetaAPI", tags);
+    g_once_init_leave (&type, t);
+  }
+  return type;
+}
+
+/**
+ * ncfm_cf_meta_get_info:
+ *
+ * Returns: (transfer none): the registered #GstMetaInfo of #NcfmCFMeta
+ */
+const GstMetaInfo *
+ncfm_cf_meta_get_info (void)
+{
+  static const GstMetaInfo *info = NULL;
+  if (g_once_init_enter ((GstMetaInfo **) &info)) {
+    const GstMetaInfo *i = gst_meta_register (NCFM_CF_META_API_TYPE, "NcfmCFMeta",
+        sizeof (NcfmCFMeta), ncfm_cf_meta_init, ncfm_cf_meta_free, ncfm_cf_meta_transform);
+    g_once_init_leave ((GstMetaInfo **) &info, (GstMetaInfo *) i);
+  }
+  return info;
+}
+
+/**
+ * gst_buffer_add_ncfm_cf_meta:
+ * @buffer: a writable buffer
+ * @sampler: the sampler that drew @t (a reference is taken)
+ * @t: the frequencies F32 [M, d] (a reference is taken)
+ * @noise: (nullable): the learned sampler's noise behind @t
+ * @stats: the real CF statistics at @t (a reference is taken)
+ * @features: the real features F32 [B, d]
+ * @labels: the labels I32 [B]
+ *
+ * Adds a meta of draw 0; K, M, d, the normalisation and the class ids come
+ * from @stats (a class is present when its count is positive).
+ *
+ * Returns: (transfer none): the meta
+ */
+NcfmCFMeta *
+gst_buffer_add_ncfm_cf_meta (GstBuffer *buffer, NcfmSampler *sampler, NcfmTensor *t,
+    NcfmTensor *noise, NcfmCFStats *stats, NcfmTensor *features, NcfmTensor *labels)
+{
+  g_return_val_if_fail (GST_IS_BUFFER (buffer), NULL);
+  g_return_val_if_fail (NCFM_IS_SAMPLER (sampler) && NCFM_IS_TENSOR (t), NULL);
+  g_return_val_if_fail (noise == NULL || NCFM_IS_TENSOR (noise), NULL);
+  g_return_val_if_fail (NCFM_IS_CF_STATS (stats), NULL);
+  g_return_val_if_fail (NCFM_IS_TENSOR (features) && NCFM_IS_TENSOR (labels), NULL);
+  NcfmCFMeta *self = (NcfmCFMeta *) gst_buffer_add_meta (buffer, NCFM_CF_META_INFO, NULL);
+  if (!self)
+    return NULL;
+  self->sampler = g_object_ref (sampler);
+  self->t = g_object_ref (t);
+  self->noise = noise ? g_object_ref (noise) : NULL;
+  self->stats = g_object_ref (stats);
+  self->features = g_object_ref (features);
+  self->labels = g_object_ref (labels);
+  self->num_classes = ncfm_cf_stats_get_num_classes (stats);
+  self->num_freqs = ncfm_cf_stats_get_num_freqs (stats);
+  self->dim = ncfm_cf_stats_get_dim (stats);
+  self->normalize = ncfm_cf_stats_get_normalize (stats);
+  self->class_ids = g_new (guint, MAX (self->num_classes, 1));
+  for (guint c = 0; c < self->num_classes; c++)
+    if (ncfm_cf_stats_get_count (stats, c) > 0)
+      self->class_ids[self->n_class_ids++] = c;
+  return self;
+}
+
+static void
+free_mutex (gpointer data)
+{
+  g_mutex_clear (data);
+  g_free (data);
+}
+
+/**
+ * ncfm_cf_sampler_attach_lock:
+ * @sampler: a sampler no other thread sees yet
+ *
+ * Gives @sampler the lock that ncfm_cf_meta_lock_sampler() takes (once,
+ * before the sampler is shared; ncfmcf does this when it creates one).
+ */
+void
+ncfm_cf_sampler_attach_lock (NcfmSampler *sampler)
+{
+  g_return_if_fail (NCFM_IS_SAMPLER (sampler));
+  if (g_object_get_data (G_OBJECT (sampler), SAMPLER_LOCK_KEY))
+    return;
+  GMutex *lock = g_new (GMutex, 1);
+  g_mutex_init (lock);
+  g_object_set_data_full (G_OBJECT (sampler), SAMPLER_LOCK_KEY, lock, free_mutex);
+}
+
+/**
+ * ncfm_cf_sampler_get_lock:
+ * @sampler: a sampler
+ *
+ * Returns: (transfer none) (nullable): the lock serialising calls on
+ *   @sampler, %NULL if ncfm_cf_sampler_attach_lock() was never called
+ */
+GMutex *
+ncfm_cf_sampler_get_lock (NcfmSampler *sampler)
+{
+  g_return_val_if_fail (NCFM_IS_SAMPLER (sampler), NULL);
+  return g_object_get_data (G_OBJECT (sampler), SAMPLER_LOCK_KEY);
+}
+
+/**
+ * ncfm_cf_meta_lock_sampler:
+ * @meta: a CF meta
+ *
+ * Locks @meta's sampler against the element's draws (and other users).
+ * Not recursive.
+ */
+void
+ncfm_cf_meta_lock_sampler (NcfmCFMeta *meta)
+{
+  g_return_if_fail (meta != NULL);
+  GMutex *lock = ncfm_cf_sampler_get_lock (meta->sampler);
+  if (lock)
+    g_mutex_lock (lock);
+}
+
+/**
+ * ncfm_cf_meta_unlock_sampler:
+ * @meta: a CF meta
+ *
+ * Undoes ncfm_cf_meta_lock_sampler().
+ */
+void
+ncfm_cf_meta_unlock_sampler (NcfmCFMeta *meta)
+{
+  g_return_if_fail (meta != NULL);
+  GMutex *lock = ncfm_cf_sampler_get_lock (meta->sampler);
+  if (lock)
+    g_mutex_unlock (lock);
+}
