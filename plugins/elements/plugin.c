@@ -10,6 +10,7 @@
 #include "gstncfmcf.h"
 #include "gstncfmconvnet.h"
 #include "gstncfmdatasetsrc.h"
+#include "gstncfmdistill.h"
 #include "gstncfmtensormemory.h"
 
 static gboolean
@@ -21,6 +22,7 @@ plugin_init (GstPlugin *plugin)
   ret |= GST_ELEMENT_REGISTER (ncfmaugment, plugin);
   ret |= GST_ELEMENT_REGISTER (ncfmconvnet, plugin);
   ret |= GST_ELEMENT_REGISTER (ncfmcf, plugin);
+  ret |= GST_ELEMENT_REGISTER (ncfmdistill, plugin);
   return ret;
 }
 

@@ -1,0 +1,954 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/**
+ * SECTION:element-ncfmdistill
+ * @title: ncfmdistill
+ * @short_description: the synthetic-set optimizer of NCFM dataset distillation
+ *
+ * A sink that keeps a synthetic set of #GstNcfmDistill:ipc stored images per
+ * class and, for every incoming buffer of real features carrying an
+ * #NcfmCFMeta (ncfmcf), takes one optimisation step on the stored images of
+ * every class present in the buffer:
+ *
+ * stored images (pixel space [0, 1]) -> multi-formation decode
+ * (#GstNcfmDistill:factor) -> normalisation with the stream's mean/std (the
+ * #NcfmBatchMeta's, else the dataset's) -> the buffer's augmentation replayed
+ * (#NcfmAugmentMeta, shared mode only) -> the ConvNet of the buffer's
+ * #NcfmModelMeta -> features -> NCFD (or MMD) against the meta's real
+ * per-class statistics at the meta's frequencies t.  The gradient flows back
+ * through the same chain (no parameter gradients) to an AdamW step on the
+ * stored images of the class (per-class AdamW state), which are then clamped
+ * to [0, 1].
+ *
+ * When the meta's sampler is the learned one (ncfmcf sampler=learned) and
+ * the metric is ncfd, dL/dt (synthetic and real parts) is sent to the
+ * sampler under its lock, if the meta's t is still its last draw (otherwise
+ * that contribution is skipped), and one ascent step is taken per buffer.
+ *
+ * After every buffer the element posts an element message "ncfm-progress"
+ * with fields step (guint64), loss (gdouble, the mean of the buffer's class
+ * losses), class-ids and class-losses (GstValueArray of guint / gdouble) and
+ * images-per-second (gdouble, real images consumed per second since the
+ * first buffer).
+ *
+ * The set is saved atomically to #GstNcfmDistill:location every
+ * #GstNcfmDistill:save-every steps and at EOS, in the synset format that
+ * #NcfmDataset reads: `images` F32 [K * ipc, C, H, W] in [0, 1], `labels` I64,
+ * plus `adamw.m`, `adamw.v` (F32, the images' shape) and `adamw.step` (I64
+ * [K]), and metadata ncfm.format, ncfm.format_version, ncfm.class_names,
+ * ncfm.mean, ncfm.std, ncfm.factor, ncfm.dataset, ncfm.ipc, ncfm.step and the
+ * hyperparameters (ncfm.lr, ncfm.alpha, ncfm.beta, ncfm.metric, ncfm.init,
+ * ncfm.seed).  When the file exists at start, the run resumes from it
+ * (images, AdamW state, step); a file whose ipc, factor, image shape or
+ * class count disagrees with the properties and the dataset is an error
+ * naming the property and both values, and the file is left untouched.
+ *
+ * The initial images come from ncfm_multiformation_init() on the dataset of
+ * #GstNcfmDistill:dataset (read at start, also for init=noise: it fixes the
+ * classes and geometry).
+ *
+ * Not in this version: a preview source pad of the current synthetic images.
+ *
+ * ## Example launch line
+ * |[
+ * gst-launch-1.0 -m ncfmdatasetsrc epochs=3 batch-size=256 ! ncfmaugment ! ncfmconvnet width=32 ! ncfmcf num-freqs=256 ! ncfmdistill location=/tmp/fm-synset.safetensors ipc=1
+ * ]| Distils Fashion-MNIST to one image per class.
+ */
+#include "gstncfmdistill.h"
+
+#include <json-glib/json-glib.h>
+#include <ncfm.h>
+#include <ncfm-multiformation.h>
+#include <string.h>
+
+#include "gstncfmaugmentmeta.h"
+#include "gstncfmcfmeta.h"
+#include "gstncfmcaps.h"
+#include "gstncfmmeta.h"
+#include "gstncfmmodelmeta.h"
+
+GST_DEBUG_CATEGORY_STATIC (gst_ncfm_distill_debug);
+#define GST_CAT_DEFAULT gst_ncfm_distill_debug
+
+#define DEFAULT_LOCATION NULL
+#define DEFAULT_DATASET NCFM_DEFAULT_DATASET
+#define DEFAULT_IPC 10
+#define DEFAULT_FACTOR 1
+#define MAX_FACTOR 8
+#define DEFAULT_INIT NCFM_SYNSET_INIT_REAL
+#define DEFAULT_LR 0.01f
+#define DEFAULT_ALPHA 0.5f
+#define DEFAULT_BETA 0.5f
+#define DEFAULT_METRIC NCFM_METRIC_NCFD
+#define DEFAULT_SAVE_EVERY 100
+#define DEFAULT_SEED 0
+
+#define ADAM_BETA1 0.9f
+#define ADAM_BETA2 0.999f
+#define ADAM_EPS 1e-8f
+#define ADAM_WEIGHT_DECAY 0.0f
+
+enum {
+  PROP_0,
+  PROP_LOCATION,
+  PROP_DATASET,
+  PROP_IPC,
+  PROP_FACTOR,
+  PROP_INIT,
+  PROP_LR,
+  PROP_ALPHA,
+  PROP_BETA,
+  PROP_METRIC,
+  PROP_SAVE_EVERY,
+  PROP_SEED,
+};
+
+struct _GstNcfmDistill {
+  GstBaseSink parent;
+
+  /* properties (object lock) */
+  gchar *location, *dataset;
+  guint ipc, factor, save_every;
+  NcfmSynsetInit init;
+  gfloat lr, alpha, beta;
+  NcfmMetric metric;
+  guint64 seed;
+
+  /* streaming state: the property values copied at start */
+  gchar *s_location;
+  guint s_ipc, s_factor, s_save_every;
+  NcfmSynsetInit s_init;
+  gfloat s_lr, s_alpha, s_beta;
+  NcfmMetric s_metric;
+  guint64 s_seed;
+
+  NcfmDataset *ds;
+  NcfmSafetensors *resume;   /* the file found at start, until the first buffer */
+  guint k, c, h, w;
+  gfloat mean[NCFM_MAX_CHANNELS], std[NCFM_MAX_CHANNELS];
+  NcfmDevice *device;
+  NcfmTensor **img, **m, **v;  /* per class, [ipc, C, H, W] */
+  gint64 *cstep;               /* AdamW steps per class */
+  NcfmTensor *dec_labels;      /* I32 [ipc * factor^2] */
+  guint64 step, saved_step;
+  NcfmNcfd *ncfd;
+  NcfmActivations *dec_work, *acts, *aug_work;
+  gint64 t0;
+  guint64 n_real;
+  gboolean warned_per_sample;
+};
+
+#define gst_ncfm_distill_parent_class parent_class
+G_DEFINE_TYPE (GstNcfmDistill, gst_ncfm_distill, GST_TYPE_BASE_SINK);
+GST_ELEMENT_REGISTER_DEFINE (ncfmdistill, "ncfmdistill", GST_RANK_NONE, GST_TYPE_NCFM_DISTILL);
+
+static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE ("sink",
+    GST_PAD_SINK, GST_PAD_ALWAYS, GST_STATIC_CAPS (GST_NCFM_TENSORS_CAPS_STR));
+
+#define GST_TYPE_NCFM_DISTILL_INIT (gst_ncfm_distill_init_get_type ())
+static GType
+gst_ncfm_distill_init_get_type (void)
+{
+  static GType type = 0;
+  static const GEnumValue values[] = {
+    { NCFM_SYNSET_INIT_NOISE, "Uniform noise in [0, 1)", "noise" },
+    { NCFM_SYNSET_INIT_REAL, "A real image of the class per stored image", "real" },
+    { NCFM_SYNSET_INIT_MIX, "Every tile a downsampled real image of the class", "mix" },
+    { 0, NULL, NULL },
+  };
+  if (g_once_init_enter (&type))
+    g_once_init_leave (&type, g_enum_register_static ("GstNcfmDistillInit", values));
+  return type;
+}
+
+#define GST_TYPE_NCFM_DISTILL_METRIC (gst_ncfm_distill_metric_get_type ())
+static GType
+gst_ncfm_distill_metric_get_type (void)
+{
+  static GType type = 0;
+  static const GEnumValue values[] = {
+    { NCFM_METRIC_NCFD, "Neural characteristic function discrepancy (NCFM)", "ncfd" },
+    { NCFM_METRIC_MMD, "Squared distance of the class mean features (DM)", "mmd" },
+    { 0, NULL, NULL },
+  };
+  if (g_once_init_enter (&type))
+    g_once_init_leave (&type, g_enum_register_static ("GstNcfmDistillMetric", values));
+  return type;
+}
+
+/* ---- state ---- */
+
+static void
+clear_state (GstNcfmDistill *self)
+{
+  for (guint i = 0; self->img && i < self->k; i++) {
+    g_clear_object (&self->img[i]);
+    g_clear_object (&self->m[i]);
+    g_clear_object (&self->v[i]);
+  }
+  g_clear_pointer (&self->img, g_free);
+  g_clear_pointer (&self->m, g_free);
+  g_clear_pointer (&self->v, g_free);
+  g_clear_pointer (&self->cstep, g_free);
+  g_clear_object (&self->dec_labels);
+  g_clear_object (&self->ncfd);
+  g_clear_object (&self->dec_work);
+  g_clear_object (&self->acts);
+  g_clear_object (&self->aug_work);
+  g_clear_object (&self->device);
+  g_clear_object (&self->resume);
+  g_clear_object (&self->ds);
+  g_clear_pointer (&self->s_location, g_free);
+  self->step = 0;
+  self->saved_step = G_MAXUINT64;
+  self->n_real = 0;
+  self->t0 = 0;
+  self->warned_per_sample = FALSE;
+}
+
+static gchar *
+json_floats (const gfloat *v, guint n)
+{
+  g_autoptr (JsonBuilder) b = json_builder_new ();
+  json_builder_begin_array (b);
+  for (guint i = 0; i < n; i++)
+    json_builder_add_double_value (b, v[i]);
+  json_builder_end_array (b);
+  g_autoptr (JsonNode) root = json_builder_get_root (b);
+  return json_to_string (root, FALSE);
+}
+
+static gchar *
+json_class_names (NcfmDataset *ds, guint k)
+{
+  g_autoptr (JsonBuilder) b = json_builder_new ();
+  json_builder_begin_array (b);
+  for (guint i = 0; i < k; i++)
+    json_builder_add_string_value (b, ncfm_dataset_get_class_name (ds, i));
+  json_builder_end_array (b);
+  g_autoptr (JsonNode) root = json_builder_get_root (b);
+  return json_to_string (root, FALSE);
+}
+
+static void
+set_meta_printf (NcfmSafetensors *st, const gchar *key, const gchar *fmt, ...) G_GNUC_PRINTF (3, 4);
+static void
+set_meta_printf (NcfmSafetensors *st, const gchar *key, const gchar *fmt, ...)
+{
+  va_list ap;
+  va_start (ap, fmt);
+  g_autofree gchar *v = g_strdup_vprintf (fmt, ap);
+  va_end (ap);
+  ncfm_safetensors_set_metadata (st, key, v);
+}
+
+/* Writes the set, its AdamW state and metadata atomically to the location. */
+static gboolean
+save_synset (GstNcfmDistill *self)
+{
+  g_autoptr (GError) error = NULL;
+  const guint n = self->k * self->s_ipc;
+  const gsize chw = (gsize) self->c * self->h * self->w;
+  const gsize per = (gsize) self->s_ipc * chw * sizeof (gfloat);
+  const gint64 shape[4] = { n, self->c, self->h, self->w }, lshape[1] = { n },
+      kshape[1] = { self->k };
+  g_autofree gfloat *host = g_malloc (per * self->k);
+  g_autofree gint64 *labels = g_new (gint64, n);
+  g_autoptr (NcfmSafetensors) st = ncfm_safetensors_new ();
+
+  NcfmTensor **parts[3] = { self->img, self->m, self->v };
+  const gchar *names[3] = { "images", "adamw.m", "adamw.v" };
+  for (guint p = 0; p < 3; p++) {
+    for (guint i = 0; i < self->k; i++)
+      ncfm_tensor_download (parts[p][i], (guint8 *) host + per * i, per);
+    ncfm_safetensors_set (st, names[p], NCFM_DTYPE_F32, shape, 4, host, per * self->k);
+  }
+  for (guint i = 0; i < n; i++)
+    labels[i] = i / self->s_ipc;
+  ncfm_safetensors_set (st, "labels", NCFM_DTYPE_I64, lshape, 1, labels, n * sizeof (gint64));
+  ncfm_safetensors_set (st, "adamw.step", NCFM_DTYPE_I64, kshape, 1, self->cstep,
+      self->k * sizeof (gint64));
+
+  g_autofree gchar *class_names = json_class_names (self->ds, self->k);
+  g_autofree gchar *mean = json_floats (self->mean, self->c);
+  g_autofree gchar *std = json_floats (self->std, self->c);
+  ncfm_safetensors_set_metadata (st, "ncfm.format", "synset");
+  ncfm_safetensors_set_metadata (st, "ncfm.format_version", "1");
+  ncfm_safetensors_set_metadata (st, "ncfm.class_names", class_names);
+  ncfm_safetensors_set_metadata (st, "ncfm.mean", mean);
+  ncfm_safetensors_set_metadata (st, "ncfm.std", std);
+  ncfm_safetensors_set_metadata (st, "ncfm.dataset", ncfm_dataset_get_name (self->ds));
+  set_meta_printf (st, "ncfm.factor", "%u", self->s_factor);
+  set_meta_printf (st, "ncfm.ipc", "%u", self->s_ipc);
+  set_meta_printf (st, "ncfm.step", "%" G_GUINT64_FORMAT, self->step);
+  set_meta_printf (st, "ncfm.lr", "%g", self->s_lr);
+  set_meta_printf (st, "ncfm.alpha", "%g", self->s_alpha);
+  set_meta_printf (st, "ncfm.beta", "%g", self->s_beta);
+  ncfm_safetensors_set_metadata (st, "ncfm.metric", ncfm_metric_to_string (self->s_metric));
+  ncfm_safetensors_set_metadata (st, "ncfm.init", ncfm_synset_init_to_string (self->s_init));
+  set_meta_printf (st, "ncfm.seed", "%" G_GUINT64_FORMAT, self->s_seed);
+
+  if (!ncfm_safetensors_save (st, self->s_location, &error)) {
+    GST_ELEMENT_ERROR (self, RESOURCE, WRITE, ("Cannot save the synthetic set to %s: %s",
+            self->s_location, error->message), ("property location"));
+    return FALSE;
+  }
+  self->saved_step = self->step;
+  GST_DEBUG_OBJECT (self, "saved step %" G_GUINT64_FORMAT " to %s", self->step,
+      self->s_location);
+  return TRUE;
+}
+
+static gboolean
+parse_uint_meta (NcfmSafetensors *st, const gchar *key, guint64 *out)
+{
+  const gchar *v = ncfm_safetensors_get_metadata (st, key);
+  return v && g_ascii_string_to_unsigned (v, 10, 0, G_MAXUINT64, out, NULL);
+}
+
+/* The existing file at start: it must agree with the properties and the dataset. */
+static gboolean
+check_resume (GstNcfmDistill *self, NcfmSafetensors *st)
+{
+  g_autoptr (GError) error = NULL;
+  const gchar *file = self->s_location;
+  const gchar *fmt = ncfm_safetensors_get_metadata (st, "ncfm.format");
+  guint64 ipc = 0, factor = 0, step = 0;
+  if (g_strcmp0 (fmt, "synset") != 0) {
+    GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS, ("%s exists and is not a synthetic set "
+            "(ncfm.format %s): not overwriting it", file, fmt ? fmt : "(missing)"),
+        ("property location"));
+    return FALSE;
+  }
+  if (!parse_uint_meta (st, "ncfm.ipc", &ipc) || !parse_uint_meta (st, "ncfm.factor", &factor)
+      || !parse_uint_meta (st, "ncfm.step", &step)) {
+    GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS, ("%s lacks ncfm.ipc, ncfm.factor or ncfm.step: "
+            "not resuming from (or overwriting) it", file), ("property location"));
+    return FALSE;
+  }
+  if (ipc != self->s_ipc) {
+    GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS, ("Property ipc is %u but %s was distilled "
+            "with ipc %" G_GUINT64_FORMAT, self->s_ipc, file, ipc),
+        ("set ipc=%" G_GUINT64_FORMAT " to resume, or another location", ipc));
+    return FALSE;
+  }
+  if (factor != self->s_factor) {
+    GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS, ("Property factor is %u but %s was distilled "
+            "with factor %" G_GUINT64_FORMAT, self->s_factor, file, factor),
+        ("set factor=%" G_GUINT64_FORMAT " to resume, or another location", factor));
+    return FALSE;
+  }
+  gint64 shape[NCFM_MAX_DIMS];
+  guint nd = 0;
+  NcfmDType dt;
+  if (!ncfm_safetensors_get_info (st, "images", &dt, &nd, shape, &error) || dt != NCFM_DTYPE_F32
+      || nd != 4) {
+    GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS, ("%s has no F32 [N,C,H,W] images%s%s", file,
+            error ? ": " : "", error ? error->message : ""), ("property location"));
+    return FALSE;
+  }
+  if (shape[1] != self->c || shape[2] != self->h || shape[3] != self->w) {
+    GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS, ("Image shape of %s is [%" G_GINT64_FORMAT
+            ",%" G_GINT64_FORMAT ",%" G_GINT64_FORMAT "] but the dataset (property dataset) "
+            "has [%u,%u,%u]", file, shape[1], shape[2], shape[3], self->c, self->h, self->w),
+        (NULL));
+    return FALSE;
+  }
+  if (shape[0] != (gint64) self->k * self->s_ipc) {
+    GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS, ("%s holds %" G_GINT64_FORMAT " images, which is "
+            "not ipc %u x %u classes of the dataset (property dataset)", file, shape[0],
+            self->s_ipc, self->k), (NULL));
+    return FALSE;
+  }
+  GST_INFO_OBJECT (self, "resuming from %s at step %" G_GUINT64_FORMAT, file, step);
+  return TRUE;
+}
+
+static gboolean
+gst_ncfm_distill_start (GstBaseSink *sink)
+{
+  GstNcfmDistill *self = GST_NCFM_DISTILL (sink);
+  g_autoptr (GError) error = NULL;
+  g_autofree gchar *dataset = NULL;
+
+  clear_state (self);
+  GST_OBJECT_LOCK (self);
+  self->s_location = g_strdup (self->location);
+  dataset = g_strdup (self->dataset);
+  self->s_ipc = self->ipc;
+  self->s_factor = self->factor;
+  self->s_save_every = self->save_every;
+  self->s_init = self->init;
+  self->s_lr = self->lr;
+  self->s_alpha = self->alpha;
+  self->s_beta = self->beta;
+  self->s_metric = self->metric;
+  self->s_seed = self->seed;
+  GST_OBJECT_UNLOCK (self);
+
+  if (!self->s_location || !*self->s_location) {
+    GST_ELEMENT_ERROR (self, RESOURCE, NOT_FOUND, ("No location set for the synthetic set"),
+        ("property location is required"));
+    return FALSE;
+  }
+  if (!dataset || !*dataset) {
+    GST_ELEMENT_ERROR (self, RESOURCE, NOT_FOUND, ("No dataset set"), ("property dataset"));
+    return FALSE;
+  }
+  self->ds = ncfm_dataset_load (dataset, NCFM_DATASET_FORMAT_AUTO, "train", 0,
+      NCFM_DATASET_FLAGS_NONE, NULL, &error);
+  if (!self->ds) {
+    GST_ELEMENT_ERROR (self, RESOURCE, OPEN_READ, ("Cannot read the dataset %s: %s", dataset,
+            error->message), ("property dataset"));
+    return FALSE;
+  }
+  self->k = ncfm_dataset_get_num_classes (self->ds);
+  self->c = ncfm_dataset_get_channels (self->ds);
+  self->h = ncfm_dataset_get_height (self->ds);
+  self->w = ncfm_dataset_get_width (self->ds);
+  if (self->c > NCFM_MAX_CHANNELS || self->k == 0) {
+    GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS, ("Dataset %s has %u channels and %u classes; "
+            "1 to %d channels and at least one class are supported", dataset, self->c,
+            self->k, NCFM_MAX_CHANNELS), ("property dataset"));
+    return FALSE;
+  }
+  if (self->h % self->s_factor || self->w % self->s_factor) {
+    GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS, ("Property factor %u does not divide the "
+            "dataset's %ux%u images", self->s_factor, self->h, self->w), ("property factor"));
+    return FALSE;
+  }
+  for (guint ch = 0; ch < self->c; ch++) {
+    self->mean[ch] = ncfm_dataset_get_mean (self->ds, ch);
+    self->std[ch] = ncfm_dataset_get_std (self->ds, ch);
+  }
+  if (g_file_test (self->s_location, G_FILE_TEST_EXISTS)) {
+    self->resume = ncfm_safetensors_load (self->s_location, &error);
+    if (!self->resume) {
+      GST_ELEMENT_ERROR (self, RESOURCE, OPEN_READ, ("%s exists but cannot be read: %s "
+              "(not overwriting it)", self->s_location, error->message), ("property location"));
+      return FALSE;
+    }
+    if (!check_resume (self, self->resume))
+      return FALSE;
+  }
+  return TRUE;
+}
+
+static gboolean
+gst_ncfm_distill_stop (GstBaseSink *sink)
+{
+  clear_state (GST_NCFM_DISTILL (sink));
+  return TRUE;
+}
+
+static NcfmTensor *
+new_f32 (NcfmDevice *dev, const gint64 *shape, guint nd, const gfloat *data, gsize n_bytes,
+    GError **error)
+{
+  if (data)
+    return ncfm_tensor_new_from_data (dev, NCFM_DTYPE_F32, shape, nd, (const guint8 *) data,
+        n_bytes, error);
+  NcfmTensor *t = ncfm_tensor_new (dev, NCFM_DTYPE_F32, shape, nd, error);
+  if (t)
+    ncfm_tensor_fill (t, 0.0f);
+  return t;
+}
+
+/* On the first buffer: the stored images (init or resumed) on the stream's device. */
+static gboolean
+ensure_state (GstNcfmDistill *self, GstBuffer *buf, NcfmCFMeta *cf, NcfmDevice *dev)
+{
+  g_autoptr (GError) error = NULL;
+  if (self->img) {
+    if (dev != self->device) {
+      GST_ELEMENT_ERROR (self, STREAM, FORMAT, ("The input moved from %s to %s",
+              ncfm_device_get_name (self->device), ncfm_device_get_name (dev)), (NULL));
+      return FALSE;
+    }
+    return TRUE;
+  }
+  NcfmModelMeta *mm = gst_buffer_get_ncfm_model_meta (buf);
+  if (mm && (mm->in_channels != self->c || mm->height != self->h || mm->width != self->w)) {
+    GST_ELEMENT_ERROR (self, STREAM, FORMAT, ("The model takes [%u,%u,%u] images but the "
+            "dataset (property dataset) has [%u,%u,%u]", mm->in_channels, mm->height, mm->width,
+            self->c, self->h, self->w), (NULL));
+    return FALSE;
+  }
+  if (cf->num_classes != self->k) {
+    GST_ELEMENT_ERROR (self, STREAM, FORMAT, ("The stream has %u classes but the dataset "
+            "(property dataset) has %u", cf->num_classes, self->k), (NULL));
+    return FALSE;
+  }
+  NcfmBatchMeta *bm = gst_buffer_get_ncfm_batch_meta (buf);
+  if (bm && bm->channels == self->c) {
+    memcpy (self->mean, bm->mean, sizeof (gfloat) * self->c);
+    memcpy (self->std, bm->std, sizeof (gfloat) * self->c);
+  }
+
+  const guint k = self->k, ipc = self->s_ipc;
+  const gsize chw = (gsize) self->c * self->h * self->w;
+  const gsize per = ipc * chw * sizeof (gfloat);
+  const gint64 shape[4] = { ipc, self->c, self->h, self->w };
+  const gint64 full[4] = { (gint64) k * ipc, self->c, self->h, self->w };
+  g_autofree gfloat *host = g_malloc (per * k);
+  g_autofree gfloat *hm = NULL, *hv = NULL;
+  self->cstep = g_new0 (gint64, k);
+
+  if (self->resume) {
+    NcfmSafetensors *st = self->resume;
+    if (!ncfm_safetensors_read_f32 (st, "images", full, 4, host, &error))
+      goto read_failed;
+    if (ncfm_safetensors_contains (st, "adamw.m")) {
+      hm = g_malloc (per * k);
+      hv = g_malloc (per * k);
+      if (!ncfm_safetensors_read_f32 (st, "adamw.m", full, 4, hm, &error)
+          || !ncfm_safetensors_read_f32 (st, "adamw.v", full, 4, hv, &error))
+        goto read_failed;
+      NcfmDType dt;
+      gsize nb = 0;
+      const gint64 *steps = ncfm_safetensors_peek (st, "adamw.step", &dt, &nb, &error);
+      if (!steps || dt != NCFM_DTYPE_I64 || nb != k * sizeof (gint64)) {
+        if (!error)
+          g_set_error (&error, NCFM_ERROR, NCFM_ERROR_SHAPE, "adamw.step is not I64 [%u]", k);
+        goto read_failed;
+      }
+      memcpy (self->cstep, steps, nb);
+    }
+    guint64 step = 0;
+    parse_uint_meta (st, "ncfm.step", &step);
+    self->step = step;
+    self->saved_step = step;
+    g_clear_object (&self->resume);
+  } else {
+    g_autoptr (NcfmTensor) images = NULL, labels = NULL;
+    if (!ncfm_multiformation_init (self->ds, ipc, self->s_factor, self->s_init, self->s_seed,
+            dev, &images, &labels, &error)) {
+      GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS, ("Cannot initialise the synthetic set: %s",
+              error->message), ("properties init, ipc, factor, dataset"));
+      return FALSE;
+    }
+    g_autofree gint32 *l = g_new (gint32, (gsize) k * ipc);
+    ncfm_tensor_download (labels, l, (gsize) k * ipc * sizeof (gint32));
+    for (guint i = 0; i < k * ipc; i++) {
+      if (l[i] != (gint32) (i / ipc)) {
+        GST_ELEMENT_ERROR (self, CORE, FAILED, ("The initial set is not ordered by class"),
+            (NULL));
+        return FALSE;
+      }
+    }
+    ncfm_tensor_download (images, host, per * k);
+  }
+
+  self->device = g_object_ref (dev);
+  self->img = g_new0 (NcfmTensor *, k);
+  self->m = g_new0 (NcfmTensor *, k);
+  self->v = g_new0 (NcfmTensor *, k);
+  for (guint i = 0; i < k; i++) {
+    self->img[i] = new_f32 (dev, shape, 4, host + i * ipc * chw, per, &error);
+    self->m[i] = self->img[i] ? new_f32 (dev, shape, 4, hm ? hm + i * ipc * chw : NULL, per,
+        &error) : NULL;
+    self->v[i] = self->m[i] ? new_f32 (dev, shape, 4, hv ? hv + i * ipc * chw : NULL, per,
+        &error) : NULL;
+    if (!self->v[i]) {
+      GST_ELEMENT_ERROR (self, RESOURCE, NO_SPACE_LEFT, ("Cannot allocate the synthetic set: %s",
+              error->message), ("property ipc"));
+      return FALSE;
+    }
+  }
+  const gint64 nd = (gint64) ipc * self->s_factor * self->s_factor;
+  self->dec_labels = ncfm_tensor_new (dev, NCFM_DTYPE_I32, &nd, 1, &error);
+  if (!self->dec_labels) {
+    GST_ELEMENT_ERROR (self, RESOURCE, NO_SPACE_LEFT, ("%s", error->message), (NULL));
+    return FALSE;
+  }
+  self->ncfd = ncfm_ncfd_new (dev, self->s_metric, self->s_alpha, self->s_beta);
+  self->dec_work = ncfm_activations_new ();
+  self->acts = ncfm_activations_new ();
+  self->aug_work = ncfm_activations_new ();
+  self->t0 = g_get_monotonic_time ();
+  return TRUE;
+
+read_failed:
+  GST_ELEMENT_ERROR (self, RESOURCE, OPEN_READ, ("Cannot resume from %s: %s (not overwriting "
+          "it)", self->s_location, error->message), ("property location"));
+  return FALSE;
+}
+
+/* One optimisation step on class c; *loss gets its loss.  psi_done is set when
+ * dL/dt of this class went to the learned sampler. */
+static gboolean
+step_class (GstNcfmDistill *self, NcfmCFMeta *cf, NcfmConvNet *model,
+    NcfmAugmentParams *params, guint c, gdouble *loss, gboolean *psi_done, GError **error)
+{
+  NcfmBackend *be = ncfm_device_get_backend (self->device);
+  const gboolean learned = self->s_metric == NCFM_METRIC_NCFD && cf->sampler
+      && ncfm_sampler_get_kind (cf->sampler) == NCFM_SAMPLER_LEARNED;
+
+  NcfmTensor *dec = ncfm_multiformation_decode (self->img[c], self->s_factor, self->dec_work,
+      error);
+  if (!dec)
+    return FALSE;
+  const gint64 n = ncfm_tensor_get_dim (dec, 0);
+  const int hw = (int) (self->h * self->w);
+  guint nd = 0;
+  const gint64 *shape = ncfm_tensor_get_shape (dec, &nd);
+  NcfmChannelAffine fwd = { { 0 }, { 0 } }, bwd = { { 0 }, { 0 } };
+  for (guint ch = 0; ch < self->c; ch++) {
+    fwd.scale[ch] = 1.0f / self->std[ch];
+    fwd.shift[ch] = -self->mean[ch] / self->std[ch];
+    bwd.scale[ch] = 1.0f / self->std[ch];
+  }
+  g_autoptr (NcfmTensor) xn = ncfm_tensor_new (self->device, NCFM_DTYPE_F32, shape, nd, error);
+  if (!xn)
+    return FALSE;
+  be->ops->channel_affine (be, (int) n, (int) self->c, hw, fwd, ncfm_tensor_f32 (dec),
+      ncfm_tensor_f32 (xn));
+  g_autoptr (NcfmTensor) xa = NULL;
+  if (params) {
+    xa = ncfm_tensor_new (self->device, NCFM_DTYPE_F32, shape, nd, error);
+    if (!xa || !ncfm_augment_params_apply (params, xn, xa, self->aug_work, error))
+      return FALSE;
+  }
+  if (!ncfm_convnet_forward (model, xa ? xa : xn, self->acts, error))
+    return FALSE;
+  NcfmTensor *feats = ncfm_activations_get_features (self->acts);
+
+  g_autofree gint32 *l = g_new (gint32, n);
+  for (gint64 i = 0; i < n; i++)
+    l[i] = (gint32) c;
+  if (!ncfm_tensor_set_data (self->dec_labels, (const guint8 *) l, n * sizeof (gint32), error))
+    return FALSE;
+  if (!ncfm_ncfd_synthetic (self->ncfd, cf->stats, feats, self->dec_labels, cf->t, learned,
+          error))
+    return FALSE;
+  *loss = ncfm_ncfd_get_class_loss (self->ncfd, c);
+
+  if (learned) {
+    if (!ncfm_ncfd_real_backward (self->ncfd, cf->features, cf->labels, FALSE, error))
+      return FALSE;
+    g_autoptr (GError) perr = NULL;
+    ncfm_cf_meta_lock_sampler (cf);
+    if (ncfm_sampler_backward (cf->sampler, cf->t, ncfm_ncfd_get_grad_t (self->ncfd), &perr))
+      *psi_done = TRUE;
+    else
+      GST_DEBUG_OBJECT (self, "not training the sampler on draw %" G_GUINT64_FORMAT
+          " (class %u): %s", cf->draw, c, perr->message);
+    ncfm_cf_meta_unlock_sampler (cf);
+  }
+
+  if (!ncfm_convnet_backward (model, self->acts, ncfm_ncfd_get_grad_syn_features (self->ncfd),
+          NULL, FALSE, error))
+    return FALSE;
+  NcfmTensor *gimg = ncfm_activations_get_grad_images (self->acts);
+  g_autoptr (NcfmTensor) gx = ncfm_tensor_new (self->device, NCFM_DTYPE_F32, shape, nd, error);
+  if (!gx)
+    return FALSE;
+  if (params) {
+    if (!ncfm_augment_params_backward (params, gimg, gx, self->aug_work, error))
+      return FALSE;
+    be->ops->channel_affine (be, (int) n, (int) self->c, hw, bwd, ncfm_tensor_f32 (gx),
+        ncfm_tensor_f32 (gx));
+  } else {
+    be->ops->channel_affine (be, (int) n, (int) self->c, hw, bwd, ncfm_tensor_f32 (gimg),
+        ncfm_tensor_f32 (gx));
+  }
+  NcfmTensor *g = ncfm_multiformation_backward (gx, self->s_factor, self->dec_work, error);
+  if (!g)
+    return FALSE;
+  const size_t count = (size_t) ncfm_tensor_get_numel (self->img[c]);
+  be->ops->adamw_step (be, count, ncfm_tensor_f32 (self->img[c]), ncfm_tensor_f32 (g),
+      ncfm_tensor_f32 (self->m[c]), ncfm_tensor_f32 (self->v[c]), self->s_lr, ADAM_BETA1,
+      ADAM_BETA2, ADAM_EPS, ADAM_WEIGHT_DECAY, (int) ++self->cstep[c]);
+  be->ops->clamp (be, count, 0.0f, 1.0f, ncfm_tensor_f32 (self->img[c]));
+  return TRUE;
+}
+
+static GstFlowReturn
+gst_ncfm_distill_render (GstBaseSink *sink, GstBuffer *buf)
+{
+  GstNcfmDistill *self = GST_NCFM_DISTILL (sink);
+  g_autoptr (GError) error = NULL;
+  NcfmCFMeta *cf = gst_buffer_get_ncfm_cf_meta (buf);
+  NcfmModelMeta *mm = gst_buffer_get_ncfm_model_meta (buf);
+  if (!cf || !mm || !NCFM_IS_CONVNET (mm->model)) {
+    GST_ELEMENT_ERROR (self, STREAM, FORMAT, ("Buffer without %s", !cf ? "an NcfmCFMeta "
+            "(put ncfmcf upstream)" : "an NcfmModelMeta of a ConvNet (put ncfmconvnet upstream)"),
+        (NULL));
+    return GST_FLOW_ERROR;
+  }
+  NcfmConvNet *model = NCFM_CONVNET (mm->model);
+  if (!ensure_state (self, buf, cf, ncfm_tensor_get_device (cf->features)))
+    return GST_FLOW_ERROR;
+
+  NcfmAugmentMeta *am = gst_buffer_get_ncfm_augment_meta (buf);
+  NcfmAugmentParams *params = am ? am->params : NULL;
+  if (params && ncfm_augment_params_get_mode (params) != NCFM_AUGMENT_SHARED) {
+    if (!self->warned_per_sample)
+      GST_WARNING_OBJECT (self, "per-sample augmentation cannot be replayed on the synthetic "
+          "batch: matching without augmentation (use ncfmaugment mode=shared)");
+    self->warned_per_sample = TRUE;
+    params = NULL;
+  }
+
+  GValue ids = G_VALUE_INIT, losses = G_VALUE_INIT;
+  gst_value_array_init (&ids, cf->n_class_ids);
+  gst_value_array_init (&losses, cf->n_class_ids);
+  gdouble sum = 0.0;
+  guint n_done = 0;
+  gboolean psi_done = FALSE;
+  for (guint i = 0; i < cf->n_class_ids; i++) {
+    const guint c = cf->class_ids[i];
+    gdouble loss = 0.0;
+    if (c >= self->k)
+      continue;
+    if (!step_class (self, cf, model, params, c, &loss, &psi_done, &error)) {
+      g_value_unset (&ids);
+      g_value_unset (&losses);
+      GST_ELEMENT_ERROR (self, STREAM, FAILED, ("Distillation step on class %u failed: %s", c,
+              error->message), (NULL));
+      return GST_FLOW_ERROR;
+    }
+    GValue v = G_VALUE_INIT;
+    g_value_init (&v, G_TYPE_UINT);
+    g_value_set_uint (&v, c);
+    gst_value_array_append_and_take_value (&ids, &v);
+    GValue lv = G_VALUE_INIT;
+    g_value_init (&lv, G_TYPE_DOUBLE);
+    g_value_set_double (&lv, loss);
+    gst_value_array_append_and_take_value (&losses, &lv);
+    sum += loss;
+    n_done++;
+  }
+  if (psi_done) {
+    ncfm_cf_meta_lock_sampler (cf);
+    ncfm_sampler_ascent_step (cf->sampler);
+    ncfm_cf_meta_unlock_sampler (cf);
+  }
+  self->step++;
+  self->n_real += (guint64) ncfm_tensor_get_dim (cf->features, 0);
+  const gdouble secs = (g_get_monotonic_time () - self->t0) / 1e6;
+  const gdouble mean_loss = n_done ? sum / n_done : 0.0;
+  GST_DEBUG_OBJECT (self, "step %" G_GUINT64_FORMAT ": loss %g over %u classes", self->step,
+      mean_loss, n_done);
+  GstStructure *s = gst_structure_new ("ncfm-progress",
+      "step", G_TYPE_UINT64, self->step,
+      "loss", G_TYPE_DOUBLE, mean_loss,
+      "images-per-second", G_TYPE_DOUBLE, secs > 0 ? self->n_real / secs : 0.0, NULL);
+  gst_structure_take_value (s, "class-ids", &ids);
+  gst_structure_take_value (s, "class-losses", &losses);
+  gst_element_post_message (GST_ELEMENT (self), gst_message_new_element (GST_OBJECT (self), s));
+
+  if (self->s_save_every && self->step % self->s_save_every == 0 && !save_synset (self))
+    return GST_FLOW_ERROR;
+  return GST_FLOW_OK;
+}
+
+static gboolean
+gst_ncfm_distill_event (GstBaseSink *sink, GstEvent *event)
+{
+  GstNcfmDistill *self = GST_NCFM_DISTILL (sink);
+  if (GST_EVENT_TYPE (event) == GST_EVENT_EOS && self->img
+      && self->saved_step != self->step && !save_synset (self)) {
+    gst_event_unref (event);
+    return FALSE;
+  }
+  return GST_BASE_SINK_CLASS (parent_class)->event (sink, event);
+}
+
+/* ---- GObject ---- */
+
+static void
+gst_ncfm_distill_set_property (GObject *object, guint prop_id, const GValue *value,
+    GParamSpec *pspec)
+{
+  GstNcfmDistill *self = GST_NCFM_DISTILL (object);
+  GST_OBJECT_LOCK (self);
+  switch (prop_id) {
+    case PROP_LOCATION: g_free (self->location); self->location = g_value_dup_string (value); break;
+    case PROP_DATASET: g_free (self->dataset); self->dataset = g_value_dup_string (value); break;
+    case PROP_IPC: self->ipc = g_value_get_uint (value); break;
+    case PROP_FACTOR: self->factor = g_value_get_uint (value); break;
+    case PROP_INIT: self->init = g_value_get_enum (value); break;
+    case PROP_LR: self->lr = g_value_get_float (value); break;
+    case PROP_ALPHA: self->alpha = g_value_get_float (value); break;
+    case PROP_BETA: self->beta = g_value_get_float (value); break;
+    case PROP_METRIC: self->metric = g_value_get_enum (value); break;
+    case PROP_SAVE_EVERY: self->save_every = g_value_get_uint (value); break;
+    case PROP_SEED: self->seed = g_value_get_uint64 (value); break;
+    default: G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec); break;
+  }
+  GST_OBJECT_UNLOCK (self);
+}
+
+static void
+gst_ncfm_distill_get_property (GObject *object, guint prop_id, GValue *value, GParamSpec *pspec)
+{
+  GstNcfmDistill *self = GST_NCFM_DISTILL (object);
+  GST_OBJECT_LOCK (self);
+  switch (prop_id) {
+    case PROP_LOCATION: g_value_set_string (value, self->location); break;
+    case PROP_DATASET: g_value_set_string (value, self->dataset); break;
+    case PROP_IPC: g_value_set_uint (value, self->ipc); break;
+    case PROP_FACTOR: g_value_set_uint (value, self->factor); break;
+    case PROP_INIT: g_value_set_enum (value, self->init); break;
+    case PROP_LR: g_value_set_float (value, self->lr); break;
+    case PROP_ALPHA: g_value_set_float (value, self->alpha); break;
+    case PROP_BETA: g_value_set_float (value, self->beta); break;
+    case PROP_METRIC: g_value_set_enum (value, self->metric); break;
+    case PROP_SAVE_EVERY: g_value_set_uint (value, self->save_every); break;
+    case PROP_SEED: g_value_set_uint64 (value, self->seed); break;
+    default: G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec); break;
+  }
+  GST_OBJECT_UNLOCK (self);
+}
+
+static void
+gst_ncfm_distill_finalize (GObject *object)
+{
+  GstNcfmDistill *self = GST_NCFM_DISTILL (object);
+  clear_state (self);
+  g_free (self->location);
+  g_free (self->dataset);
+  G_OBJECT_CLASS (parent_class)->finalize (object);
+}
+
+#define PARAM_FLAGS (G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY)
+
+static void
+gst_ncfm_distill_class_init (GstNcfmDistillClass *klass)
+{
+  GObjectClass *gobject_class = G_OBJECT_CLASS (klass);
+  GstElementClass *element_class = GST_ELEMENT_CLASS (klass);
+  GstBaseSinkClass *sink_class = GST_BASE_SINK_CLASS (klass);
+
+  gobject_class->set_property = gst_ncfm_distill_set_property;
+  gobject_class->get_property = gst_ncfm_distill_get_property;
+  gobject_class->finalize = gst_ncfm_distill_finalize;
+
+  /**
+   * GstNcfmDistill:location:
+   *
+   * The synthetic set (.safetensors, synset format); required.  Resumed
+   * from when it exists at start, written atomically every
+   * #GstNcfmDistill:save-every steps and at EOS.
+   */
+  g_object_class_install_property (gobject_class, PROP_LOCATION,
+      g_param_spec_string ("location", "Location",
+          "Synthetic set file (.safetensors; resumed from if it exists)", DEFAULT_LOCATION,
+          PARAM_FLAGS));
+  /**
+   * GstNcfmDistill:dataset:
+   *
+   * The real dataset (any format #NcfmDataset reads, train split): its
+   * classes and geometry define the set and init=real/mix draws its images.
+   */
+  g_object_class_install_property (gobject_class, PROP_DATASET,
+      g_param_spec_string ("dataset", "Dataset",
+          "Real dataset location (classes, geometry, init images)", DEFAULT_DATASET,
+          PARAM_FLAGS));
+  /**
+   * GstNcfmDistill:ipc:
+   *
+   * Stored images per class.
+   */
+  g_object_class_install_property (gobject_class, PROP_IPC,
+      g_param_spec_uint ("ipc", "Images per class", "Stored synthetic images per class", 1,
+          100000, DEFAULT_IPC, PARAM_FLAGS));
+  /**
+   * GstNcfmDistill:factor:
+   *
+   * Multi-formation factor rho: each stored image decodes to rho x rho
+   * images (1 = none).  It must divide the image height and width.  The
+   * default is 1 so that any geometry works; the method uses 2.
+   */
+  g_object_class_install_property (gobject_class, PROP_FACTOR,
+      g_param_spec_uint ("factor", "Factor",
+          "Multi-formation tiles per side (1 = none; must divide H and W)", 1, MAX_FACTOR,
+          DEFAULT_FACTOR, PARAM_FLAGS));
+  /**
+   * GstNcfmDistill:init:
+   *
+   * How the stored images start (ignored when resuming).
+   */
+  g_object_class_install_property (gobject_class, PROP_INIT,
+      g_param_spec_enum ("init", "Init", "How the stored images start",
+          GST_TYPE_NCFM_DISTILL_INIT, DEFAULT_INIT, PARAM_FLAGS));
+  /**
+   * GstNcfmDistill:lr:
+   *
+   * AdamW learning rate on the stored pixels (betas 0.9/0.999, eps 1e-8, no
+   * weight decay).
+   */
+  g_object_class_install_property (gobject_class, PROP_LR,
+      g_param_spec_float ("lr", "Learning rate", "AdamW learning rate on the images", 0.0f,
+          100.0f, DEFAULT_LR, PARAM_FLAGS));
+  /**
+   * GstNcfmDistill:alpha:
+   *
+   * NCFD weight of the amplitude term.
+   */
+  g_object_class_install_property (gobject_class, PROP_ALPHA,
+      g_param_spec_float ("alpha", "Alpha", "NCFD weight of the amplitude term", 0.0f, 1000.0f,
+          DEFAULT_ALPHA, PARAM_FLAGS));
+  /**
+   * GstNcfmDistill:beta:
+   *
+   * NCFD weight of the phase term.
+   */
+  g_object_class_install_property (gobject_class, PROP_BETA,
+      g_param_spec_float ("beta", "Beta", "NCFD weight of the phase term", 0.0f, 1000.0f,
+          DEFAULT_BETA, PARAM_FLAGS));
+  /**
+   * GstNcfmDistill:metric:
+   *
+   * ncfd (NCFM) or mmd (squared distance of class mean features, DM).
+   */
+  g_object_class_install_property (gobject_class, PROP_METRIC,
+      g_param_spec_enum ("metric", "Metric", "Matching loss",
+          GST_TYPE_NCFM_DISTILL_METRIC, DEFAULT_METRIC, PARAM_FLAGS));
+  /**
+   * GstNcfmDistill:save-every:
+   *
+   * Steps (buffers) between saves; 0 saves only at EOS.
+   */
+  g_object_class_install_property (gobject_class, PROP_SAVE_EVERY,
+      g_param_spec_uint ("save-every", "Save every",
+          "Steps between saves of the set (0 = only at EOS)", 0, G_MAXUINT, DEFAULT_SAVE_EVERY,
+          PARAM_FLAGS));
+  /**
+   * GstNcfmDistill:seed:
+   *
+   * Seed of the initial images.
+   */
+  g_object_class_install_property (gobject_class, PROP_SEED,
+      g_param_spec_uint64 ("seed", "Seed", "Seed of the initial images", 0, G_MAXUINT64,
+          DEFAULT_SEED, PARAM_FLAGS));
+
+  gst_element_class_add_static_pad_template (element_class, &sink_template);
+  gst_element_class_set_static_metadata (element_class, "NCFM distiller", "Sink/Tensor",
+      "Optimises a synthetic set against the real CF statistics (NCFM) and saves it",
+      "gst-ncfm");
+  sink_class->start = GST_DEBUG_FUNCPTR (gst_ncfm_distill_start);
+  sink_class->stop = GST_DEBUG_FUNCPTR (gst_ncfm_distill_stop);
+  sink_class->render = GST_DEBUG_FUNCPTR (gst_ncfm_distill_render);
+  sink_class->event = GST_DEBUG_FUNCPTR (gst_ncfm_distill_event);
+  gst_type_mark_as_plugin_api (GST_TYPE_NCFM_DISTILL_INIT, 0);
+  gst_type_mark_as_plugin_api (GST_TYPE_NCFM_DISTILL_METRIC, 0);
+  GST_DEBUG_CATEGORY_INIT (gst_ncfm_distill_debug, "ncfmdistill", 0,
+      "NCFM synthetic-set optimizer");
+}
+
+static void
+gst_ncfm_distill_init (GstNcfmDistill *self)
+{
+  self->dataset = g_strdup (DEFAULT_DATASET);
+  self->ipc = DEFAULT_IPC;
+  self->factor = DEFAULT_FACTOR;
+  self->init = DEFAULT_INIT;
+  self->lr = DEFAULT_LR;
+  self->alpha = DEFAULT_ALPHA;
+  self->beta = DEFAULT_BETA;
+  self->metric = DEFAULT_METRIC;
+  self->save_every = DEFAULT_SAVE_EVERY;
+  self->seed = DEFAULT_SEED;
+  gst_base_sink_set_sync (GST_BASE_SINK (self), FALSE);
+}

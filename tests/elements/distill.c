@@ -1,0 +1,277 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Tests of ncfmdistill with the plugin loaded, on the tiny IDX dataset:
+ * ncfmdatasetsrc ! ncfmaugment ! ncfmconvnet ! ncfmcf ! ncfmdistill to EOS;
+ * the saved synset, the loss trend, resume and its refusals, init=noise and mmd. */
+#include <string.h>
+#include <glib/gstdio.h>
+#include <gst/check/gstcheck.h>
+#include <ncfm.h>
+
+#include "elements-test-util.h"
+
+typedef struct {
+  gboolean eos;
+  gchar *error;
+  GArray *losses;   /* gdouble, one per ncfm-progress message */
+  guint64 last_step;
+} RunResult;
+
+static void
+run_result_clear (RunResult *r)
+{
+  g_clear_pointer (&r->error, g_free);
+  g_clear_pointer (&r->losses, g_array_unref);
+}
+
+/* Runs `ncfmdatasetsrc ... ! <middle> ! ncfmdistill <distill>` to EOS or error. */
+static void
+run_pipeline (const gchar *src, const gchar *middle, const gchar *distill, RunResult *r)
+{
+  g_autofree gchar *desc = g_strdup_printf ("ncfmdatasetsrc location=%s batch-size=5 %s ! %s "
+      "! ncfmdistill name=d dataset=%s %s", idx_dir, src, middle, idx_dir, distill);
+  GError *err = NULL;
+  GstElement *pipeline = gst_parse_launch (desc, &err);
+  fail_unless (pipeline != NULL && err == NULL, "%s: %s", desc, err ? err->message : "");
+  memset (r, 0, sizeof (*r));
+  r->losses = g_array_new (FALSE, FALSE, sizeof (gdouble));
+  GstBus *bus = gst_element_get_bus (pipeline);
+  gst_element_set_state (pipeline, GST_STATE_PLAYING);
+  for (;;) {
+    GstMessage *msg = gst_bus_timed_pop_filtered (bus, 120 * GST_SECOND,
+        GST_MESSAGE_EOS | GST_MESSAGE_ERROR | GST_MESSAGE_ELEMENT);
+    fail_unless (msg != NULL, "timeout");
+    if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_ELEMENT) {
+      const GstStructure *s = gst_message_get_structure (msg);
+      if (gst_structure_has_name (s, "ncfm-progress")) {
+        gdouble loss = 0;
+        guint64 step = 0;
+        fail_unless (gst_structure_get_double (s, "loss", &loss));
+        fail_unless (gst_structure_get_uint64 (s, "step", &step));
+        fail_unless (gst_structure_has_field (s, "images-per-second"));
+        const GValue *cl = gst_structure_get_value (s, "class-losses");
+        fail_unless (cl != NULL && gst_value_array_get_size (cl) >= 1);
+        fail_unless (step > r->last_step);
+        r->last_step = step;
+        g_array_append_val (r->losses, loss);
+      }
+      gst_message_unref (msg);
+      continue;
+    }
+    if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_EOS) {
+      r->eos = TRUE;
+    } else {
+      GError *e = NULL;
+      gchar *dbg = NULL;
+      gst_message_parse_error (msg, &e, &dbg);
+      r->error = g_strdup_printf ("%s (%s)", e->message, dbg ? dbg : "");
+      g_error_free (e);
+      g_free (dbg);
+    }
+    gst_message_unref (msg);
+    break;
+  }
+  gst_element_set_state (pipeline, GST_STATE_NULL);
+  gst_object_unref (bus);
+  gst_object_unref (pipeline);
+}
+
+#define MIDDLE "ncfmaugment ! ncfmconvnet width=8 depth=1 ! ncfmcf num-freqs=64"
+#define FIXED "ncfmaugment strategy=none ! ncfmconvnet width=8 depth=1 rotate-every=0 " \
+  "! ncfmcf num-freqs=256"
+
+static gchar *
+synset_path (const gchar *name)
+{
+  return g_build_filename (tmp_root, name, NULL);
+}
+
+static guint64
+file_step (const gchar *path)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (NcfmSafetensors) st = ncfm_safetensors_load (path, &error);
+  fail_unless (st != NULL, "%s", error ? error->message : "");
+  const gchar *v = ncfm_safetensors_get_metadata (st, "ncfm.step");
+  fail_unless (v != NULL);
+  return g_ascii_strtoull (v, NULL, 10);
+}
+
+static void
+check_synset (const gchar *path, guint ipc)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (NcfmDataset) ds = ncfm_dataset_load (path, NCFM_DATASET_FORMAT_AUTO, NULL, 0,
+      NCFM_DATASET_FLAGS_NO_CACHE, NULL, &error);
+  fail_unless (ds != NULL, "%s", error ? error->message : "");
+  fail_unless_equals_int (ncfm_dataset_get_format (ds), NCFM_DATASET_FORMAT_SYNSET);
+  fail_unless_equals_int (ncfm_dataset_get_n_images (ds), 10 * ipc);
+  fail_unless_equals_int (ncfm_dataset_get_channels (ds), 1);
+  fail_unless_equals_int (ncfm_dataset_get_height (ds), IMG_H);
+  fail_unless_equals_int (ncfm_dataset_get_width (ds), IMG_W);
+  fail_unless_equals_int (ncfm_dataset_get_num_classes (ds), 10);
+  for (guint i = 0; i < 10 * ipc; i++)
+    fail_unless_equals_int (ncfm_dataset_get_label (ds, i), (gint32) (i / ipc));
+  g_autoptr (NcfmSafetensors) st = ncfm_safetensors_load (path, &error);
+  fail_unless (st != NULL);
+  fail_unless (ncfm_safetensors_contains (st, "adamw.m"));
+  fail_unless (ncfm_safetensors_contains (st, "adamw.v"));
+  fail_unless (ncfm_safetensors_contains (st, "adamw.step"));
+  gsize n = 0;
+  g_autofree gfloat *img = ncfm_safetensors_dup_f32 (st, "images", &n, &error);
+  fail_unless (img != NULL && n == (gsize) 10 * ipc * IMG_H * IMG_W);
+  for (gsize i = 0; i < n; i++)
+    fail_unless (img[i] >= 0.0f && img[i] <= 1.0f);
+}
+
+GST_START_TEST (test_eos_synset)
+{
+  g_autofree gchar *path = synset_path ("eos.safetensors");
+  g_autofree gchar *props = g_strdup_printf ("location=%s ipc=2 init=real save-every=2", path);
+  RunResult r;
+  run_pipeline ("epochs=1", MIDDLE, props, &r);
+  fail_unless (r.eos, "%s", r.error);
+  fail_unless (r.losses->len >= 2);
+  check_synset (path, 2);
+  fail_unless_equals_uint64 (file_step (path), r.last_step);
+  run_result_clear (&r);
+  g_unlink (path);
+}
+GST_END_TEST;
+
+GST_START_TEST (test_loss_decreases)
+{
+  g_autofree gchar *path = synset_path ("trend.safetensors");
+  g_autofree gchar *props = g_strdup_printf ("location=%s ipc=2 init=real lr=0.05 "
+      "save-every=0", path);
+  RunResult r;
+  /* a fixed model, no augmentation, the same class order every epoch */
+  run_pipeline ("epochs=8 shuffle=false", FIXED, props, &r);
+  fail_unless (r.eos, "%s", r.error);
+  const guint n = r.losses->len, q = n / 4;
+  fail_unless (q >= 5, "%u steps", n);
+  gdouble first = 0, last = 0;
+  for (guint i = 0; i < q; i++) {
+    first += g_array_index (r.losses, gdouble, i) / q;
+    last += g_array_index (r.losses, gdouble, n - q + i) / q;
+  }
+  GST_INFO ("loss: first quarter %g, last quarter %g", first, last);
+  fail_unless (last < first, "loss did not decrease: %g -> %g", first, last);
+  run_result_clear (&r);
+  g_unlink (path);
+}
+GST_END_TEST;
+
+static GBytes *
+read_bytes (const gchar *path)
+{
+  gchar *data = NULL;
+  gsize len = 0;
+  fail_unless (g_file_get_contents (path, &data, &len, NULL));
+  return g_bytes_new_take (data, len);
+}
+
+GST_START_TEST (test_resume)
+{
+  g_autofree gchar *path = synset_path ("resume.safetensors");
+  g_autofree gchar *props = g_strdup_printf ("location=%s ipc=2 init=real save-every=2", path);
+  RunResult r;
+  run_pipeline ("epochs=1", MIDDLE, props, &r);
+  fail_unless (r.eos, "%s", r.error);
+  const guint64 s1 = file_step (path);
+  run_result_clear (&r);
+  g_autoptr (GBytes) b1 = read_bytes (path);
+  {
+    g_autoptr (NcfmSafetensors) st = ncfm_safetensors_load (path, NULL);
+    g_autofree gfloat *i1 = ncfm_safetensors_dup_f32 (st, "images", NULL, NULL);
+
+    run_pipeline ("epochs=1", MIDDLE, props, &r);
+    fail_unless (r.eos, "%s", r.error);
+    const guint64 s2 = file_step (path);
+    fail_unless (s2 > s1, "step %" G_GUINT64_FORMAT " -> %" G_GUINT64_FORMAT, s1, s2);
+    fail_unless (r.last_step == s2);
+    run_result_clear (&r);
+    g_autoptr (NcfmSafetensors) st2 = ncfm_safetensors_load (path, NULL);
+    gsize n = 0;
+    g_autofree gfloat *i2 = ncfm_safetensors_dup_f32 (st2, "images", &n, NULL);
+    fail_unless (i1 && i2 && memcmp (i1, i2, n * sizeof (gfloat)) != 0, "images unchanged");
+  }
+
+  /* another ipc: an error naming ipc, the file byte-identical */
+  g_autoptr (GBytes) before = read_bytes (path);
+  g_autofree gchar *bad = g_strdup_printf ("location=%s ipc=3 init=real save-every=2", path);
+  run_pipeline ("epochs=1", MIDDLE, bad, &r);
+  fail_unless (!r.eos && r.error != NULL);
+  fail_unless (strstr (r.error, "ipc") != NULL, "%s", r.error);
+  fail_unless (strstr (r.error, "3") != NULL && strstr (r.error, "2") != NULL, "%s", r.error);
+  run_result_clear (&r);
+  g_autoptr (GBytes) after = read_bytes (path);
+  fail_unless (g_bytes_equal (before, after), "the file changed");
+  (void) b1;
+  g_unlink (path);
+}
+GST_END_TEST;
+
+GST_START_TEST (test_noise_and_mmd)
+{
+  g_autofree gchar *path = synset_path ("noise.safetensors");
+  g_autofree gchar *props = g_strdup_printf ("location=%s ipc=1 init=noise", path);
+  RunResult r;
+  run_pipeline ("epochs=1", MIDDLE, props, &r);
+  fail_unless (r.eos, "%s", r.error);
+  check_synset (path, 1);
+  run_result_clear (&r);
+  g_unlink (path);
+
+  g_autofree gchar *path2 = synset_path ("mmd.safetensors");
+  g_autofree gchar *props2 = g_strdup_printf ("location=%s ipc=2 metric=mmd", path2);
+  run_pipeline ("epochs=1", MIDDLE, props2, &r);
+  fail_unless (r.eos, "%s", r.error);
+  fail_unless (r.losses->len >= 2);
+  check_synset (path2, 2);
+  run_result_clear (&r);
+  g_unlink (path2);
+}
+GST_END_TEST;
+
+/* the learned sampler psi gets dL/dt and ascends */
+GST_START_TEST (test_learned_sampler)
+{
+  g_autofree gchar *path = synset_path ("psi.safetensors");
+  g_autofree gchar *props = g_strdup_printf ("location=%s ipc=2", path);
+  RunResult r;
+  run_pipeline ("epochs=1", "ncfmaugment ! ncfmconvnet width=8 depth=1 "
+      "! ncfmcf num-freqs=64 sampler=learned", props, &r);
+  fail_unless (r.eos, "%s", r.error);
+  check_synset (path, 2);
+  run_result_clear (&r);
+  g_unlink (path);
+}
+GST_END_TEST;
+
+GST_START_TEST (test_no_location)
+{
+  RunResult r;
+  run_pipeline ("epochs=1", MIDDLE, "ipc=1", &r);
+  fail_unless (!r.eos && r.error != NULL && strstr (r.error, "location") != NULL, "%s",
+      r.error);
+  run_result_clear (&r);
+}
+GST_END_TEST;
+
+static Suite *
+distill_suite (void)
+{
+  Suite *s = suite_create ("ncfmdistill");
+  TCase *tc = tcase_create ("pipeline");
+  tcase_add_unchecked_fixture (tc, make_dataset, remove_dataset);
+  suite_add_tcase (s, tc);
+  tcase_add_test (tc, test_eos_synset);
+  tcase_add_test (tc, test_loss_decreases);
+  tcase_add_test (tc, test_resume);
+  tcase_add_test (tc, test_noise_and_mmd);
+  tcase_add_test (tc, test_learned_sampler);
+  tcase_add_test (tc, test_no_location);
+  return s;
+}
+
+GST_CHECK_MAIN (distill);
