@@ -160,34 +160,6 @@ gst_ncfm_cf_sink_event (GstBaseTransform *trans, GstEvent *event)
   return GST_BASE_TRANSFORM_CLASS (gst_ncfm_cf_parent_class)->sink_event (trans, event);
 }
 
-/* "cuda:0 (NVIDIA ...)" -> "cuda:0": the device, without its description */
-static gboolean
-same_device (NcfmDevice *a, NcfmDevice *b)
-{
-  if (a == b)
-    return TRUE;
-  const gchar *x = ncfm_device_get_name (a), *y = ncfm_device_get_name (b);
-  const gsize nx = strcspn (x, " "), ny = strcspn (y, " ");
-  return nx == ny && strncmp (x, y, nx) == 0;
-}
-
-static NcfmTensor *
-input_tensor (GstNcfmCF *self, GstBuffer *buf, guint index, NcfmDType dtype, guint n_dims)
-{
-  GstMemory *mem = gst_buffer_n_memory (buf) == 2 ? gst_buffer_peek_memory (buf, index) : NULL;
-  NcfmTensor *t = mem && gst_is_ncfm_tensor_memory (mem) ? gst_ncfm_tensor_memory_get_tensor (mem)
-      : NULL;
-  if (!t || ncfm_tensor_get_dtype (t) != dtype || ncfm_tensor_get_n_dims (t) != n_dims) {
-    g_autofree gchar *d = t ? ncfm_tensor_describe (t) : NULL;
-    GST_ELEMENT_ERROR (self, STREAM, FORMAT,
-        ("Input buffer memory %u is not an ncfm %s tensor (buffer of %u memories%s%s)", index,
-            index == 0 ? "F32 [B,d] feature" : "I32 [B] label", gst_buffer_n_memory (buf),
-            d ? ", got " : "", d ? d : ""), (NULL));
-    return NULL;
-  }
-  return t;
-}
-
 /* The sampler of the stream, made on the first buffer for its dim and device. */
 static gboolean
 ensure_sampler (GstNcfmCF *self, NcfmDevice *dev, guint dim)
@@ -202,7 +174,7 @@ ensure_sampler (GstNcfmCF *self, NcfmDevice *dev, guint dim)
               ncfm_sampler_get_dim (self->sampler)), (NULL));
       return FALSE;
     }
-    if (!same_device (ncfm_sampler_get_device (self->sampler), dev)) {
+    if (!gst_ncfm_same_device (ncfm_sampler_get_device (self->sampler), dev)) {
       GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS,
           ("The input tensors moved from %s to %s; the sampler stays where it was made "
               "(property device)", ncfm_device_get_name (ncfm_sampler_get_device (self->sampler)),
@@ -275,12 +247,14 @@ gst_ncfm_cf_transform_ip (GstBaseTransform *trans, GstBuffer *buf)
 {
   GstNcfmCF *self = GST_NCFM_CF (trans);
   g_autoptr (GError) error = NULL;
-  NcfmTensor *features = input_tensor (self, buf, 0, NCFM_DTYPE_F32, 2);
-  NcfmTensor *labels = features ? input_tensor (self, buf, 1, NCFM_DTYPE_I32, 1) : NULL;
+  NcfmTensor *features = gst_ncfm_buffer_get_tensor (GST_ELEMENT (self), buf, 0, NCFM_DTYPE_F32, 2,
+      "F32 [B,d] feature");
+  NcfmTensor *labels = features ? gst_ncfm_buffer_get_tensor (GST_ELEMENT (self), buf, 1,
+      NCFM_DTYPE_I32, 1, "I32 [B] label") : NULL;
   if (!labels)
     return GST_FLOW_ERROR;
   NcfmDevice *dev = ncfm_tensor_get_device (features);
-  if (self->want_device && !same_device (self->want_device, dev)) {
+  if (self->want_device && !gst_ncfm_same_device (self->want_device, dev)) {
     GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS,
         ("The input tensors are on %s but property device asks for %s", ncfm_device_get_name (dev),
             ncfm_device_get_name (self->want_device)),

@@ -492,34 +492,6 @@ build_model (GstNcfmConvNet *self, NcfmDevice *dev, GstBuffer *inbuf, guint64 ro
   return TRUE;
 }
 
-/* "cuda:0 (NVIDIA ...)" -> "cuda:0": the device, without its description */
-static gboolean
-same_device (NcfmDevice *a, NcfmDevice *b)
-{
-  if (a == b)
-    return TRUE;
-  const gchar *x = ncfm_device_get_name (a), *y = ncfm_device_get_name (b);
-  const gsize nx = strcspn (x, " "), ny = strcspn (y, " ");
-  return nx == ny && strncmp (x, y, nx) == 0;
-}
-
-static NcfmTensor *
-input_tensor (GstNcfmConvNet *self, GstBuffer *buf, guint index, NcfmDType dtype, guint n_dims)
-{
-  GstMemory *mem = gst_buffer_n_memory (buf) == 2 ? gst_buffer_peek_memory (buf, index) : NULL;
-  NcfmTensor *t = mem && gst_is_ncfm_tensor_memory (mem) ? gst_ncfm_tensor_memory_get_tensor (mem)
-      : NULL;
-  if (!t || ncfm_tensor_get_dtype (t) != dtype || ncfm_tensor_get_n_dims (t) != n_dims) {
-    g_autofree gchar *d = t ? ncfm_tensor_describe (t) : NULL;
-    GST_ELEMENT_ERROR (self, STREAM, FORMAT,
-        ("Input buffer memory %u is not an ncfm %s tensor (buffer of %u memories%s%s)", index,
-            index == 0 ? "F32 [B,C,H,W] image" : "I32 [B] label", gst_buffer_n_memory (buf),
-            d ? ", got " : "", d ? d : ""), (NULL));
-    return NULL;
-  }
-  return t;
-}
-
 static GstFlowReturn
 gst_ncfm_convnet_prepare_output_buffer (GstBaseTransform *trans, GstBuffer *inbuf,
     GstBuffer **outbuf)
@@ -549,12 +521,14 @@ gst_ncfm_convnet_transform (GstBaseTransform *trans, GstBuffer *inbuf, GstBuffer
 {
   GstNcfmConvNet *self = GST_NCFM_CONVNET (trans);
   g_autoptr (GError) error = NULL;
-  NcfmTensor *images = input_tensor (self, inbuf, 0, NCFM_DTYPE_F32, 4);
-  NcfmTensor *labels = images ? input_tensor (self, inbuf, 1, NCFM_DTYPE_I32, 1) : NULL;
+  NcfmTensor *images = gst_ncfm_buffer_get_tensor (GST_ELEMENT (self), inbuf, 0, NCFM_DTYPE_F32, 4,
+      "F32 [B,C,H,W] image");
+  NcfmTensor *labels = images ? gst_ncfm_buffer_get_tensor (GST_ELEMENT (self), inbuf, 1,
+      NCFM_DTYPE_I32, 1, "I32 [B] label") : NULL;
   if (!labels)
     return GST_FLOW_ERROR;
   NcfmDevice *dev = ncfm_tensor_get_device (images);
-  if (self->want_device && !same_device (self->want_device, dev)) {
+  if (self->want_device && !gst_ncfm_same_device (self->want_device, dev)) {
     GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS,
         ("The input tensors are on %s but property device asks for %s", ncfm_device_get_name (dev),
             ncfm_device_get_name (self->want_device)),

@@ -276,3 +276,31 @@ gst_ncfm_tensor_memory_get_tensor (GstMemory *mem)
   g_return_val_if_fail (gst_is_ncfm_tensor_memory (mem), NULL);
   return root_of (mem)->tensor;
 }
+
+NcfmTensor *
+gst_ncfm_buffer_get_tensor (GstElement *element, GstBuffer *buf, guint index, NcfmDType dtype,
+    guint n_dims, const gchar *what)
+{
+  GstMemory *mem = gst_buffer_n_memory (buf) == 2 ? gst_buffer_peek_memory (buf, index) : NULL;
+  NcfmTensor *t = mem && gst_is_ncfm_tensor_memory (mem) ? gst_ncfm_tensor_memory_get_tensor (mem)
+      : NULL;
+  if (!t || ncfm_tensor_get_dtype (t) != dtype || ncfm_tensor_get_n_dims (t) != n_dims) {
+    g_autofree gchar *d = t ? ncfm_tensor_describe (t) : NULL;
+    GST_ELEMENT_ERROR (element, STREAM, FORMAT,
+        ("Input buffer memory %u is not an ncfm %s tensor (buffer of %u memories%s%s)", index,
+            what, gst_buffer_n_memory (buf), d ? ", got " : "", d ? d : ""), (NULL));
+    return NULL;
+  }
+  return t;
+}
+
+gboolean
+gst_ncfm_same_device (NcfmDevice *a, NcfmDevice *b)
+{
+  if (a == b)
+    return TRUE;
+  /* names are "cpu (2 threads)" or "cuda:0 (NVIDIA H100 ...)": compare up to the space */
+  const gchar *x = ncfm_device_get_name (a), *y = ncfm_device_get_name (b);
+  const gsize nx = strcspn (x, " "), ny = strcspn (y, " ");
+  return nx == ny && strncmp (x, y, nx) == 0;
+}

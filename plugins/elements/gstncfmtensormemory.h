@@ -21,5 +21,14 @@ GstMemory *gst_ncfm_tensor_memory_new (NcfmTensor *tensor);
 gboolean gst_is_ncfm_tensor_memory (GstMemory *mem);
 NcfmTensor *gst_ncfm_tensor_memory_get_tensor (GstMemory *mem);
 
+/* The tensor of memory `index` of a two-tensor buffer (images or features,
+ * then labels) when it is an ncfm tensor of `dtype` and rank `n_dims`;
+ * otherwise posts a STREAM FORMAT error on `element` describing the expected
+ * tensor as `what` (e.g. "F32 [B,d] feature") and returns NULL. */
+NcfmTensor *gst_ncfm_buffer_get_tensor (GstElement *element, GstBuffer *buf, guint index,
+    NcfmDType dtype, guint n_dims, const gchar *what);
+/* Whether two devices are the same device ("cpu", "cuda:N"), whatever objects they are. */
+gboolean gst_ncfm_same_device (NcfmDevice *a, NcfmDevice *b);
+
 G_END_DECLS
 #endif
