@@ -135,7 +135,7 @@ check_f32 (NcfmTensor *t, NcfmDevice *device, const gint64 *shape, guint nd, Ncf
 gboolean
 ncfm_cf_check_batch (NcfmDevice *device, guint num_classes, guint num_freqs, guint dim,
     NcfmTensor *features, NcfmTensor *labels, NcfmTensor *t, const gchar *what, gint64 *counts,
-    GError **error)
+    gint32 **host_labels, GError **error)
 {
   gint64 n = NCFM_IS_TENSOR (features) ? ncfm_tensor_get_dim (features, 0) : -1;
   gint64 fshape[2] = { n, dim }, lshape[1] = { n }, tshape[2] = { num_freqs, dim };
@@ -162,7 +162,24 @@ ncfm_cf_check_batch (NcfmDevice *device, guint num_classes, guint num_freqs, gui
     }
     counts[host[i]]++;
   }
+  if (host_labels)
+    *host_labels = g_steal_pointer (&host);
   return TRUE;
+}
+
+NcfmTensor *
+ncfm_cf_onehot (NcfmActivations *work, guint slot, NcfmDevice *device, const gint32 *host_labels,
+    gint64 n, guint k, GError **error)
+{
+  gint64 shape[2] = { n, k };
+  NcfmTensor *oh = ncfm_activations_ensure (work, slot, device, NCFM_DTYPE_F32, shape, 2, error);
+  if (!oh)
+    return NULL;
+  g_autofree gfloat *h = g_new0 (gfloat, n * k);
+  for (gint64 i = 0; i < n; i++)
+    h[i * k + host_labels[i]] = 1.0f;
+  ncfm_tensor_set_data (oh, (const guint8 *) h, n * k * sizeof (gfloat), NULL);
+  return oh;
 }
 
 NcfmTensor *
@@ -229,8 +246,9 @@ ncfm_cf_stats_accumulate (NcfmCFStats *self, NcfmTensor *features, NcfmTensor *l
 {
   g_return_val_if_fail (NCFM_IS_CF_STATS (self), FALSE);
   g_autofree gint64 *counts = g_new (gint64, self->k);
+  g_autofree gint32 *host_labels = NULL;
   if (!ncfm_cf_check_batch (self->device, self->k, self->m, self->d, features, labels, t, "real",
-          counts, error))
+          counts, &host_labels, error))
     return FALSE;
   NcfmBackend *be = ncfm_device_get_backend (self->device);
   gint64 n = ncfm_tensor_get_dim (features, 0);
@@ -245,19 +263,10 @@ ncfm_cf_stats_accumulate (NcfmCFStats *self, NcfmTensor *features, NcfmTensor *l
 
   /* per-class feature sums (the MMD baseline's statistic): one-hot^T X, as
    * the weight gradient of a linear layer with dy = one-hot */
-  gint64 oshape[2] = { n, self->k };
-  NcfmTensor *onehot = ncfm_activations_ensure (self->work, WORK_ONEHOT, self->device,
-      NCFM_DTYPE_F32, oshape, 2, error);
+  NcfmTensor *onehot = ncfm_cf_onehot (self->work, WORK_ONEHOT, self->device, host_labels, n,
+      self->k, error);
   if (!onehot)
     return FALSE;
-  {
-    g_autofree gint32 *host = g_new (gint32, n);
-    g_autofree gfloat *oh = g_new0 (gfloat, n * self->k);
-    ncfm_tensor_download (labels, host, n * sizeof (gint32));
-    for (gint64 i = 0; i < n; i++)
-      oh[i * self->k + host[i]] = 1.0f;
-    ncfm_tensor_set_data (onehot, (const guint8 *) oh, n * self->k * sizeof (gfloat), NULL);
-  }
   gint64 kd[2] = { self->k, self->d };
   g_autoptr (NcfmTensor) batch_sums = ncfm_tensor_new (self->device, NCFM_DTYPE_F32, kd, 2, error);
   if (!batch_sums)

@@ -32,10 +32,14 @@ gboolean ncfm_cf_stats_compute_cf (NcfmCFStats *self, NcfmTensor **re, NcfmTenso
 #ifndef __GI_SCANNER__
 /* For the objective (C only): validates features [n, dim] F32, labels [n] I32
  * with values in [0, num_classes) and t [num_freqs, dim] on the stats' device;
- * fills counts[num_classes] with the per-class counts of this batch. */
+ * fills counts[num_classes] with the per-class counts of this batch and, if
+ * host_labels is non-NULL, hands over the host copy of the labels (g_free). */
 gboolean ncfm_cf_check_batch (NcfmDevice *device, guint num_classes, guint num_freqs,
     guint dim, NcfmTensor *features, NcfmTensor *labels, NcfmTensor *t, const gchar *what,
-    gint64 *counts, GError **error);
+    gint64 *counts, gint32 **host_labels, GError **error);
+/* One-hot [n, k] F32 of validated host labels, in work slot `slot`. */
+NcfmTensor *ncfm_cf_onehot (NcfmActivations *work, guint slot, NcfmDevice *device,
+    const gint32 *host_labels, gint64 n, guint k, GError **error);
 /* Per-class reciprocal counts (0 where a count is 0) as a device tensor [k]. */
 NcfmTensor *ncfm_cf_reciprocal_counts (NcfmDevice *device, const gint64 *counts, guint k,
     GError **error);

@@ -201,23 +201,6 @@ f32 (NcfmTensor *t)
   return t ? ncfm_tensor_f32 (t) : NULL;
 }
 
-/* One-hot [n, k] of labels (validated) into a work slot. */
-static NcfmTensor *
-onehot (NcfmNcfd *self, guint slot, NcfmTensor *labels, guint k, GError **error)
-{
-  gint64 n = ncfm_tensor_get_dim (labels, 0);
-  NcfmTensor *oh = work (self, slot, n, k, error);
-  if (!oh)
-    return NULL;
-  g_autofree gint32 *host = g_new (gint32, n);
-  g_autofree gfloat *h = g_new0 (gfloat, n * k);
-  ncfm_tensor_download (labels, host, n * sizeof (gint32));
-  for (gint64 i = 0; i < n; i++)
-    h[i * k + host[i]] = 1.0f;
-  ncfm_tensor_set_data (oh, (const guint8 *) h, n * k * sizeof (gfloat), NULL);
-  return oh;
-}
-
 /* Class means [k, d] = (one-hot^T X) scaled by 1/count. */
 static void
 class_means (NcfmBackend *be, gint64 n, guint d, guint k, NcfmTensor *x, NcfmTensor *oh,
@@ -283,7 +266,7 @@ synthetic_ncfd (NcfmNcfd *self, NcfmCFStats *real, NcfmTensor *xs, NcfmTensor *l
 }
 
 static gboolean
-synthetic_mmd (NcfmNcfd *self, NcfmCFStats *real, NcfmTensor *xs, NcfmTensor *labels,
+synthetic_mmd (NcfmNcfd *self, NcfmCFStats *real, NcfmTensor *xs, const gint32 *host_labels,
     NcfmTensor *inv_s, NcfmTensor *mask, NcfmTensor *dxs, GError **error)
 {
   NcfmBackend *be = ncfm_device_get_backend (self->device);
@@ -293,7 +276,8 @@ synthetic_mmd (NcfmNcfd *self, NcfmCFStats *real, NcfmTensor *xs, NcfmTensor *la
   for (guint c = 0; c < k; c++)
     counts_r[c] = ncfm_cf_stats_get_count (real, c);
   g_autoptr (NcfmTensor) inv_r = ncfm_cf_reciprocal_counts (self->device, counts_r, k, error);
-  NcfmTensor *oh = inv_r ? onehot (self, W_ONEHOT_S, labels, k, error) : NULL;
+  NcfmTensor *oh = inv_r ? ncfm_cf_onehot (self->work, W_ONEHOT_S, self->device, host_labels, n,
+      k, error) : NULL;
   NcfmTensor *means = oh ? work (self, W_MEANS, k, d, error) : NULL;
   NcfmTensor *g_mean_s = means ? work (self, W_G_MEAN_S, k, d, error) : NULL;
   self->g_mean_r = g_mean_s ? new_tensor (self, k, d, error) : NULL;
@@ -353,8 +337,9 @@ ncfm_ncfd_synthetic (NcfmNcfd *self, NcfmCFStats *real, NcfmTensor *syn_features
   guint d = ncfm_cf_stats_get_dim (real);
   gboolean normalize = ncfm_cf_stats_get_normalize (real);
   g_autofree gint64 *counts_s = g_new (gint64, k);
+  g_autofree gint32 *host_labels = NULL;
   if (!ncfm_cf_check_batch (self->device, k, m, d, syn_features, syn_labels, t, "synthetic",
-          counts_s, error))
+          counts_s, &host_labels, error))
     return FALSE;
   clear_results (self);
   NcfmBackend *be = ncfm_device_get_backend (self->device);
@@ -381,7 +366,7 @@ ncfm_ncfd_synthetic (NcfmNcfd *self, NcfmCFStats *real, NcfmTensor *syn_features
   NcfmTensor *dxs = xs ? work (self, W_DX_S, n, d, error) : NULL;
   gboolean ok = dxs && (self->metric == NCFM_METRIC_NCFD
       ? synthetic_ncfd (self, real, xs, syn_labels, t, inv_s, mask, dxs, error)
-      : synthetic_mmd (self, real, xs, syn_labels, inv_s, mask, dxs, error));
+      : synthetic_mmd (self, real, xs, host_labels, inv_s, mask, dxs, error));
   if (!ok) {
     clear_results (self);
     return FALSE;
@@ -431,8 +416,9 @@ ncfm_ncfd_real_backward (NcfmNcfd *self, NcfmTensor *real_features, NcfmTensor *
   guint k = self->k, m = ncfm_cf_stats_get_num_freqs (self->real);
   guint d = ncfm_cf_stats_get_dim (self->real);
   g_autofree gint64 *counts_b = g_new (gint64, k);
+  g_autofree gint32 *host_labels = NULL;
   if (!ncfm_cf_check_batch (self->device, k, m, d, real_features, real_labels, self->t, "real",
-          counts_b, error))
+          counts_b, &host_labels, error))
     return FALSE;
   NcfmBackend *be = ncfm_device_get_backend (self->device);
   gint64 n = ncfm_tensor_get_dim (real_features, 0);
@@ -468,7 +454,8 @@ ncfm_ncfd_real_backward (NcfmNcfd *self, NcfmTensor *real_features, NcfmTensor *
     if (dt)
       be->ops->axpby (be, (size_t) m * d, 1.0f, f32 (dt), 1.0f, f32 (self->grad_t));
   } else {
-    NcfmTensor *oh = onehot (self, W_ONEHOT_R, real_labels, k, error);
+    NcfmTensor *oh = ncfm_cf_onehot (self->work, W_ONEHOT_R, self->device, host_labels, n, k,
+        error);
     if (!oh)
       return FALSE;
     be->ops->linear_backward (be, (int) n, (int) d, (int) k, NULL, f32 (self->g_mean_r), f32 (oh),
