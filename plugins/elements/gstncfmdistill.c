@@ -576,7 +576,7 @@ read_failed:
 /* One optimisation step on class c; *loss gets its loss.  psi_done is set when
  * dL/dt of this class went to the learned sampler. */
 static gboolean
-step_class (GstNcfmDistill *self, NcfmCFMeta *cf, NcfmConvNet *model,
+step_class (GstNcfmDistill *self, NcfmCFMeta *cf, NcfmModel *model,
     NcfmAugmentParams *params, guint c, gdouble *loss, gboolean *psi_done, GError **error)
 {
   NcfmBackend *be = ncfm_device_get_backend (self->device);
@@ -608,7 +608,7 @@ step_class (GstNcfmDistill *self, NcfmCFMeta *cf, NcfmConvNet *model,
     if (!xa || !ncfm_augment_params_apply (params, xn, xa, self->aug_work, error))
       return FALSE;
   }
-  if (!ncfm_convnet_forward (model, xa ? xa : xn, self->acts, error))
+  if (!ncfm_model_forward (model, xa ? xa : xn, self->acts, error))
     return FALSE;
   NcfmTensor *feats = ncfm_activations_get_features (self->acts);
 
@@ -635,7 +635,7 @@ step_class (GstNcfmDistill *self, NcfmCFMeta *cf, NcfmConvNet *model,
     ncfm_cf_meta_unlock_sampler (cf);
   }
 
-  if (!ncfm_convnet_backward (model, self->acts, ncfm_ncfd_get_grad_syn_features (self->ncfd),
+  if (!ncfm_model_backward (model, self->acts, ncfm_ncfd_get_grad_syn_features (self->ncfd),
           NULL, FALSE, error))
     return FALSE;
   NcfmTensor *gimg = ncfm_activations_get_grad_images (self->acts);
@@ -669,13 +669,13 @@ gst_ncfm_distill_render (GstBaseSink *sink, GstBuffer *buf)
   g_autoptr (GError) error = NULL;
   NcfmCFMeta *cf = gst_buffer_get_ncfm_cf_meta (buf);
   NcfmModelMeta *mm = gst_buffer_get_ncfm_model_meta (buf);
-  if (!cf || !mm || !NCFM_IS_CONVNET (mm->model)) {
+  if (!cf || !mm || !NCFM_IS_MODEL (mm->model)) {
     GST_ELEMENT_ERROR (self, STREAM, FORMAT, ("Buffer without %s", !cf ? "an NcfmCFMeta "
-            "(put ncfmcf upstream)" : "an NcfmModelMeta of a ConvNet (put ncfmconvnet upstream)"),
-        (NULL));
+            "(put ncfmcf upstream)" : "an NcfmModelMeta (put an extractor such as ncfmconvnet "
+            "upstream)"), (NULL));
     return GST_FLOW_ERROR;
   }
-  NcfmConvNet *model = NCFM_CONVNET (mm->model);
+  NcfmModel *model = NCFM_MODEL (mm->model);
   if (!ensure_state (self, buf, cf, ncfm_tensor_get_device (cf->features)))
     return GST_FLOW_ERROR;
 

@@ -14,7 +14,7 @@ G_BEGIN_DECLS
  * NcfmModelMeta:
  * @meta: the parent #GstMeta
  * @model: the exact model that computed the features of the buffer (a
- *   reference; for now an #NcfmConvNet).  Immutable: the extractor never
+ *   reference; an object implementing #NcfmModel).  Immutable: the extractor never
  *   changes a model once a buffer referencing it has been pushed, so a
  *   consumer can run it forward and backward on other images (the distiller
  *   on its synthetic set) and get the same function.

@@ -5,6 +5,7 @@
 #define NCFM_CONVNET_PRIVATE_H
 
 #include "ncfm-convnet.h"
+#include "ncfm-model.h"
 
 typedef struct {
   gchar *name;
@@ -35,5 +36,6 @@ struct _NcfmConvNet {
 };
 
 Param *ncfm_convnet_find_param (NcfmConvNet *self, const gchar *name);
+void ncfm_convnet_model_iface_init (NcfmModelInterface *iface);
 
 #endif

@@ -24,7 +24,8 @@
 #define NORM_EPS 1e-5f
 #define BN_MOMENTUM 0.1f
 
-G_DEFINE_FINAL_TYPE (NcfmConvNet, ncfm_convnet, G_TYPE_OBJECT)
+G_DEFINE_FINAL_TYPE_WITH_CODE (NcfmConvNet, ncfm_convnet, G_TYPE_OBJECT,
+    G_IMPLEMENT_INTERFACE (NCFM_TYPE_MODEL, ncfm_convnet_model_iface_init))
 
 /* Activation slots: per layer, then shared ones. */
 enum { SLOT_CONV_OUT, SLOT_NORM_OUT, SLOT_MEAN, SLOT_RSTD, SLOT_POOLED, SLOTS_PER_LAYER };

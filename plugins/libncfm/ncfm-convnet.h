@@ -4,6 +4,7 @@
 
 #include <glib-object.h>
 #include "ncfm-activations.h"
+#include "ncfm-model.h"
 #include "ncfm-safetensors.h"
 #include "ncfm-tensor.h"
 

@@ -8,6 +8,7 @@
 #include "ncfm-safetensors.h"
 #include "ncfm-tensor.h"
 #include "ncfm-activations.h"
+#include "ncfm-model.h"
 #include "ncfm-convnet.h"
 #include "ncfm-cf.h"
 #include "ncfm-ncfd.h"
