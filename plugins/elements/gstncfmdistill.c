@@ -46,18 +46,25 @@
  * #GstNcfmDistill:dataset (read at start, also for init=noise: it fixes the
  * classes and geometry).
  *
- * Not in this version: a preview source pad of the current synthetic images.
+ * The src pad emits preview frames (`video/x-raw, format=RGB`, framerate
+ * 0/1): the stored images as a grid, one row per class, for the first
+ * buffer, every #GstNcfmDistill:preview-every steps and at EOS, so that
+ * `ncfmdistill ! videoconvert ! autovideosink` shows the distillation live
+ * and `ncfmdistill ! pngenc ! multifilesink` keeps snapshots.  Frames carry
+ * the step as their offset and no timestamp.
+ *
+ * With #GstNcfmDistill:calib above 0 and an extractor that comes from a
+ * model pool, each class step also descends the cross-entropy of the pool
+ * member's trained model on the synthetic images (the calibration of the
+ * reference implementation).
  *
  * ## Example launch line
  * |[
  * gst-launch-1.0 -m ncfmdatasetsrc epochs=3 batch-size=256 ! ncfmaugment ! ncfmconvnet width=32 ! ncfmcf num-freqs=256 ! ncfmdistill location=/tmp/fm-synset.safetensors ipc=1
  * ]| Distils Fashion-MNIST to one image per class.
  */
-#include "gstncfmdistill.h"
+#include "gstncfmdistill-private.h"
 
-#include <json-glib/json-glib.h>
-#include <ncfm.h>
-#include <ncfm-multiformation.h>
 #include <string.h>
 
 #include "gstncfmaugmentmeta.h"
@@ -66,13 +73,13 @@
 #include "gstncfmmeta.h"
 #include "gstncfmmodelmeta.h"
 
-GST_DEBUG_CATEGORY_STATIC (gst_ncfm_distill_debug);
+GST_DEBUG_CATEGORY (gst_ncfm_distill_debug);
 #define GST_CAT_DEFAULT gst_ncfm_distill_debug
 
 #define DEFAULT_LOCATION NULL
 #define DEFAULT_DATASET NCFM_DEFAULT_DATASET
 #define DEFAULT_IPC 10
-#define DEFAULT_FACTOR 1
+#define DEFAULT_FACTOR 2
 #define MAX_FACTOR 8
 #define DEFAULT_INIT NCFM_SYNSET_INIT_REAL
 #define DEFAULT_LR 0.01f
@@ -81,11 +88,13 @@ GST_DEBUG_CATEGORY_STATIC (gst_ncfm_distill_debug);
 #define DEFAULT_METRIC NCFM_METRIC_NCFD
 #define DEFAULT_SAVE_EVERY 100
 #define DEFAULT_SEED 0
+#define DEFAULT_WEIGHT_DECAY 5e-4f
+#define DEFAULT_CALIB 0.0f
+#define DEFAULT_PREVIEW_EVERY 10
 
 #define ADAM_BETA1 0.9f
 #define ADAM_BETA2 0.999f
 #define ADAM_EPS 1e-8f
-#define ADAM_WEIGHT_DECAY 0.0f
 
 enum {
   PROP_0,
@@ -100,42 +109,11 @@ enum {
   PROP_METRIC,
   PROP_SAVE_EVERY,
   PROP_SEED,
+  PROP_WEIGHT_DECAY,
+  PROP_CALIB,
+  PROP_PREVIEW_EVERY,
 };
 
-struct _GstNcfmDistill {
-  GstBaseSink parent;
-
-  /* properties (object lock) */
-  gchar *location, *dataset;
-  guint ipc, factor, save_every;
-  NcfmSynsetInit init;
-  gfloat lr, alpha, beta;
-  NcfmMetric metric;
-  guint64 seed;
-
-  /* streaming state: the property values copied at start */
-  gchar *s_location;
-  guint s_ipc, s_factor, s_save_every;
-  NcfmSynsetInit s_init;
-  gfloat s_lr, s_alpha, s_beta;
-  NcfmMetric s_metric;
-  guint64 s_seed;
-
-  NcfmDataset *ds;
-  NcfmSafetensors *resume;   /* the file found at start, until the first buffer */
-  guint k, c, h, w;
-  gfloat mean[NCFM_MAX_CHANNELS], std[NCFM_MAX_CHANNELS];
-  NcfmDevice *device;
-  NcfmTensor **img, **m, **v;  /* per class, [ipc, C, H, W] */
-  gint64 *cstep;               /* AdamW steps per class */
-  NcfmTensor *dec_labels;      /* I32 [ipc * factor^2] */
-  guint64 step, saved_step;
-  NcfmNcfd *ncfd;
-  NcfmActivations *dec_work, *acts, *aug_work;
-  gint64 t0;
-  guint64 n_real;
-  gboolean warned_per_sample;
-};
 
 #define gst_ncfm_distill_parent_class parent_class
 G_DEFINE_TYPE (GstNcfmDistill, gst_ncfm_distill, GST_TYPE_BASE_SINK);
@@ -143,6 +121,9 @@ GST_ELEMENT_REGISTER_DEFINE (ncfmdistill, "ncfmdistill", GST_RANK_NONE, GST_TYPE
 
 static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE ("sink",
     GST_PAD_SINK, GST_PAD_ALWAYS, GST_STATIC_CAPS (GST_NCFM_TENSORS_CAPS_STR));
+static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE ("src",
+    GST_PAD_SRC, GST_PAD_ALWAYS, GST_STATIC_CAPS ("video/x-raw, format = (string) RGB, "
+        "width = (int) [ 1, MAX ], height = (int) [ 1, MAX ], framerate = (fraction) 0/1"));
 
 #define GST_TYPE_NCFM_DISTILL_INIT (gst_ncfm_distill_init_get_type ())
 static GType
@@ -194,173 +175,22 @@ clear_state (GstNcfmDistill *self)
   g_clear_object (&self->dec_work);
   g_clear_object (&self->acts);
   g_clear_object (&self->aug_work);
+  g_clear_object (&self->calib_acts);
+  g_clear_object (&self->calib_probs);
+  g_clear_object (&self->calib_loss);
+  g_clear_object (&self->calib_dlogits);
   g_clear_object (&self->device);
   g_clear_object (&self->resume);
   g_clear_object (&self->ds);
   g_clear_pointer (&self->s_location, g_free);
   self->step = 0;
   self->saved_step = G_MAXUINT64;
+  self->previewed_step = G_MAXUINT64;
   self->n_real = 0;
   self->t0 = 0;
   self->warned_per_sample = FALSE;
-}
-
-static gchar *
-json_floats (const gfloat *v, guint n)
-{
-  g_autoptr (JsonBuilder) b = json_builder_new ();
-  json_builder_begin_array (b);
-  for (guint i = 0; i < n; i++)
-    json_builder_add_double_value (b, v[i]);
-  json_builder_end_array (b);
-  g_autoptr (JsonNode) root = json_builder_get_root (b);
-  return json_to_string (root, FALSE);
-}
-
-static gchar *
-json_class_names (NcfmDataset *ds, guint k)
-{
-  g_autoptr (JsonBuilder) b = json_builder_new ();
-  json_builder_begin_array (b);
-  for (guint i = 0; i < k; i++)
-    json_builder_add_string_value (b, ncfm_dataset_get_class_name (ds, i));
-  json_builder_end_array (b);
-  g_autoptr (JsonNode) root = json_builder_get_root (b);
-  return json_to_string (root, FALSE);
-}
-
-static void
-set_meta_printf (NcfmSafetensors *st, const gchar *key, const gchar *fmt, ...) G_GNUC_PRINTF (3, 4);
-static void
-set_meta_printf (NcfmSafetensors *st, const gchar *key, const gchar *fmt, ...)
-{
-  va_list ap;
-  va_start (ap, fmt);
-  g_autofree gchar *v = g_strdup_vprintf (fmt, ap);
-  va_end (ap);
-  ncfm_safetensors_set_metadata (st, key, v);
-}
-
-/* Writes the set, its AdamW state and metadata atomically to the location. */
-static gboolean
-save_synset (GstNcfmDistill *self)
-{
-  g_autoptr (GError) error = NULL;
-  const guint n = self->k * self->s_ipc;
-  const gsize chw = (gsize) self->c * self->h * self->w;
-  const gsize per = (gsize) self->s_ipc * chw * sizeof (gfloat);
-  const gint64 shape[4] = { n, self->c, self->h, self->w }, lshape[1] = { n },
-      kshape[1] = { self->k };
-  g_autofree gfloat *host = g_malloc (per * self->k);
-  g_autofree gint64 *labels = g_new (gint64, n);
-  g_autoptr (NcfmSafetensors) st = ncfm_safetensors_new ();
-
-  NcfmTensor **parts[3] = { self->img, self->m, self->v };
-  const gchar *names[3] = { "images", "adamw.m", "adamw.v" };
-  for (guint p = 0; p < 3; p++) {
-    for (guint i = 0; i < self->k; i++)
-      ncfm_tensor_download (parts[p][i], (guint8 *) host + per * i, per);
-    ncfm_safetensors_set (st, names[p], NCFM_DTYPE_F32, shape, 4, host, per * self->k);
-  }
-  for (guint i = 0; i < n; i++)
-    labels[i] = i / self->s_ipc;
-  ncfm_safetensors_set (st, "labels", NCFM_DTYPE_I64, lshape, 1, labels, n * sizeof (gint64));
-  ncfm_safetensors_set (st, "adamw.step", NCFM_DTYPE_I64, kshape, 1, self->cstep,
-      self->k * sizeof (gint64));
-
-  g_autofree gchar *class_names = json_class_names (self->ds, self->k);
-  g_autofree gchar *mean = json_floats (self->mean, self->c);
-  g_autofree gchar *std = json_floats (self->std, self->c);
-  ncfm_safetensors_set_metadata (st, "ncfm.format", "synset");
-  ncfm_safetensors_set_metadata (st, "ncfm.format_version", "1");
-  ncfm_safetensors_set_metadata (st, "ncfm.class_names", class_names);
-  ncfm_safetensors_set_metadata (st, "ncfm.mean", mean);
-  ncfm_safetensors_set_metadata (st, "ncfm.std", std);
-  ncfm_safetensors_set_metadata (st, "ncfm.dataset", ncfm_dataset_get_name (self->ds));
-  set_meta_printf (st, "ncfm.factor", "%u", self->s_factor);
-  set_meta_printf (st, "ncfm.ipc", "%u", self->s_ipc);
-  set_meta_printf (st, "ncfm.step", "%" G_GUINT64_FORMAT, self->step);
-  set_meta_printf (st, "ncfm.lr", "%g", self->s_lr);
-  set_meta_printf (st, "ncfm.alpha", "%g", self->s_alpha);
-  set_meta_printf (st, "ncfm.beta", "%g", self->s_beta);
-  ncfm_safetensors_set_metadata (st, "ncfm.metric", ncfm_metric_to_string (self->s_metric));
-  ncfm_safetensors_set_metadata (st, "ncfm.init", ncfm_synset_init_to_string (self->s_init));
-  set_meta_printf (st, "ncfm.seed", "%" G_GUINT64_FORMAT, self->s_seed);
-
-  if (!ncfm_safetensors_save (st, self->s_location, &error)) {
-    GST_ELEMENT_ERROR (self, RESOURCE, WRITE, ("Cannot save the synthetic set to %s: %s",
-            self->s_location, error->message), ("property location"));
-    return FALSE;
-  }
-  self->saved_step = self->step;
-  GST_DEBUG_OBJECT (self, "saved step %" G_GUINT64_FORMAT " to %s", self->step,
-      self->s_location);
-  return TRUE;
-}
-
-static gboolean
-parse_uint_meta (NcfmSafetensors *st, const gchar *key, guint64 *out)
-{
-  const gchar *v = ncfm_safetensors_get_metadata (st, key);
-  return v && g_ascii_string_to_unsigned (v, 10, 0, G_MAXUINT64, out, NULL);
-}
-
-/* The existing file at start: it must agree with the properties and the dataset. */
-static gboolean
-check_resume (GstNcfmDistill *self, NcfmSafetensors *st)
-{
-  g_autoptr (GError) error = NULL;
-  const gchar *file = self->s_location;
-  const gchar *fmt = ncfm_safetensors_get_metadata (st, "ncfm.format");
-  guint64 ipc = 0, factor = 0, step = 0;
-  if (g_strcmp0 (fmt, "synset") != 0) {
-    GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS, ("%s exists and is not a synthetic set "
-            "(ncfm.format %s): not overwriting it", file, fmt ? fmt : "(missing)"),
-        ("property location"));
-    return FALSE;
-  }
-  if (!parse_uint_meta (st, "ncfm.ipc", &ipc) || !parse_uint_meta (st, "ncfm.factor", &factor)
-      || !parse_uint_meta (st, "ncfm.step", &step)) {
-    GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS, ("%s lacks ncfm.ipc, ncfm.factor or ncfm.step: "
-            "not resuming from (or overwriting) it", file), ("property location"));
-    return FALSE;
-  }
-  if (ipc != self->s_ipc) {
-    GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS, ("Property ipc is %u but %s was distilled "
-            "with ipc %" G_GUINT64_FORMAT, self->s_ipc, file, ipc),
-        ("set ipc=%" G_GUINT64_FORMAT " to resume, or another location", ipc));
-    return FALSE;
-  }
-  if (factor != self->s_factor) {
-    GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS, ("Property factor is %u but %s was distilled "
-            "with factor %" G_GUINT64_FORMAT, self->s_factor, file, factor),
-        ("set factor=%" G_GUINT64_FORMAT " to resume, or another location", factor));
-    return FALSE;
-  }
-  gint64 shape[NCFM_MAX_DIMS];
-  guint nd = 0;
-  NcfmDType dt;
-  if (!ncfm_safetensors_get_info (st, "images", &dt, &nd, shape, &error) || dt != NCFM_DTYPE_F32
-      || nd != 4) {
-    GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS, ("%s has no F32 [N,C,H,W] images%s%s", file,
-            error ? ": " : "", error ? error->message : ""), ("property location"));
-    return FALSE;
-  }
-  if (shape[1] != self->c || shape[2] != self->h || shape[3] != self->w) {
-    GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS, ("Image shape of %s is [%" G_GINT64_FORMAT
-            ",%" G_GINT64_FORMAT ",%" G_GINT64_FORMAT "] but the dataset (property dataset) "
-            "has [%u,%u,%u]", file, shape[1], shape[2], shape[3], self->c, self->h, self->w),
-        (NULL));
-    return FALSE;
-  }
-  if (shape[0] != (gint64) self->k * self->s_ipc) {
-    GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS, ("%s holds %" G_GINT64_FORMAT " images, which is "
-            "not ipc %u x %u classes of the dataset (property dataset)", file, shape[0],
-            self->s_ipc, self->k), (NULL));
-    return FALSE;
-  }
-  GST_INFO_OBJECT (self, "resuming from %s at step %" G_GUINT64_FORMAT, file, step);
-  return TRUE;
+  self->warned_no_trained = FALSE;
+  self->preview_started = FALSE;
 }
 
 static gboolean
@@ -379,6 +209,9 @@ gst_ncfm_distill_start (GstBaseSink *sink)
   self->s_save_every = self->save_every;
   self->s_init = self->init;
   self->s_lr = self->lr;
+  self->s_weight_decay = self->weight_decay;
+  self->s_calib = self->calib;
+  self->s_preview_every = self->preview_every;
   self->s_alpha = self->alpha;
   self->s_beta = self->beta;
   self->s_metric = self->metric;
@@ -427,7 +260,7 @@ gst_ncfm_distill_start (GstBaseSink *sink)
               "(not overwriting it)", self->s_location, error->message), ("property location"));
       return FALSE;
     }
-    if (!check_resume (self, self->resume))
+    if (!gst_ncfm_distill_check_resume (self, self->resume))
       return FALSE;
   }
   return TRUE;
@@ -514,7 +347,7 @@ ensure_state (GstNcfmDistill *self, GstBuffer *buf, NcfmCFMeta *cf, NcfmDevice *
       memcpy (self->cstep, steps, nb);
     }
     guint64 step = 0;
-    parse_uint_meta (st, "ncfm.step", &step);
+    gst_ncfm_distill_meta_uint (st, "ncfm.step", &step);
     self->step = step;
     self->saved_step = step;
     g_clear_object (&self->resume);
@@ -564,6 +397,7 @@ ensure_state (GstNcfmDistill *self, GstBuffer *buf, NcfmCFMeta *cf, NcfmDevice *
   self->dec_work = ncfm_activations_new ();
   self->acts = ncfm_activations_new ();
   self->aug_work = ncfm_activations_new ();
+  self->calib_acts = ncfm_activations_new ();
   self->t0 = g_get_monotonic_time ();
   return TRUE;
 
@@ -573,10 +407,58 @@ read_failed:
   return FALSE;
 }
 
+/* (Re)allocates *t as F32 of the given shape when it is missing or differs. */
+static gboolean
+ensure_f32 (NcfmDevice *dev, NcfmTensor **t, const gint64 *shape, guint nd, GError **error)
+{
+  if (*t && ncfm_tensor_has_shape (*t, shape, nd))
+    return TRUE;
+  g_clear_object (t);
+  *t = ncfm_tensor_new (dev, NCFM_DTYPE_F32, shape, nd, error);
+  return *t != NULL;
+}
+
+/* The calibration step: calib * cross-entropy of the trained pool member's
+ * logits on the (augmented) synthetic images x against their class, its
+ * gradient wrt x added to grad_images; *ce gets the cross-entropy. */
+static gboolean
+calibrate (GstNcfmDistill *self, NcfmModel *trained, NcfmTensor *x, NcfmTensor *grad_images,
+    gdouble *ce, GError **error)
+{
+  NcfmBackend *be = ncfm_device_get_backend (self->device);
+  if (!ncfm_model_forward (trained, x, self->calib_acts, error))
+    return FALSE;
+  NcfmTensor *logits = ncfm_activations_get_logits (self->calib_acts);
+  const gint64 n = ncfm_tensor_get_dim (logits, 0), k = ncfm_tensor_get_dim (logits, 1);
+  const gint64 one = 1;
+  guint nd;
+  const gint64 *shape = ncfm_tensor_get_shape (logits, &nd);
+  if (!ensure_f32 (self->device, &self->calib_probs, shape, nd, error)
+      || !ensure_f32 (self->device, &self->calib_dlogits, shape, nd, error)
+      || !ensure_f32 (self->device, &self->calib_loss, &one, 1, error))
+    return FALSE;
+  const gint32 *labels = ncfm_tensor_get_data (self->dec_labels);
+  be->ops->cross_entropy_forward (be, (int) n, (int) k, ncfm_tensor_f32 (logits), labels, NULL,
+      ncfm_tensor_f32 (self->calib_probs), ncfm_tensor_f32 (self->calib_loss));
+  be->ops->cross_entropy_backward (be, (int) n, (int) k, ncfm_tensor_f32 (self->calib_probs),
+      labels, NULL, ncfm_tensor_f32 (self->calib_dlogits));
+  be->ops->axpby (be, (size_t) (n * k), self->s_calib, ncfm_tensor_f32 (self->calib_dlogits),
+      0.0f, ncfm_tensor_f32 (self->calib_dlogits));
+  if (!ncfm_model_backward (trained, self->calib_acts, NULL, self->calib_dlogits, FALSE, error))
+    return FALSE;
+  NcfmTensor *g = ncfm_activations_get_grad_images (self->calib_acts);
+  be->ops->axpby (be, (size_t) ncfm_tensor_get_numel (g), 1.0f, ncfm_tensor_f32 (g), 1.0f,
+      ncfm_tensor_f32 (grad_images));
+  gfloat loss = 0.0f;
+  ncfm_tensor_download (self->calib_loss, &loss, sizeof loss);
+  *ce = loss;
+  return TRUE;
+}
+
 /* One optimisation step on class c; *loss gets its loss.  psi_done is set when
  * dL/dt of this class went to the learned sampler. */
 static gboolean
-step_class (GstNcfmDistill *self, NcfmCFMeta *cf, NcfmModel *model,
+step_class (GstNcfmDistill *self, NcfmCFMeta *cf, NcfmModel *model, NcfmModel *trained,
     NcfmAugmentParams *params, guint c, gdouble *loss, gboolean *psi_done, GError **error)
 {
   NcfmBackend *be = ncfm_device_get_backend (self->device);
@@ -639,6 +521,11 @@ step_class (GstNcfmDistill *self, NcfmCFMeta *cf, NcfmModel *model,
           NULL, FALSE, error))
     return FALSE;
   NcfmTensor *gimg = ncfm_activations_get_grad_images (self->acts);
+  gdouble ce = 0.0;
+  if (trained && !calibrate (self, trained, xa ? xa : xn, gimg, &ce, error))
+    return FALSE;
+  if (trained)
+    GST_LOG_OBJECT (self, "class %u: calibration cross-entropy %g", c, ce);
   g_autoptr (NcfmTensor) gx = ncfm_tensor_new (self->device, NCFM_DTYPE_F32, shape, nd, error);
   if (!gx)
     return FALSE;
@@ -657,9 +544,40 @@ step_class (GstNcfmDistill *self, NcfmCFMeta *cf, NcfmModel *model,
   const size_t count = (size_t) ncfm_tensor_get_numel (self->img[c]);
   be->ops->adamw_step (be, count, ncfm_tensor_f32 (self->img[c]), ncfm_tensor_f32 (g),
       ncfm_tensor_f32 (self->m[c]), ncfm_tensor_f32 (self->v[c]), self->s_lr, ADAM_BETA1,
-      ADAM_BETA2, ADAM_EPS, ADAM_WEIGHT_DECAY, (int) ++self->cstep[c]);
+      ADAM_BETA2, ADAM_EPS, self->s_weight_decay, (int) ++self->cstep[c]);
   be->ops->clamp (be, count, 0.0f, 1.0f, ncfm_tensor_f32 (self->img[c]));
   return TRUE;
+}
+
+/* The metas every buffer needs, and the synthetic set in place for them. */
+static gboolean
+buffer_metas (GstNcfmDistill *self, GstBuffer *buf, NcfmCFMeta **cf, NcfmModelMeta **mm)
+{
+  *cf = gst_buffer_get_ncfm_cf_meta (buf);
+  *mm = gst_buffer_get_ncfm_model_meta (buf);
+  if (!*cf || !*mm || !NCFM_IS_MODEL ((*mm)->model)) {
+    GST_ELEMENT_ERROR (self, STREAM, FORMAT, ("Buffer without %s", !*cf ? "an NcfmCFMeta "
+            "(put ncfmcf upstream)" : "an NcfmModelMeta (put an extractor such as ncfmconvnet "
+            "upstream)"), (NULL));
+    return FALSE;
+  }
+  return ensure_state (self, buf, *cf, ncfm_tensor_get_device ((*cf)->features));
+}
+
+/* The first buffer: the set is initialised (or resumed) and its first preview
+ * pushed now, so that a sink behind the src pad can preroll too. */
+static GstFlowReturn
+gst_ncfm_distill_preroll (GstBaseSink *sink, GstBuffer *buf)
+{
+  GstNcfmDistill *self = GST_NCFM_DISTILL (sink);
+  NcfmCFMeta *cf;
+  NcfmModelMeta *mm;
+  if (!buffer_metas (self, buf, &cf, &mm))
+    return GST_FLOW_ERROR;
+  /* preroll comes again after every PLAYING -> PAUSED: one first frame only */
+  if (self->previewed_step != G_MAXUINT64)
+    return GST_FLOW_OK;
+  return gst_ncfm_distill_push_preview (self);
 }
 
 static GstFlowReturn
@@ -667,17 +585,22 @@ gst_ncfm_distill_render (GstBaseSink *sink, GstBuffer *buf)
 {
   GstNcfmDistill *self = GST_NCFM_DISTILL (sink);
   g_autoptr (GError) error = NULL;
-  NcfmCFMeta *cf = gst_buffer_get_ncfm_cf_meta (buf);
-  NcfmModelMeta *mm = gst_buffer_get_ncfm_model_meta (buf);
-  if (!cf || !mm || !NCFM_IS_MODEL (mm->model)) {
-    GST_ELEMENT_ERROR (self, STREAM, FORMAT, ("Buffer without %s", !cf ? "an NcfmCFMeta "
-            "(put ncfmcf upstream)" : "an NcfmModelMeta (put an extractor such as ncfmconvnet "
-            "upstream)"), (NULL));
+  NcfmCFMeta *cf;
+  NcfmModelMeta *mm;
+  if (!buffer_metas (self, buf, &cf, &mm))
     return GST_FLOW_ERROR;
-  }
   NcfmModel *model = NCFM_MODEL (mm->model);
-  if (!ensure_state (self, buf, cf, ncfm_tensor_get_device (cf->features)))
-    return GST_FLOW_ERROR;
+  NcfmModel *trained = NULL;
+  if (self->s_calib > 0.0f) {
+    if (mm->trained && NCFM_IS_MODEL (mm->trained))
+      trained = NCFM_MODEL (mm->trained);
+    else if (!self->warned_no_trained) {
+      GST_ELEMENT_WARNING (self, STREAM, FORMAT, ("calib is %g but the extractor gives no "
+              "trained model (it needs a model pool): no calibration", self->s_calib),
+          ("property calib"));
+      self->warned_no_trained = TRUE;
+    }
+  }
 
   NcfmAugmentMeta *am = gst_buffer_get_ncfm_augment_meta (buf);
   NcfmAugmentParams *params = am ? am->params : NULL;
@@ -700,7 +623,7 @@ gst_ncfm_distill_render (GstBaseSink *sink, GstBuffer *buf)
     gdouble loss = 0.0;
     if (c >= self->k)
       continue;
-    if (!step_class (self, cf, model, params, c, &loss, &psi_done, &error)) {
+    if (!step_class (self, cf, model, trained, params, c, &loss, &psi_done, &error)) {
       g_value_unset (&ids);
       g_value_unset (&losses);
       GST_ELEMENT_ERROR (self, STREAM, FAILED, ("Distillation step on class %u failed: %s", c,
@@ -737,8 +660,10 @@ gst_ncfm_distill_render (GstBaseSink *sink, GstBuffer *buf)
   gst_structure_take_value (s, "class-losses", &losses);
   gst_element_post_message (GST_ELEMENT (self), gst_message_new_element (GST_OBJECT (self), s));
 
-  if (self->s_save_every && self->step % self->s_save_every == 0 && !save_synset (self))
+  if (self->s_save_every && self->step % self->s_save_every == 0 && !gst_ncfm_distill_save (self))
     return GST_FLOW_ERROR;
+  if (self->s_preview_every && self->step % self->s_preview_every == 0)
+    return gst_ncfm_distill_push_preview (self);
   return GST_FLOW_OK;
 }
 
@@ -746,12 +671,66 @@ static gboolean
 gst_ncfm_distill_event (GstBaseSink *sink, GstEvent *event)
 {
   GstNcfmDistill *self = GST_NCFM_DISTILL (sink);
-  if (GST_EVENT_TYPE (event) == GST_EVENT_EOS && self->img
-      && self->saved_step != self->step && !save_synset (self)) {
-    gst_event_unref (event);
-    return FALSE;
+  switch (GST_EVENT_TYPE (event)) {
+    case GST_EVENT_EOS:
+      if (self->img && self->saved_step != self->step && !gst_ncfm_distill_save (self)) {
+        gst_event_unref (event);
+        return FALSE;
+      }
+      /* the final set, then the end of the preview stream */
+      gst_ncfm_distill_push_preview (self);
+      if (self->preview_started)
+        gst_pad_push_event (self->srcpad, gst_event_new_eos ());
+      break;
+    case GST_EVENT_FLUSH_START:
+    case GST_EVENT_FLUSH_STOP:
+      if (self->preview_started)
+        gst_pad_push_event (self->srcpad, gst_event_ref (event));
+      break;
+    default:
+      break;
   }
   return GST_BASE_SINK_CLASS (parent_class)->event (sink, event);
+}
+
+/* ---- the preview src pad ---- */
+
+static gboolean
+gst_ncfm_distill_src_query (GstPad *pad, GstObject *parent, GstQuery *query)
+{
+  GstNcfmDistill *self = GST_NCFM_DISTILL (parent);
+  switch (GST_QUERY_TYPE (query)) {
+    case GST_QUERY_CAPS: {
+      /* the fixed grid once the geometry is known (after start) */
+      GstCaps *filter, *caps = self->k ? gst_ncfm_distill_preview_caps (self)
+          : gst_pad_get_pad_template_caps (pad);
+      gst_query_parse_caps (query, &filter);
+      if (filter) {
+        GstCaps *x = gst_caps_intersect_full (filter, caps, GST_CAPS_INTERSECT_FIRST);
+        gst_caps_unref (caps);
+        caps = x;
+      }
+      gst_query_set_caps_result (query, caps);
+      gst_caps_unref (caps);
+      return TRUE;
+    }
+    case GST_QUERY_LATENCY:
+      gst_query_set_latency (query, FALSE, 0, GST_CLOCK_TIME_NONE);
+      return TRUE;
+    default:
+      /* nothing upstream of the previews answers for them */
+      return FALSE;
+  }
+}
+
+static gboolean
+gst_ncfm_distill_src_event (GstPad *pad, GstObject *parent, GstEvent *event)
+{
+  (void) pad;
+  (void) parent;
+  /* QoS, navigation, reconfigure...: the previews follow the distillation */
+  gst_event_unref (event);
+  return TRUE;
 }
 
 /* ---- GObject ---- */
@@ -774,6 +753,9 @@ gst_ncfm_distill_set_property (GObject *object, guint prop_id, const GValue *val
     case PROP_METRIC: self->metric = g_value_get_enum (value); break;
     case PROP_SAVE_EVERY: self->save_every = g_value_get_uint (value); break;
     case PROP_SEED: self->seed = g_value_get_uint64 (value); break;
+    case PROP_WEIGHT_DECAY: self->weight_decay = g_value_get_float (value); break;
+    case PROP_CALIB: self->calib = g_value_get_float (value); break;
+    case PROP_PREVIEW_EVERY: self->preview_every = g_value_get_uint (value); break;
     default: G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec); break;
   }
   GST_OBJECT_UNLOCK (self);
@@ -796,6 +778,9 @@ gst_ncfm_distill_get_property (GObject *object, guint prop_id, GValue *value, GP
     case PROP_METRIC: g_value_set_enum (value, self->metric); break;
     case PROP_SAVE_EVERY: g_value_set_uint (value, self->save_every); break;
     case PROP_SEED: g_value_set_uint64 (value, self->seed); break;
+    case PROP_WEIGHT_DECAY: g_value_set_float (value, self->weight_decay); break;
+    case PROP_CALIB: g_value_set_float (value, self->calib); break;
+    case PROP_PREVIEW_EVERY: g_value_set_uint (value, self->preview_every); break;
     default: G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec); break;
   }
   GST_OBJECT_UNLOCK (self);
@@ -858,7 +843,7 @@ gst_ncfm_distill_class_init (GstNcfmDistillClass *klass)
    *
    * Multi-formation factor rho: each stored image decodes to rho x rho
    * images (1 = none).  It must divide the image height and width.  The
-   * default is 1 so that any geometry works; the method uses 2.
+   * default 2 is the method's.
    */
   g_object_class_install_property (gobject_class, PROP_FACTOR,
       g_param_spec_uint ("factor", "Factor",
@@ -875,8 +860,8 @@ gst_ncfm_distill_class_init (GstNcfmDistillClass *klass)
   /**
    * GstNcfmDistill:lr:
    *
-   * AdamW learning rate on the stored pixels (betas 0.9/0.999, eps 1e-8, no
-   * weight decay).
+   * AdamW learning rate on the stored pixels (betas 0.9/0.999, eps 1e-8,
+   * decoupled weight decay #GstNcfmDistill:weight-decay).
    */
   g_object_class_install_property (gobject_class, PROP_LR,
       g_param_spec_float ("lr", "Learning rate", "AdamW learning rate on the images", 0.0f,
@@ -922,14 +907,47 @@ gst_ncfm_distill_class_init (GstNcfmDistillClass *klass)
   g_object_class_install_property (gobject_class, PROP_SEED,
       g_param_spec_uint64 ("seed", "Seed", "Seed of the initial images", 0, G_MAXUINT64,
           DEFAULT_SEED, PARAM_FLAGS));
+  /**
+   * GstNcfmDistill:weight-decay:
+   *
+   * AdamW's decoupled weight decay on the stored pixels.
+   */
+  g_object_class_install_property (gobject_class, PROP_WEIGHT_DECAY,
+      g_param_spec_float ("weight-decay", "Weight decay", "AdamW weight decay on the images",
+          0.0f, 1.0f, DEFAULT_WEIGHT_DECAY, PARAM_FLAGS));
+  /**
+   * GstNcfmDistill:calib:
+   *
+   * Weight of the calibration term: the cross-entropy of the pool member's
+   * trained model (the #NcfmModelMeta's trained model; an extractor with a
+   * model pool) on the augmented synthetic images against their class,
+   * added to the matching loss of every class step.  0 turns it off.
+   */
+  g_object_class_install_property (gobject_class, PROP_CALIB,
+      g_param_spec_float ("calib", "Calibration",
+          "Weight of the cross-entropy through the trained pool member (0 = off)", 0.0f,
+          1000.0f, DEFAULT_CALIB, PARAM_FLAGS));
+  /**
+   * GstNcfmDistill:preview-every:
+   *
+   * Steps between preview frames on the src pad (an RGB grid of the stored
+   * images, one row per class).  A frame is also pushed for the first
+   * buffer and at EOS.  0 = only those two.
+   */
+  g_object_class_install_property (gobject_class, PROP_PREVIEW_EVERY,
+      g_param_spec_uint ("preview-every", "Preview every",
+          "Steps between preview frames on the src pad (0 = first and last only)", 0,
+          G_MAXUINT, DEFAULT_PREVIEW_EVERY, PARAM_FLAGS));
 
   gst_element_class_add_static_pad_template (element_class, &sink_template);
+  gst_element_class_add_static_pad_template (element_class, &src_template);
   gst_element_class_set_static_metadata (element_class, "NCFM distiller", "Sink/Tensor",
       "Optimises a synthetic set against the real CF statistics (NCFM) and saves it",
       "gst-ncfm");
   sink_class->start = GST_DEBUG_FUNCPTR (gst_ncfm_distill_start);
   sink_class->stop = GST_DEBUG_FUNCPTR (gst_ncfm_distill_stop);
   sink_class->render = GST_DEBUG_FUNCPTR (gst_ncfm_distill_render);
+  sink_class->preroll = GST_DEBUG_FUNCPTR (gst_ncfm_distill_preroll);
   sink_class->event = GST_DEBUG_FUNCPTR (gst_ncfm_distill_event);
   gst_type_mark_as_plugin_api (GST_TYPE_NCFM_DISTILL_INIT, 0);
   gst_type_mark_as_plugin_api (GST_TYPE_NCFM_DISTILL_METRIC, 0);
@@ -950,5 +968,16 @@ gst_ncfm_distill_init (GstNcfmDistill *self)
   self->metric = DEFAULT_METRIC;
   self->save_every = DEFAULT_SAVE_EVERY;
   self->seed = DEFAULT_SEED;
+  self->weight_decay = DEFAULT_WEIGHT_DECAY;
+  self->calib = DEFAULT_CALIB;
+  self->preview_every = DEFAULT_PREVIEW_EVERY;
+  self->srcpad = gst_pad_new_from_static_template (&src_template, "src");
+  gst_pad_set_query_function (self->srcpad, GST_DEBUG_FUNCPTR (gst_ncfm_distill_src_query));
+  gst_pad_set_event_function (self->srcpad, GST_DEBUG_FUNCPTR (gst_ncfm_distill_src_event));
+  gst_element_add_pad (GST_ELEMENT (self), self->srcpad);
   gst_base_sink_set_sync (GST_BASE_SINK (self), FALSE);
+  /* Not an async sink: its first preview (pushed from preroll) is what a
+   * sink behind the src pad prerolls on, so the pipeline must be able to
+   * reach PAUSED before this element has prerolled. */
+  gst_base_sink_set_async_enabled (GST_BASE_SINK (self), FALSE);
 }

@@ -12,6 +12,7 @@
 typedef struct {
   gboolean eos;
   gchar *error;
+  gchar *warning;
   GArray *losses;   /* gdouble, one per ncfm-progress message */
   guint64 last_step;
 } RunResult;
@@ -20,6 +21,7 @@ static void
 run_result_clear (RunResult *r)
 {
   g_clear_pointer (&r->error, g_free);
+  g_clear_pointer (&r->warning, g_free);
   g_clear_pointer (&r->losses, g_array_unref);
 }
 
@@ -28,7 +30,7 @@ static void
 run_pipeline (const gchar *src, const gchar *middle, const gchar *distill, RunResult *r)
 {
   g_autofree gchar *desc = g_strdup_printf ("ncfmdatasetsrc location=%s batch-size=5 %s ! %s "
-      "! ncfmdistill name=d dataset=%s %s", idx_dir, src, middle, idx_dir, distill);
+      "! ncfmdistill name=d dataset=%s factor=1 %s", idx_dir, src, middle, idx_dir, distill);
   GError *err = NULL;
   GstElement *pipeline = gst_parse_launch (desc, &err);
   fail_unless (pipeline != NULL && err == NULL, "%s: %s", desc, err ? err->message : "");
@@ -38,8 +40,17 @@ run_pipeline (const gchar *src, const gchar *middle, const gchar *distill, RunRe
   gst_element_set_state (pipeline, GST_STATE_PLAYING);
   for (;;) {
     GstMessage *msg = gst_bus_timed_pop_filtered (bus, 120 * GST_SECOND,
-        GST_MESSAGE_EOS | GST_MESSAGE_ERROR | GST_MESSAGE_ELEMENT);
+        GST_MESSAGE_EOS | GST_MESSAGE_ERROR | GST_MESSAGE_ELEMENT | GST_MESSAGE_WARNING);
     fail_unless (msg != NULL, "timeout");
+    if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_WARNING) {
+      GError *e = NULL;
+      gst_message_parse_warning (msg, &e, NULL);
+      if (!r->warning)
+        r->warning = g_strdup (e->message);
+      g_error_free (e);
+      gst_message_unref (msg);
+      continue;
+    }
     if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_ELEMENT) {
       const GstStructure *s = gst_message_get_structure (msg);
       if (gst_structure_has_name (s, "ncfm-progress")) {
@@ -258,6 +269,151 @@ GST_START_TEST (test_no_location)
 }
 GST_END_TEST;
 
+/* Preview frames on the src pad: one for the first buffer, one every
+ * preview-every steps and the final set at EOS, an RGB grid whose cells are
+ * the saved images. */
+typedef struct {
+  guint n_frames;
+  gint width, height;
+  guint64 last_offset;
+  GstBuffer *last;
+} Previews;
+
+static void
+on_preview (GstElement *sink, GstBuffer *buf, GstPad *pad, gpointer data)
+{
+  Previews *p = data;
+  (void) sink;
+  g_autoptr (GstCaps) caps = gst_pad_get_current_caps (pad);
+  GstStructure *s = gst_caps_get_structure (caps, 0);
+  fail_unless_equals_string (gst_structure_get_string (s, "format"), "RGB");
+  gst_structure_get_int (s, "width", &p->width);
+  gst_structure_get_int (s, "height", &p->height);
+  p->n_frames++;
+  p->last_offset = GST_BUFFER_OFFSET (buf);
+  gst_buffer_replace (&p->last, buf);
+}
+
+GST_START_TEST (test_preview)
+{
+  g_autofree gchar *path = synset_path ("preview.safetensors");
+  g_autofree gchar *desc = g_strdup_printf ("ncfmdatasetsrc location=%s batch-size=5 epochs=1 "
+      "! " MIDDLE " ! ncfmdistill name=d dataset=%s factor=1 location=%s ipc=2 preview-every=2 "
+      "! fakesink name=pv signal-handoffs=true", idx_dir, idx_dir, path);
+  GstElement *pipeline = gst_parse_launch (desc, NULL);
+  fail_unless (pipeline != NULL);
+  Previews p = { 0 };
+  GstElement *pv = gst_bin_get_by_name (GST_BIN (pipeline), "pv");
+  g_signal_connect (pv, "handoff", G_CALLBACK (on_preview), &p);
+  gst_object_unref (pv);
+  GstBus *bus = gst_element_get_bus (pipeline);
+  gst_element_set_state (pipeline, GST_STATE_PLAYING);
+  GstMessage *msg = gst_bus_timed_pop_filtered (bus, 120 * GST_SECOND,
+      GST_MESSAGE_EOS | GST_MESSAGE_ERROR);
+  fail_unless (msg && GST_MESSAGE_TYPE (msg) == GST_MESSAGE_EOS, "no EOS");
+  gst_message_unref (msg);
+  gst_element_set_state (pipeline, GST_STATE_NULL);
+  gst_object_unref (bus);
+  gst_object_unref (pipeline);
+
+  const guint64 steps = file_step (path);
+  fail_unless (steps >= 3);
+  /* step 0, every second step, and the last one if it was not a multiple */
+  const guint expected = 1 + (guint) (steps / 2) + (steps % 2 ? 1 : 0);
+  fail_unless (p.n_frames == expected, "%u frames for %" G_GUINT64_FORMAT " steps", p.n_frames, steps);
+  fail_unless_equals_uint64 (p.last_offset, steps);
+  fail_unless_equals_int (p.width, 2 * (IMG_W + 1) + 1);
+  fail_unless_equals_int (p.height, 10 * (IMG_H + 1) + 1);
+
+  g_autoptr (NcfmSafetensors) st = ncfm_safetensors_load (path, NULL);
+  g_autofree gfloat *img = ncfm_safetensors_dup_f32 (st, "images", NULL, NULL);
+  GstMapInfo map;
+  fail_unless (gst_buffer_map (p.last, &map, GST_MAP_READ));
+  const guint stride = GST_ROUND_UP_4 (p.width * 3);
+  for (guint c = 0; c < 10; c++)
+    for (guint i = 0; i < 2; i++)
+      for (guint y = 0; y < IMG_H; y++)
+        for (guint x = 0; x < IMG_W; x++) {
+          const gfloat v = img[((c * 2 + i) * IMG_H + y) * IMG_W + x];
+          const guint8 *px = map.data + (c * (IMG_H + 1) + 1 + y) * stride
+              + (i * (IMG_W + 1) + 1 + x) * 3;
+          const gint want = (gint) (v * 255.0f + 0.5f);
+          fail_unless (px[0] == want && px[1] == want && px[2] == want,
+              "class %u image %u (%u,%u): %d vs %d", c, i, y, x, px[0], want);
+        }
+  gst_buffer_unmap (p.last, &map);
+  gst_buffer_unref (p.last);
+  g_unlink (path);
+}
+GST_END_TEST;
+
+/* calib without a model pool: a warning naming the property, and the run goes on */
+GST_START_TEST (test_calib_without_pool)
+{
+  g_autofree gchar *path = synset_path ("calib.safetensors");
+  g_autofree gchar *props = g_strdup_printf ("location=%s ipc=1 calib=1", path);
+  RunResult r;
+  run_pipeline ("epochs=1", MIDDLE, props, &r);
+  fail_unless (r.eos, "%s", r.error);
+  fail_unless (r.warning && strstr (r.warning, "calib"), "%s", r.warning);
+  run_result_clear (&r);
+  g_unlink (path);
+}
+GST_END_TEST;
+
+/* calib with a pool: the trained member's cross-entropy changes the images */
+static gchar *
+make_pool (void)
+{
+  g_autofree gchar *dir = g_build_filename (tmp_root, "pool", NULL);
+  g_mkdir_with_parents (dir, 0700);
+  g_autoptr (NcfmDevice) dev = ncfm_device_new ("cpu", NULL);
+  for (guint k = 0; k < 2; k++) {
+    const gchar *which[2] = { "init", "trained" };
+    for (guint j = 0; j < 2; j++) {
+      g_autoptr (NcfmConvNet) m = ncfm_convnet_new (dev, 1, IMG_H, IMG_W, 10, 1, 8,
+          NCFM_NORM_INSTANCE, 100 + 10 * k + j, NULL);
+      fail_unless (m != NULL);
+      g_autofree gchar *name = g_strdup_printf ("premodel%u_%s.safetensors", k, which[j]);
+      g_autofree gchar *file = g_build_filename (dir, name, NULL);
+      fail_unless (ncfm_convnet_save (m, file, NULL));
+    }
+  }
+  return g_steal_pointer (&dir);
+}
+
+static gfloat *
+run_with_pool (const gchar *pool, const gchar *name, gfloat calib, gsize *n)
+{
+  g_autofree gchar *path = synset_path (name);
+  g_autofree gchar *middle = g_strdup_printf ("ncfmaugment strategy=none ! ncfmconvnet "
+      "width=8 depth=1 pool=%s ! ncfmcf num-freqs=64 seed=3", pool);
+  g_autofree gchar *props = g_strdup_printf ("location=%s ipc=1 calib=%g", path, calib);
+  RunResult r;
+  run_pipeline ("epochs=1 shuffle=false", middle, props, &r);
+  fail_unless (r.eos, "%s", r.error);
+  fail_unless (r.warning == NULL, "%s", r.warning);
+  run_result_clear (&r);
+  g_autoptr (NcfmSafetensors) st = ncfm_safetensors_load (path, NULL);
+  gfloat *img = ncfm_safetensors_dup_f32 (st, "images", n, NULL);
+  g_unlink (path);
+  return img;
+}
+
+GST_START_TEST (test_calib_with_pool)
+{
+  g_autofree gchar *pool = make_pool ();
+  gsize n0 = 0, n1 = 0, n2 = 0;
+  g_autofree gfloat *a = run_with_pool (pool, "c0.safetensors", 0.0f, &n0);
+  g_autofree gfloat *b = run_with_pool (pool, "c0b.safetensors", 0.0f, &n1);
+  g_autofree gfloat *c = run_with_pool (pool, "c1.safetensors", 5.0f, &n2);
+  fail_unless (a && b && c && n0 == n1 && n1 == n2);
+  /* the runs are reproducible, so a difference is the calibration's */
+  fail_unless (memcmp (a, b, n0 * sizeof (gfloat)) == 0, "runs not reproducible");
+  fail_unless (memcmp (a, c, n0 * sizeof (gfloat)) != 0, "calibration changed nothing");
+}
+GST_END_TEST;
+
 static Suite *
 distill_suite (void)
 {
@@ -271,6 +427,9 @@ distill_suite (void)
   tcase_add_test (tc, test_noise_and_mmd);
   tcase_add_test (tc, test_learned_sampler);
   tcase_add_test (tc, test_no_location);
+  tcase_add_test (tc, test_preview);
+  tcase_add_test (tc, test_calib_without_pool);
+  tcase_add_test (tc, test_calib_with_pool);
   return s;
 }
 

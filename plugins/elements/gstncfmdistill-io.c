@@ -1,0 +1,168 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* gstncfmdistill-io.c: ncfmdistill's synthetic-set file: the atomic save and
+ * the checks on an existing file before resuming from it. */
+#include "gstncfmdistill-private.h"
+
+#include <json-glib/json-glib.h>
+
+#define GST_CAT_DEFAULT gst_ncfm_distill_debug
+
+static gchar *
+json_floats (const gfloat *v, guint n)
+{
+  g_autoptr (JsonBuilder) b = json_builder_new ();
+  json_builder_begin_array (b);
+  for (guint i = 0; i < n; i++)
+    json_builder_add_double_value (b, v[i]);
+  json_builder_end_array (b);
+  g_autoptr (JsonNode) root = json_builder_get_root (b);
+  return json_to_string (root, FALSE);
+}
+
+static gchar *
+json_class_names (NcfmDataset *ds, guint k)
+{
+  g_autoptr (JsonBuilder) b = json_builder_new ();
+  json_builder_begin_array (b);
+  for (guint i = 0; i < k; i++)
+    json_builder_add_string_value (b, ncfm_dataset_get_class_name (ds, i));
+  json_builder_end_array (b);
+  g_autoptr (JsonNode) root = json_builder_get_root (b);
+  return json_to_string (root, FALSE);
+}
+
+static void
+set_meta_printf (NcfmSafetensors *st, const gchar *key, const gchar *fmt, ...) G_GNUC_PRINTF (3, 4);
+static void
+set_meta_printf (NcfmSafetensors *st, const gchar *key, const gchar *fmt, ...)
+{
+  va_list ap;
+  va_start (ap, fmt);
+  g_autofree gchar *v = g_strdup_vprintf (fmt, ap);
+  va_end (ap);
+  ncfm_safetensors_set_metadata (st, key, v);
+}
+
+/* Writes the set, its AdamW state and metadata atomically to the location. */
+gboolean
+gst_ncfm_distill_save (GstNcfmDistill *self)
+{
+  g_autoptr (GError) error = NULL;
+  const guint n = self->k * self->s_ipc;
+  const gsize chw = (gsize) self->c * self->h * self->w;
+  const gsize per = (gsize) self->s_ipc * chw * sizeof (gfloat);
+  const gint64 shape[4] = { n, self->c, self->h, self->w }, lshape[1] = { n },
+      kshape[1] = { self->k };
+  g_autofree gfloat *host = g_malloc (per * self->k);
+  g_autofree gint64 *labels = g_new (gint64, n);
+  g_autoptr (NcfmSafetensors) st = ncfm_safetensors_new ();
+
+  NcfmTensor **parts[3] = { self->img, self->m, self->v };
+  const gchar *names[3] = { "images", "adamw.m", "adamw.v" };
+  for (guint p = 0; p < 3; p++) {
+    for (guint i = 0; i < self->k; i++)
+      ncfm_tensor_download (parts[p][i], (guint8 *) host + per * i, per);
+    ncfm_safetensors_set (st, names[p], NCFM_DTYPE_F32, shape, 4, host, per * self->k);
+  }
+  for (guint i = 0; i < n; i++)
+    labels[i] = i / self->s_ipc;
+  ncfm_safetensors_set (st, "labels", NCFM_DTYPE_I64, lshape, 1, labels, n * sizeof (gint64));
+  ncfm_safetensors_set (st, "adamw.step", NCFM_DTYPE_I64, kshape, 1, self->cstep,
+      self->k * sizeof (gint64));
+
+  g_autofree gchar *class_names = json_class_names (self->ds, self->k);
+  g_autofree gchar *mean = json_floats (self->mean, self->c);
+  g_autofree gchar *std = json_floats (self->std, self->c);
+  ncfm_safetensors_set_metadata (st, "ncfm.format", "synset");
+  ncfm_safetensors_set_metadata (st, "ncfm.format_version", "1");
+  ncfm_safetensors_set_metadata (st, "ncfm.class_names", class_names);
+  ncfm_safetensors_set_metadata (st, "ncfm.mean", mean);
+  ncfm_safetensors_set_metadata (st, "ncfm.std", std);
+  ncfm_safetensors_set_metadata (st, "ncfm.dataset", ncfm_dataset_get_name (self->ds));
+  set_meta_printf (st, "ncfm.factor", "%u", self->s_factor);
+  set_meta_printf (st, "ncfm.ipc", "%u", self->s_ipc);
+  set_meta_printf (st, "ncfm.step", "%" G_GUINT64_FORMAT, self->step);
+  set_meta_printf (st, "ncfm.lr", "%g", self->s_lr);
+  set_meta_printf (st, "ncfm.weight_decay", "%g", self->s_weight_decay);
+  set_meta_printf (st, "ncfm.calib", "%g", self->s_calib);
+  set_meta_printf (st, "ncfm.alpha", "%g", self->s_alpha);
+  set_meta_printf (st, "ncfm.beta", "%g", self->s_beta);
+  ncfm_safetensors_set_metadata (st, "ncfm.metric", ncfm_metric_to_string (self->s_metric));
+  ncfm_safetensors_set_metadata (st, "ncfm.init", ncfm_synset_init_to_string (self->s_init));
+  set_meta_printf (st, "ncfm.seed", "%" G_GUINT64_FORMAT, self->s_seed);
+
+  if (!ncfm_safetensors_save (st, self->s_location, &error)) {
+    GST_ELEMENT_ERROR (self, RESOURCE, WRITE, ("Cannot save the synthetic set to %s: %s",
+            self->s_location, error->message), ("property location"));
+    return FALSE;
+  }
+  self->saved_step = self->step;
+  GST_DEBUG_OBJECT (self, "saved step %" G_GUINT64_FORMAT " to %s", self->step,
+      self->s_location);
+  return TRUE;
+}
+
+gboolean
+gst_ncfm_distill_meta_uint (NcfmSafetensors *st, const gchar *key, guint64 *out)
+{
+  const gchar *v = ncfm_safetensors_get_metadata (st, key);
+  return v && g_ascii_string_to_unsigned (v, 10, 0, G_MAXUINT64, out, NULL);
+}
+
+/* The existing file at start: it must agree with the properties and the dataset. */
+gboolean
+gst_ncfm_distill_check_resume (GstNcfmDistill *self, NcfmSafetensors *st)
+{
+  g_autoptr (GError) error = NULL;
+  const gchar *file = self->s_location;
+  const gchar *fmt = ncfm_safetensors_get_metadata (st, "ncfm.format");
+  guint64 ipc = 0, factor = 0, step = 0;
+  if (g_strcmp0 (fmt, "synset") != 0) {
+    GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS, ("%s exists and is not a synthetic set "
+            "(ncfm.format %s): not overwriting it", file, fmt ? fmt : "(missing)"),
+        ("property location"));
+    return FALSE;
+  }
+  if (!gst_ncfm_distill_meta_uint (st, "ncfm.ipc", &ipc) || !gst_ncfm_distill_meta_uint (st, "ncfm.factor", &factor)
+      || !gst_ncfm_distill_meta_uint (st, "ncfm.step", &step)) {
+    GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS, ("%s lacks ncfm.ipc, ncfm.factor or ncfm.step: "
+            "not resuming from (or overwriting) it", file), ("property location"));
+    return FALSE;
+  }
+  if (ipc != self->s_ipc) {
+    GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS, ("Property ipc is %u but %s was distilled "
+            "with ipc %" G_GUINT64_FORMAT, self->s_ipc, file, ipc),
+        ("set ipc=%" G_GUINT64_FORMAT " to resume, or another location", ipc));
+    return FALSE;
+  }
+  if (factor != self->s_factor) {
+    GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS, ("Property factor is %u but %s was distilled "
+            "with factor %" G_GUINT64_FORMAT, self->s_factor, file, factor),
+        ("set factor=%" G_GUINT64_FORMAT " to resume, or another location", factor));
+    return FALSE;
+  }
+  gint64 shape[NCFM_MAX_DIMS];
+  guint nd = 0;
+  NcfmDType dt;
+  if (!ncfm_safetensors_get_info (st, "images", &dt, &nd, shape, &error) || dt != NCFM_DTYPE_F32
+      || nd != 4) {
+    GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS, ("%s has no F32 [N,C,H,W] images%s%s", file,
+            error ? ": " : "", error ? error->message : ""), ("property location"));
+    return FALSE;
+  }
+  if (shape[1] != self->c || shape[2] != self->h || shape[3] != self->w) {
+    GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS, ("Image shape of %s is [%" G_GINT64_FORMAT
+            ",%" G_GINT64_FORMAT ",%" G_GINT64_FORMAT "] but the dataset (property dataset) "
+            "has [%u,%u,%u]", file, shape[1], shape[2], shape[3], self->c, self->h, self->w),
+        (NULL));
+    return FALSE;
+  }
+  if (shape[0] != (gint64) self->k * self->s_ipc) {
+    GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS, ("%s holds %" G_GINT64_FORMAT " images, which is "
+            "not ipc %u x %u classes of the dataset (property dataset)", file, shape[0],
+            self->s_ipc, self->k), (NULL));
+    return FALSE;
+  }
+  GST_INFO_OBJECT (self, "resuming from %s at step %" G_GUINT64_FORMAT, file, step);
+  return TRUE;
+}

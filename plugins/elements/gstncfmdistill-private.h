@@ -1,0 +1,65 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* gstncfmdistill-private.h: what the parts of ncfmdistill share: the element
+ * (gstncfmdistill.c), the synthetic-set file (gstncfmdistill-io.c) and the
+ * preview frames (gstncfmdistill-preview.c). */
+#ifndef GST_NCFM_DISTILL_PRIVATE_H
+#define GST_NCFM_DISTILL_PRIVATE_H
+
+#include "gstncfmdistill.h"
+
+#include <ncfm.h>
+#include <ncfm-multiformation.h>
+
+G_BEGIN_DECLS
+
+GST_DEBUG_CATEGORY_EXTERN (gst_ncfm_distill_debug);
+
+struct _GstNcfmDistill {
+  GstBaseSink parent;
+  GstPad *srcpad;              /* preview frames */
+
+  /* properties (object lock) */
+  gchar *location, *dataset;
+  guint ipc, factor, save_every, preview_every;
+  NcfmSynsetInit init;
+  gfloat lr, weight_decay, alpha, beta, calib;
+  NcfmMetric metric;
+  guint64 seed;
+
+  /* streaming state: the property values copied at start */
+  gchar *s_location;
+  guint s_ipc, s_factor, s_save_every, s_preview_every;
+  NcfmSynsetInit s_init;
+  gfloat s_lr, s_weight_decay, s_alpha, s_beta, s_calib;
+  NcfmMetric s_metric;
+  guint64 s_seed;
+
+  NcfmDataset *ds;
+  NcfmSafetensors *resume;   /* the file found at start, until the first buffer */
+  guint k, c, h, w;
+  gfloat mean[NCFM_MAX_CHANNELS], std[NCFM_MAX_CHANNELS];
+  NcfmDevice *device;
+  NcfmTensor **img, **m, **v;  /* per class, [ipc, C, H, W] */
+  gint64 *cstep;               /* AdamW steps per class */
+  NcfmTensor *dec_labels;      /* I32 [ipc * factor^2] */
+  guint64 step, saved_step, previewed_step;
+  NcfmNcfd *ncfd;
+  NcfmActivations *dec_work, *acts, *aug_work, *calib_acts;
+  NcfmTensor *calib_probs, *calib_loss, *calib_dlogits;
+  gint64 t0;
+  guint64 n_real;
+  gboolean warned_per_sample, warned_no_trained;
+  gboolean preview_started;    /* stream-start, caps and segment pushed */
+};
+
+/* gstncfmdistill-io.c */
+gboolean gst_ncfm_distill_save (GstNcfmDistill *self);
+gboolean gst_ncfm_distill_check_resume (GstNcfmDistill *self, NcfmSafetensors *st);
+gboolean gst_ncfm_distill_meta_uint (NcfmSafetensors *st, const gchar *key, guint64 *out);
+
+/* gstncfmdistill-preview.c */
+GstCaps *gst_ncfm_distill_preview_caps (GstNcfmDistill *self);
+GstFlowReturn gst_ncfm_distill_push_preview (GstNcfmDistill *self);
+
+G_END_DECLS
+#endif
