@@ -5,6 +5,8 @@
 
 #include <json-glib/json-glib.h>
 
+#include "gstncfmcfmeta.h"
+
 #define GST_CAT_DEFAULT gst_ncfm_distill_debug
 
 static gchar *
@@ -91,6 +93,15 @@ gst_ncfm_distill_save (GstNcfmDistill *self)
   ncfm_safetensors_set_metadata (st, "ncfm.init", ncfm_synset_init_to_string (self->s_init));
   set_meta_printf (st, "ncfm.seed", "%" G_GUINT64_FORMAT, self->s_seed);
 
+  if (self->psi) {
+    /* psi's weights, momentum and stream position: a resumed run continues it */
+    GMutex *lock = ncfm_cf_sampler_get_lock (self->psi);
+    if (lock)
+      g_mutex_lock (lock);
+    ncfm_sampler_save (self->psi, st, "psi.");
+    if (lock)
+      g_mutex_unlock (lock);
+  }
   if (!ncfm_safetensors_save (st, self->s_location, &error)) {
     GST_ELEMENT_ERROR (self, RESOURCE, WRITE, ("Cannot save the synthetic set to %s: %s",
             self->s_location, error->message), ("property location"));

@@ -44,6 +44,7 @@ struct _GstNcfmDistill {
   NcfmTensor *dec_labels;      /* I32 [ipc * factor^2] */
   guint64 step, saved_step, previewed_step;
   NcfmNcfd *ncfd;
+  NcfmSampler *psi;            /* the learned sampler of the last buffer, saved with the set */
   NcfmActivations *dec_work, *acts, *aug_work, *calib_acts;
   NcfmTensor *calib_probs, *calib_loss, *calib_dlogits;
   gint64 t0;

@@ -172,6 +172,7 @@ clear_state (GstNcfmDistill *self)
   g_clear_pointer (&self->cstep, g_free);
   g_clear_object (&self->dec_labels);
   g_clear_object (&self->ncfd);
+  g_clear_object (&self->psi);
   g_clear_object (&self->dec_work);
   g_clear_object (&self->acts);
   g_clear_object (&self->aug_work);
@@ -286,6 +287,36 @@ new_f32 (NcfmDevice *dev, const gint64 *shape, guint nd, const gfloat *data, gsi
   return t;
 }
 
+/* Resuming: the learned sampler continues from the file's psi state. */
+static gboolean
+resume_psi (GstNcfmDistill *self, NcfmSafetensors *st, NcfmCFMeta *cf)
+{
+  g_autoptr (GError) error = NULL;
+  const gboolean saved = ncfm_safetensors_get_metadata (st, "psi.kind") != NULL;
+  const gboolean learned = cf->sampler
+      && ncfm_sampler_get_kind (cf->sampler) == NCFM_SAMPLER_LEARNED;
+  if (!saved || !learned) {
+    if (saved != learned)
+      GST_ELEMENT_WARNING (self, RESOURCE, SETTINGS, ("%s %s a learned sampler but the stream's "
+              "is %s: %s", self->s_location, saved ? "holds" : "does not hold",
+              learned ? "learned" : "not", saved ? "its psi state is not used" :
+              "psi starts afresh"), ("ncfmcf property sampler"));
+    return TRUE;
+  }
+  ncfm_cf_meta_lock_sampler (cf);
+  const gboolean ok = ncfm_sampler_load_state (cf->sampler, st, "psi.", &error);
+  ncfm_cf_meta_unlock_sampler (cf);
+  if (!ok) {
+    GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS, ("Cannot continue the learned sampler saved "
+            "in %s: %s", self->s_location, error->message),
+        ("ncfmcf properties num-freqs and sampler, and the extractor's feature size, must match "
+            "the run that wrote the file"));
+    return FALSE;
+  }
+  GST_INFO_OBJECT (self, "psi continues from %s", self->s_location);
+  return TRUE;
+}
+
 /* On the first buffer: the stored images (init or resumed) on the stream's device. */
 static gboolean
 ensure_state (GstNcfmDistill *self, GstBuffer *buf, NcfmCFMeta *cf, NcfmDevice *dev)
@@ -346,6 +377,8 @@ ensure_state (GstNcfmDistill *self, GstBuffer *buf, NcfmCFMeta *cf, NcfmDevice *
       }
       memcpy (self->cstep, steps, nb);
     }
+    if (!resume_psi (self, st, cf))
+      return FALSE;
     guint64 step = 0;
     gst_ncfm_distill_meta_uint (st, "ncfm.step", &step);
     self->step = step;
@@ -549,6 +582,13 @@ step_class (GstNcfmDistill *self, NcfmCFMeta *cf, NcfmModel *model, NcfmModel *t
   return TRUE;
 }
 
+static gboolean
+learned_sampler (GstNcfmDistill *self, NcfmCFMeta *cf)
+{
+  return self->s_metric == NCFM_METRIC_NCFD && cf->sampler
+      && ncfm_sampler_get_kind (cf->sampler) == NCFM_SAMPLER_LEARNED;
+}
+
 /* The metas every buffer needs, and the synthetic set in place for them. */
 static gboolean
 buffer_metas (GstNcfmDistill *self, GstBuffer *buf, NcfmCFMeta **cf, NcfmModelMeta **mm)
@@ -641,6 +681,8 @@ gst_ncfm_distill_render (GstBaseSink *sink, GstBuffer *buf)
     sum += loss;
     n_done++;
   }
+  if (learned_sampler (self, cf) && self->psi != cf->sampler)
+    g_set_object (&self->psi, cf->sampler);
   if (psi_done) {
     ncfm_cf_meta_lock_sampler (cf);
     ncfm_sampler_ascent_step (cf->sampler);

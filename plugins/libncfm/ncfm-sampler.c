@@ -773,6 +773,52 @@ ncfm_sampler_new_from_safetensors (NcfmDevice *device, NcfmSafetensors *file,
   return g_steal_pointer (&self);
 }
 
+/**
+ * ncfm_sampler_load_state:
+ * @self: a #NcfmSampler
+ * @file: a file written by ncfm_sampler_save()
+ * @prefix: (nullable): the prefix it was saved under
+ * @error: return location for a #GError
+ *
+ * Continues a saved sampler in place: its weights, momentum buffers, noise
+ * stream position and step counters (the optimiser settings stay @self's).
+ * The saved sampler must be of the same kind, number of frequencies and
+ * dimension; on error @self is unchanged.
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+ncfm_sampler_load_state (NcfmSampler *self, NcfmSafetensors *file, const gchar *prefix,
+    GError **error)
+{
+  g_return_val_if_fail (NCFM_IS_SAMPLER (self) && NCFM_IS_SAFETENSORS (file), FALSE);
+  g_autoptr (NcfmSampler) saved = ncfm_sampler_new_from_safetensors (self->device, file, prefix,
+      error);
+  if (!saved)
+    return FALSE;
+  if (saved->kind != self->kind || saved->num_freqs != self->num_freqs
+      || saved->dim != self->dim) {
+    g_set_error (error, NCFM_ERROR, NCFM_ERROR_WEIGHTS,
+        "%s: the saved sampler is %s with %u frequencies of dimension %u, this one %s with %u "
+        "of dimension %u", file_name_of (file), ncfm_sampler_kind_to_string (saved->kind),
+        saved->num_freqs, saved->dim, ncfm_sampler_kind_to_string (self->kind),
+        self->num_freqs, self->dim);
+    return FALSE;
+  }
+  for (guint i = 0; self->kind == NCFM_SAMPLER_LEARNED && i < N_PARAMS; i++) {
+    Param *p = &self->params[i], *q = &saved->params[i];
+    if (!ncfm_tensor_copy_from (p->value, q->value, error)
+        || (p->momentum && !ncfm_tensor_copy_from (p->momentum, q->momentum, error)))
+      return FALSE;
+  }
+  self->seed = saved->seed;
+  self->offset = saved->offset;
+  self->step = saved->step;
+  self->draws = saved->draws;
+  g_weak_ref_set (&self->last_t, NULL);
+  return TRUE;
+}
+
 /* ---- getters ---- */
 
 /**

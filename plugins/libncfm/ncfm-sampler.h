@@ -34,6 +34,8 @@ NcfmSampler *ncfm_sampler_new_learned (NcfmDevice *device, guint num_freqs, guin
 NcfmSampler *ncfm_sampler_new_from_safetensors (NcfmDevice *device, NcfmSafetensors *file,
     const gchar *prefix, GError **error);
 void ncfm_sampler_save (NcfmSampler *self, NcfmSafetensors *file, const gchar *prefix);
+gboolean ncfm_sampler_load_state (NcfmSampler *self, NcfmSafetensors *file,
+    const gchar *prefix, GError **error);
 
 NcfmTensor *ncfm_sampler_sample (NcfmSampler *self, GError **error);
 NcfmTensor *ncfm_sampler_sample_with_noise (NcfmSampler *self, NcfmTensor *noise,

@@ -2,7 +2,9 @@
 /* Tests of ncfmdistill with the plugin loaded, on the tiny IDX dataset:
  * ncfmdatasetsrc ! ncfmaugment ! ncfmconvnet ! ncfmcf ! ncfmdistill to EOS;
  * the saved synset, the loss trend, resume and its refusals, init=noise and mmd. */
+#include <signal.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <glib/gstdio.h>
 #include <gst/check/gstcheck.h>
 #include <ncfm.h>
@@ -249,11 +251,50 @@ GST_START_TEST (test_learned_sampler)
 {
   g_autofree gchar *path = synset_path ("psi.safetensors");
   g_autofree gchar *props = g_strdup_printf ("location=%s ipc=2", path);
+  const gchar *middle = "ncfmaugment ! ncfmconvnet width=8 depth=1 ! ncfmcf num-freqs=64 "
+      "sampler=learned";
   RunResult r;
-  run_pipeline ("epochs=1", "ncfmaugment ! ncfmconvnet width=8 depth=1 "
-      "! ncfmcf num-freqs=64 sampler=learned", props, &r);
+  run_pipeline ("epochs=1", middle, props, &r);
   fail_unless (r.eos, "%s", r.error);
   check_synset (path, 2);
+  run_result_clear (&r);
+
+  /* psi is saved with the set, and it moved away from its initialisation */
+  g_autoptr (GError) error = NULL;
+  g_autoptr (NcfmDevice) dev = ncfm_device_new ("cpu", NULL);
+  g_autoptr (NcfmSafetensors) st = ncfm_safetensors_load (path, &error);
+  fail_unless (st != NULL);
+  g_autoptr (NcfmSampler) saved = ncfm_sampler_new_from_safetensors (dev, st, "psi.", &error);
+  fail_unless (saved != NULL, "%s", error ? error->message : "");
+  fail_unless_equals_int (ncfm_sampler_get_kind (saved), NCFM_SAMPLER_LEARNED);
+  const guint64 step1 = ncfm_sampler_get_step (saved);
+  fail_unless (step1 >= 1, "psi took no ascent step");
+  g_autoptr (NcfmSampler) fresh = ncfm_sampler_new_learned (dev, 64,
+      ncfm_sampler_get_dim (saved), ncfm_sampler_get_seed (saved), NULL);
+  gboolean moved = FALSE;
+  for (guint i = 0; i < ncfm_sampler_get_n_parameters (saved); i++) {
+    const gchar *name = ncfm_sampler_get_parameter_name (saved, i);
+    g_autoptr (GBytes) a = ncfm_tensor_to_bytes (ncfm_sampler_get_parameter (saved, name));
+    g_autoptr (GBytes) b = ncfm_tensor_to_bytes (ncfm_sampler_get_parameter (fresh, name));
+    moved |= !g_bytes_equal (a, b);
+  }
+  fail_unless (moved, "psi's parameters did not move");
+
+  /* a second run continues psi: its step counter goes on from the file's */
+  run_pipeline ("epochs=1", middle, props, &r);
+  fail_unless (r.eos, "%s", r.error);
+  fail_unless (r.warning == NULL, "%s", r.warning);
+  run_result_clear (&r);
+  g_autoptr (NcfmSafetensors) st2 = ncfm_safetensors_load (path, NULL);
+  g_autoptr (NcfmSampler) saved2 = ncfm_sampler_new_from_safetensors (dev, st2, "psi.", NULL);
+  fail_unless (saved2 != NULL);
+  fail_unless (ncfm_sampler_get_step (saved2) > step1, "%" G_GUINT64_FORMAT " -> %"
+      G_GUINT64_FORMAT, step1, ncfm_sampler_get_step (saved2));
+
+  /* resuming it with a Gaussian sampler: a warning, not a silent drop */
+  run_pipeline ("epochs=1", MIDDLE, props, &r);
+  fail_unless (r.eos, "%s", r.error);
+  fail_unless (r.warning && strstr (r.warning, "sampler"), "%s", r.warning);
   run_result_clear (&r);
   g_unlink (path);
 }
@@ -414,6 +455,62 @@ GST_START_TEST (test_calib_with_pool)
 }
 GST_END_TEST;
 
+/* kill -9 at random moments of a run that saves at every step: the file is
+ * always absent (killed before the first save) or a loadable synthetic set,
+ * and a new run resumes from it. */
+GST_START_TEST (test_kill_during_saves)
+{
+  g_autofree gchar *path = synset_path ("killed.safetensors");
+  g_autofree gchar *launch = g_find_program_in_path ("gst-launch-1.0");
+#ifdef __SANITIZE_ADDRESS__
+  /* an uninstrumented gst-launch-1.0 cannot load the sanitized plugin */
+  g_clear_pointer (&launch, g_free);
+#endif
+  if (!launch) {
+    g_print ("test_kill_during_saves: no usable gst-launch-1.0, not run\n");
+    return;
+  }
+  g_autofree gchar *desc = g_strdup_printf ("ncfmdatasetsrc location=%s batch-size=5 epochs=0 "
+      "! " MIDDLE " ! ncfmdistill dataset=%s factor=1 location=%s ipc=2 save-every=1", idx_dir,
+      idx_dir, path);
+  g_auto (GStrv) pargs = g_strsplit (desc, " ", -1);
+  GPtrArray *argv = g_ptr_array_new ();
+  g_ptr_array_add (argv, launch);
+  g_ptr_array_add (argv, (gpointer) "-q");
+  for (guint i = 0; pargs[i]; i++)
+    g_ptr_array_add (argv, pargs[i]);
+  g_ptr_array_add (argv, NULL);
+  guint loadable = 0;
+  for (guint round = 0; round < 6; round++) {
+    GPid pid;
+    g_autoptr (GError) error = NULL;
+    fail_unless (g_spawn_async (NULL, (gchar **) argv->pdata, NULL, G_SPAWN_DO_NOT_REAP_CHILD
+            | G_SPAWN_STDOUT_TO_DEV_NULL, NULL, NULL, &pid, &error), "%s", error ? error->message : "");
+    /* 0.15 s to 1.4 s in: before, during and after many saves */
+    g_usleep ((150 + 250 * round) * 1000);
+    kill (pid, SIGKILL);
+    int status = 0;
+    waitpid (pid, &status, 0);
+    g_spawn_close_pid (pid);
+    fail_unless (WIFSIGNALED (status), "gst-launch ended by itself (status %d)", status);
+    if (!g_file_test (path, G_FILE_TEST_EXISTS))
+      continue;
+    check_synset (path, 2);
+    loadable++;
+  }
+  g_ptr_array_unref (argv);
+  fail_unless (loadable >= 3, "only %u rounds got as far as a save", loadable);
+  const guint64 step = file_step (path);
+  RunResult r;
+  g_autofree gchar *props = g_strdup_printf ("location=%s ipc=2 save-every=1", path);
+  run_pipeline ("epochs=1", MIDDLE, props, &r);
+  fail_unless (r.eos, "%s", r.error);
+  fail_unless (file_step (path) > step);
+  run_result_clear (&r);
+  g_unlink (path);
+}
+GST_END_TEST;
+
 static Suite *
 distill_suite (void)
 {
@@ -428,6 +525,7 @@ distill_suite (void)
   tcase_add_test (tc, test_learned_sampler);
   tcase_add_test (tc, test_no_location);
   tcase_add_test (tc, test_preview);
+  tcase_add_test (tc, test_kill_during_saves);
   tcase_add_test (tc, test_calib_without_pool);
   tcase_add_test (tc, test_calib_with_pool);
   return s;
