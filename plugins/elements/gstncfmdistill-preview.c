@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* gstncfmdistill-preview.c: ncfmdistill's preview frames: the stored images
+/* gstncfmdistill-preview.c: ncfmdistill's preview stream: the stored images
  * as one RGB grid (one row per class, ipc columns, a 1-pixel dark gap around
- * every image), pushed on the src pad. */
+ * every image), queued by the streaming thread and pushed on the src pad by
+ * the pad's own task.  The task is what lets a sink behind the src pad
+ * preroll: the distiller is itself a sink, and it prerolls (holding its
+ * streaming thread) on the very buffer whose preview the other sink waits for. */
 #include "gstncfmdistill-private.h"
 
 #include <gst/video/video.h>
@@ -19,14 +22,9 @@ grid_size (GstNcfmDistill *self, guint *width, guint *height)
   *height = self->k * (self->h + GAP) + GAP;
 }
 
-/**
- * gst_ncfm_distill_preview_caps:
- * @self: the element, after start
- *
- * Returns: the fixed caps of the preview frames
- */
-GstCaps *
-gst_ncfm_distill_preview_caps (GstNcfmDistill *self)
+/* The fixed caps of the frames, once the geometry is known (after start). */
+static GstCaps *
+preview_caps (GstNcfmDistill *self)
 {
   guint width, height;
   grid_size (self, &width, &height);
@@ -36,61 +34,16 @@ gst_ncfm_distill_preview_caps (GstNcfmDistill *self)
       "pixel-aspect-ratio", GST_TYPE_FRACTION, 1, 1, NULL);
 }
 
-static gboolean
-start_stream (GstNcfmDistill *self, GstVideoInfo *info)
-{
-  g_autofree gchar *id = gst_pad_create_stream_id (self->srcpad, GST_ELEMENT (self), "preview");
-  GstEvent *start = gst_event_new_stream_start (id);
-  gst_event_set_group_id (start, gst_util_group_id_next ());
-  g_autoptr (GstCaps) caps = gst_video_info_to_caps (info);
-  GstSegment segment;
-  gst_segment_init (&segment, GST_FORMAT_TIME);
-  if (!gst_pad_push_event (self->srcpad, start)
-      || !gst_pad_push_event (self->srcpad, gst_event_new_caps (caps))) {
-    g_autofree gchar *str = gst_caps_to_string (caps);
-    GST_ELEMENT_WARNING (self, CORE, NEGOTIATION, ("The preview frames (%s) are not accepted "
-            "downstream: no previews", str), ("src pad"));
-    return FALSE;
-  }
-  gst_pad_push_event (self->srcpad, gst_event_new_segment (&segment));
-  return TRUE;
-}
+/* ---- the streaming thread's side ---- */
 
-/**
- * gst_ncfm_distill_push_preview:
- * @self: the element, with its synthetic set in place
- *
- * Renders the stored images and pushes them as one frame, if the src pad is
- * linked.  Frames carry no timestamp (a sink shows them as they come) and
- * the step as their offset.
- *
- * Returns: %GST_FLOW_OK: previews never stop the distillation; a
- *   downstream refusal is logged (a warning message when not negotiated)
- */
-GstFlowReturn
-gst_ncfm_distill_push_preview (GstNcfmDistill *self)
+static GstBuffer *
+render_grid (GstNcfmDistill *self, GstVideoInfo *info)
 {
-  if (!self->img || !gst_pad_is_linked (self->srcpad) || self->previewed_step == self->step)
-    return GST_FLOW_OK;
-  guint width, height;
-  grid_size (self, &width, &height);
-  GstVideoInfo info;
-  gst_video_info_set_format (&info, GST_VIDEO_FORMAT_RGB, width, height);
-  GST_VIDEO_INFO_FPS_N (&info) = 0;
-  GST_VIDEO_INFO_FPS_D (&info) = 1;
-  if (!self->preview_started) {
-    self->preview_started = TRUE;
-    if (!start_stream (self, &info)) {
-      self->previewed_step = self->step;
-      return GST_FLOW_OK;
-    }
-  }
-
-  GstBuffer *buf = gst_buffer_new_allocate (NULL, GST_VIDEO_INFO_SIZE (&info), NULL);
+  GstBuffer *buf = gst_buffer_new_allocate (NULL, GST_VIDEO_INFO_SIZE (info), NULL);
   GstMapInfo map;
   gst_buffer_map (buf, &map, GST_MAP_WRITE);
   memset (map.data, GAP_VALUE, map.size);
-  const gsize stride = GST_VIDEO_INFO_PLANE_STRIDE (&info, 0);
+  const gsize stride = GST_VIDEO_INFO_PLANE_STRIDE (info, 0);
   const gsize hw = (gsize) self->h * self->w;
   const gsize per = (gsize) self->s_ipc * self->c * hw;
   g_autofree gfloat *host = g_new (gfloat, per);
@@ -112,16 +65,204 @@ gst_ncfm_distill_push_preview (GstNcfmDistill *self)
   }
   gst_buffer_unmap (buf, &map);
   GST_BUFFER_OFFSET (buf) = self->step;
-  self->previewed_step = self->step;
+  return buf;
+}
 
+/**
+ * gst_ncfm_distill_queue_preview:
+ * @self: the element, with its synthetic set in place
+ *
+ * Renders the stored images of the current step and queues them for the
+ * src pad (replacing a frame not pushed yet), if the pad is linked.  Frames
+ * carry no timestamp (a sink shows them as they come) and the step as
+ * their offset.  Never blocks on downstream.
+ */
+void
+gst_ncfm_distill_queue_preview (GstNcfmDistill *self)
+{
+  if (!self->img || !gst_pad_is_linked (self->srcpad) || self->previewed_step == self->step)
+    return;
+  guint width, height;
+  grid_size (self, &width, &height);
+  GstVideoInfo info;
+  gst_video_info_set_format (&info, GST_VIDEO_FORMAT_RGB, width, height);
+  GstBuffer *buf = render_grid (self, &info);
+  self->previewed_step = self->step;
   GST_LOG_OBJECT (self, "preview of step %" G_GUINT64_FORMAT, self->step);
-  const GstFlowReturn ret = gst_pad_push (self->srcpad, buf);
-  if (ret == GST_FLOW_NOT_NEGOTIATED) {
-    GST_ELEMENT_WARNING (self, CORE, NEGOTIATION, ("The preview frames are not accepted "
-            "downstream"), ("src pad: %s", gst_flow_get_name (ret)));
-    return GST_FLOW_OK;
+
+  g_mutex_lock (&self->pv_lock);
+  if (!self->pv_caps)
+    self->pv_caps = preview_caps (self);
+  gst_buffer_replace (&self->pv_buffer, NULL);
+  self->pv_buffer = buf;
+  g_cond_signal (&self->pv_cond);
+  g_mutex_unlock (&self->pv_lock);
+}
+
+/**
+ * gst_ncfm_distill_preview_eos:
+ * @self: the element
+ *
+ * Ends the preview stream after the frame queued last (if the stream began).
+ */
+void
+gst_ncfm_distill_preview_eos (GstNcfmDistill *self)
+{
+  g_mutex_lock (&self->pv_lock);
+  self->pv_eos = TRUE;
+  g_cond_signal (&self->pv_cond);
+  g_mutex_unlock (&self->pv_lock);
+}
+
+/**
+ * gst_ncfm_distill_preview_flush:
+ * @self: the element
+ * @event: flush-start or flush-stop, arriving on the sink pad
+ *
+ * Drops the queued frame and forwards the flush downstream.
+ */
+void
+gst_ncfm_distill_preview_flush (GstNcfmDistill *self, GstEvent *event)
+{
+  g_mutex_lock (&self->pv_lock);
+  gst_buffer_replace (&self->pv_buffer, NULL);
+  self->pv_eos = FALSE;
+  const gboolean started = self->pv_started;
+  g_mutex_unlock (&self->pv_lock);
+  if (started)
+    gst_pad_push_event (self->srcpad, gst_event_ref (event));
+}
+
+/* ---- the src pad's task ---- */
+
+static void
+preview_loop (gpointer data)
+{
+  GstNcfmDistill *self = GST_NCFM_DISTILL (data);
+  g_mutex_lock (&self->pv_lock);
+  while (!self->pv_buffer && !self->pv_eos && !self->pv_flushing)
+    g_cond_wait (&self->pv_cond, &self->pv_lock);
+  if (self->pv_flushing) {
+    g_mutex_unlock (&self->pv_lock);
+    gst_pad_pause_task (self->srcpad);
+    return;
   }
-  if (ret != GST_FLOW_OK)
-    GST_DEBUG_OBJECT (self, "preview push: %s", gst_flow_get_name (ret));
-  return GST_FLOW_OK;
+  GstBuffer *buf = g_steal_pointer (&self->pv_buffer);
+  const gboolean eos = !buf && self->pv_eos;
+  if (eos)
+    self->pv_eos = FALSE;
+  GstCaps *caps = buf && !self->pv_started ? gst_caps_ref (self->pv_caps) : NULL;
+  const gboolean started = self->pv_started || buf;
+  self->pv_started = started;
+  g_mutex_unlock (&self->pv_lock);
+
+  if (caps) {
+    g_autofree gchar *id = gst_pad_create_stream_id (self->srcpad, GST_ELEMENT (self),
+        "preview");
+    GstEvent *start = gst_event_new_stream_start (id);
+    gst_event_set_group_id (start, gst_util_group_id_next ());
+    GstSegment segment;
+    gst_segment_init (&segment, GST_FORMAT_TIME);
+    gst_pad_push_event (self->srcpad, start);
+    if (!gst_pad_push_event (self->srcpad, gst_event_new_caps (caps))) {
+      g_autofree gchar *str = gst_caps_to_string (caps);
+      GST_ELEMENT_WARNING (self, CORE, NEGOTIATION, ("The preview frames (%s) are not "
+              "accepted downstream", str), ("src pad"));
+    }
+    gst_caps_unref (caps);
+    gst_pad_push_event (self->srcpad, gst_event_new_segment (&segment));
+  }
+  if (buf) {
+    const GstFlowReturn ret = gst_pad_push (self->srcpad, buf);
+    if (ret != GST_FLOW_OK)
+      GST_DEBUG_OBJECT (self, "preview push: %s", gst_flow_get_name (ret));
+  } else if (eos && started) {
+    gst_pad_push_event (self->srcpad, gst_event_new_eos ());
+  }
+}
+
+static gboolean
+preview_activate_mode (GstPad *pad, GstObject *parent, GstPadMode mode, gboolean active)
+{
+  GstNcfmDistill *self = GST_NCFM_DISTILL (parent);
+  if (mode != GST_PAD_MODE_PUSH)
+    return FALSE;
+  g_mutex_lock (&self->pv_lock);
+  self->pv_flushing = !active;
+  gst_buffer_replace (&self->pv_buffer, NULL);
+  self->pv_eos = FALSE;
+  self->pv_started = FALSE;
+  g_clear_pointer (&self->pv_caps, gst_caps_unref);
+  g_cond_signal (&self->pv_cond);
+  g_mutex_unlock (&self->pv_lock);
+  return active ? gst_pad_start_task (pad, preview_loop, self, NULL) : gst_pad_stop_task (pad);
+}
+
+static gboolean
+preview_query (GstPad *pad, GstObject *parent, GstQuery *query)
+{
+  GstNcfmDistill *self = GST_NCFM_DISTILL (parent);
+  switch (GST_QUERY_TYPE (query)) {
+    case GST_QUERY_CAPS: {
+      GstCaps *filter, *caps = self->k ? preview_caps (self)
+          : gst_pad_get_pad_template_caps (pad);
+      gst_query_parse_caps (query, &filter);
+      if (filter) {
+        GstCaps *x = gst_caps_intersect_full (filter, caps, GST_CAPS_INTERSECT_FIRST);
+        gst_caps_unref (caps);
+        caps = x;
+      }
+      gst_query_set_caps_result (query, caps);
+      gst_caps_unref (caps);
+      return TRUE;
+    }
+    case GST_QUERY_LATENCY:
+      gst_query_set_latency (query, FALSE, 0, GST_CLOCK_TIME_NONE);
+      return TRUE;
+    default:
+      /* nothing upstream of the previews answers for them */
+      return FALSE;
+  }
+}
+
+static gboolean
+preview_event (GstPad *pad, GstObject *parent, GstEvent *event)
+{
+  (void) pad;
+  (void) parent;
+  /* QoS, navigation, reconfigure...: the previews follow the distillation */
+  gst_event_unref (event);
+  return TRUE;
+}
+
+/**
+ * gst_ncfm_distill_preview_init:
+ * @self: the element, in its instance init
+ * @templ: the src pad template
+ *
+ * Creates and adds the src pad, with its task started on activation.
+ */
+void
+gst_ncfm_distill_preview_init (GstNcfmDistill *self, GstStaticPadTemplate *templ)
+{
+  g_mutex_init (&self->pv_lock);
+  g_cond_init (&self->pv_cond);
+  self->srcpad = gst_pad_new_from_static_template (templ, "src");
+  gst_pad_set_activatemode_function (self->srcpad, GST_DEBUG_FUNCPTR (preview_activate_mode));
+  gst_pad_set_query_function (self->srcpad, GST_DEBUG_FUNCPTR (preview_query));
+  gst_pad_set_event_function (self->srcpad, GST_DEBUG_FUNCPTR (preview_event));
+  gst_element_add_pad (GST_ELEMENT (self), self->srcpad);
+}
+
+/**
+ * gst_ncfm_distill_preview_finalize:
+ * @self: the element, in its finalize
+ */
+void
+gst_ncfm_distill_preview_finalize (GstNcfmDistill *self)
+{
+  gst_buffer_replace (&self->pv_buffer, NULL);
+  g_clear_pointer (&self->pv_caps, gst_caps_unref);
+  g_mutex_clear (&self->pv_lock);
+  g_cond_clear (&self->pv_cond);
 }

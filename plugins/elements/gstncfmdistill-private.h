@@ -50,7 +50,16 @@ struct _GstNcfmDistill {
   gint64 t0;
   guint64 n_real;
   gboolean warned_per_sample, warned_no_trained;
-  gboolean preview_started;    /* stream-start, caps and segment pushed */
+
+  /* the preview stream: frames are queued by the streaming thread (the
+   * latest wins) and pushed by the src pad's task, so a sink behind it can
+   * preroll while this sink prerolls too */
+  GMutex pv_lock;
+  GCond pv_cond;
+  GstBuffer *pv_buffer;        /* the next frame to push */
+  GstCaps *pv_caps;            /* its caps */
+  gboolean pv_eos, pv_flushing;
+  gboolean pv_started;         /* the task sent stream-start, caps and segment */
 };
 
 /* gstncfmdistill-io.c */
@@ -59,8 +68,11 @@ gboolean gst_ncfm_distill_check_resume (GstNcfmDistill *self, NcfmSafetensors *s
 gboolean gst_ncfm_distill_meta_uint (NcfmSafetensors *st, const gchar *key, guint64 *out);
 
 /* gstncfmdistill-preview.c */
-GstCaps *gst_ncfm_distill_preview_caps (GstNcfmDistill *self);
-GstFlowReturn gst_ncfm_distill_push_preview (GstNcfmDistill *self);
+void gst_ncfm_distill_preview_init (GstNcfmDistill *self, GstStaticPadTemplate *templ);
+void gst_ncfm_distill_preview_finalize (GstNcfmDistill *self);
+void gst_ncfm_distill_queue_preview (GstNcfmDistill *self);
+void gst_ncfm_distill_preview_eos (GstNcfmDistill *self);
+void gst_ncfm_distill_preview_flush (GstNcfmDistill *self, GstEvent *event);
 
 G_END_DECLS
 #endif

@@ -191,7 +191,6 @@ clear_state (GstNcfmDistill *self)
   self->t0 = 0;
   self->warned_per_sample = FALSE;
   self->warned_no_trained = FALSE;
-  self->preview_started = FALSE;
 }
 
 static gboolean
@@ -617,7 +616,8 @@ gst_ncfm_distill_preroll (GstBaseSink *sink, GstBuffer *buf)
   /* preroll comes again after every PLAYING -> PAUSED: one first frame only */
   if (self->previewed_step != G_MAXUINT64)
     return GST_FLOW_OK;
-  return gst_ncfm_distill_push_preview (self);
+  gst_ncfm_distill_queue_preview (self);
+  return GST_FLOW_OK;
 }
 
 static GstFlowReturn
@@ -705,7 +705,7 @@ gst_ncfm_distill_render (GstBaseSink *sink, GstBuffer *buf)
   if (self->s_save_every && self->step % self->s_save_every == 0 && !gst_ncfm_distill_save (self))
     return GST_FLOW_ERROR;
   if (self->s_preview_every && self->step % self->s_preview_every == 0)
-    return gst_ncfm_distill_push_preview (self);
+    gst_ncfm_distill_queue_preview (self);
   return GST_FLOW_OK;
 }
 
@@ -720,59 +720,17 @@ gst_ncfm_distill_event (GstBaseSink *sink, GstEvent *event)
         return FALSE;
       }
       /* the final set, then the end of the preview stream */
-      gst_ncfm_distill_push_preview (self);
-      if (self->preview_started)
-        gst_pad_push_event (self->srcpad, gst_event_new_eos ());
+      gst_ncfm_distill_queue_preview (self);
+      gst_ncfm_distill_preview_eos (self);
       break;
     case GST_EVENT_FLUSH_START:
     case GST_EVENT_FLUSH_STOP:
-      if (self->preview_started)
-        gst_pad_push_event (self->srcpad, gst_event_ref (event));
+      gst_ncfm_distill_preview_flush (self, event);
       break;
     default:
       break;
   }
   return GST_BASE_SINK_CLASS (parent_class)->event (sink, event);
-}
-
-/* ---- the preview src pad ---- */
-
-static gboolean
-gst_ncfm_distill_src_query (GstPad *pad, GstObject *parent, GstQuery *query)
-{
-  GstNcfmDistill *self = GST_NCFM_DISTILL (parent);
-  switch (GST_QUERY_TYPE (query)) {
-    case GST_QUERY_CAPS: {
-      /* the fixed grid once the geometry is known (after start) */
-      GstCaps *filter, *caps = self->k ? gst_ncfm_distill_preview_caps (self)
-          : gst_pad_get_pad_template_caps (pad);
-      gst_query_parse_caps (query, &filter);
-      if (filter) {
-        GstCaps *x = gst_caps_intersect_full (filter, caps, GST_CAPS_INTERSECT_FIRST);
-        gst_caps_unref (caps);
-        caps = x;
-      }
-      gst_query_set_caps_result (query, caps);
-      gst_caps_unref (caps);
-      return TRUE;
-    }
-    case GST_QUERY_LATENCY:
-      gst_query_set_latency (query, FALSE, 0, GST_CLOCK_TIME_NONE);
-      return TRUE;
-    default:
-      /* nothing upstream of the previews answers for them */
-      return FALSE;
-  }
-}
-
-static gboolean
-gst_ncfm_distill_src_event (GstPad *pad, GstObject *parent, GstEvent *event)
-{
-  (void) pad;
-  (void) parent;
-  /* QoS, navigation, reconfigure...: the previews follow the distillation */
-  gst_event_unref (event);
-  return TRUE;
 }
 
 /* ---- GObject ---- */
@@ -833,6 +791,7 @@ gst_ncfm_distill_finalize (GObject *object)
 {
   GstNcfmDistill *self = GST_NCFM_DISTILL (object);
   clear_state (self);
+  gst_ncfm_distill_preview_finalize (self);
   g_free (self->location);
   g_free (self->dataset);
   G_OBJECT_CLASS (parent_class)->finalize (object);
@@ -1013,13 +972,6 @@ gst_ncfm_distill_init (GstNcfmDistill *self)
   self->weight_decay = DEFAULT_WEIGHT_DECAY;
   self->calib = DEFAULT_CALIB;
   self->preview_every = DEFAULT_PREVIEW_EVERY;
-  self->srcpad = gst_pad_new_from_static_template (&src_template, "src");
-  gst_pad_set_query_function (self->srcpad, GST_DEBUG_FUNCPTR (gst_ncfm_distill_src_query));
-  gst_pad_set_event_function (self->srcpad, GST_DEBUG_FUNCPTR (gst_ncfm_distill_src_event));
-  gst_element_add_pad (GST_ELEMENT (self), self->srcpad);
+  gst_ncfm_distill_preview_init (self, &src_template);
   gst_base_sink_set_sync (GST_BASE_SINK (self), FALSE);
-  /* Not an async sink: its first preview (pushed from preroll) is what a
-   * sink behind the src pad prerolls on, so the pipeline must be able to
-   * reach PAUSED before this element has prerolled. */
-  gst_base_sink_set_async_enabled (GST_BASE_SINK (self), FALSE);
 }

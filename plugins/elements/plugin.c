@@ -11,6 +11,7 @@
 #include "gstncfmconvnet.h"
 #include "gstncfmdatasetsrc.h"
 #include "gstncfmdistill.h"
+#include "gstncfmtensorize.h"
 #include "gstncfmtensormemory.h"
 
 static gboolean
@@ -23,6 +24,7 @@ plugin_init (GstPlugin *plugin)
   ret |= GST_ELEMENT_REGISTER (ncfmconvnet, plugin);
   ret |= GST_ELEMENT_REGISTER (ncfmcf, plugin);
   ret |= GST_ELEMENT_REGISTER (ncfmdistill, plugin);
+  ret |= GST_ELEMENT_REGISTER (ncfmtensorize, plugin);
   return ret;
 }
 

@@ -1,0 +1,419 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* gstncfmtensorize-batch.c: ncfmtensorize's samples and batches.
+ *
+ * A sample is a rectangle of a frame: copied to the host as planar uint8
+ * (the only per-pixel work on the host, a byte shuffle out of the packed
+ * format), uploaded, scaled to [0, 1] (u8_to_f32), resized with the
+ * backend's bilinear op into its slot of the batch tensor and, for grey out
+ * of RGB, mixed with the luma weights (channel_affine + axpby).  A full
+ * batch is normalised in one channel_affine and queued as a buffer. */
+#include "gstncfmtensorize-batch.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "gstncfmmeta.h"
+#include "gstncfmtensormemory.h"
+
+GST_DEBUG_CATEGORY_EXTERN (gst_ncfm_tensorize_debug);
+#define GST_CAT_DEFAULT gst_ncfm_tensorize_debug
+
+/* Normalisation presets: the method card, section 1 (the table libncfm's
+ * dataset readers keep privately). */
+static const struct {
+  const gchar *name;
+  guint channels;  /* 0: any */
+  gfloat mean[3], std[3];
+} presets[] = {
+  [GST_NCFM_TENSORIZE_DATASET_NONE] = { "none", 0, { 0, 0, 0 }, { 1, 1, 1 } },
+  [GST_NCFM_TENSORIZE_DATASET_FASHION_MNIST] = { "fashion-mnist", 1, { 0.2861f }, { 0.3530f } },
+  [GST_NCFM_TENSORIZE_DATASET_MNIST] = { "mnist", 1, { 0.1307f }, { 0.3081f } },
+  [GST_NCFM_TENSORIZE_DATASET_CIFAR10] = { "cifar10", 3, { 0.4914f, 0.4822f, 0.4465f },
+    { 0.2023f, 0.1994f, 0.2010f } },
+  [GST_NCFM_TENSORIZE_DATASET_CIFAR100] = { "cifar100", 3, { 0.4914f, 0.4822f, 0.4465f },
+    { 0.2023f, 0.1994f, 0.2010f } },
+  [GST_NCFM_TENSORIZE_DATASET_IMAGENET] = { "imagenet", 3, { 0.485f, 0.456f, 0.406f },
+    { 0.229f, 0.224f, 0.225f } },
+};
+
+/* ITU-R BT.601 luma weights of R, G, B (PIL's convert ("L"), torchvision's rgb_to_grayscale) */
+static const gfloat luma[3] = { 0.299f, 0.587f, 0.114f };
+
+struct _GstNcfmBatcher {
+  GstNcfmBatchConfig cfg;
+  guint k;                    /* classes */
+  NcfmDevice *dev;
+  NcfmTensor *images;         /* the batch being filled, F32 [B, C, H, W] in [0, 1] */
+  gint32 *labels;             /* its labels, host [B] */
+  guint count;                /* samples in it */
+  GstClockTime pts, dts, duration;  /* of the last frame */
+  guint64 n_batches;
+  GQueue ready;               /* finished batches, oldest first */
+  /* per-sample scratch, grown on demand: the crop on the host (planar u8),
+   * the same on the device, as floats, and the resized RGB before the luma mix */
+  guint8 *host;
+  gsize host_size;
+  NcfmTensor *staging, *crop, *rgb;
+};
+
+/* Sets a settings error; returns FALSE. */
+static gboolean G_GNUC_PRINTF (2, 3)
+settings_error (GError **error, const gchar *format, ...)
+{
+  va_list ap;
+  va_start (ap, format);
+  g_autofree gchar *message = g_strdup_vprintf (format, ap);
+  va_end (ap);
+  g_set_error_literal (error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_SETTINGS, message);
+  return FALSE;
+}
+
+/* Comma-separated class names: none empty, none repeated (case-insensitively). */
+static gchar **
+parse_class_names (const gchar *text, GError **error)
+{
+  g_auto (GStrv) names = g_strsplit (text, ",", -1);
+  for (guint i = 0; names[i]; i++) {
+    g_strstrip (names[i]);
+    if (!*names[i]) {
+      settings_error (error, "Invalid class-names \"%s\": name %u is empty (property "
+          "class-names)", text, i);
+      return NULL;
+    }
+    for (guint j = 0; j < i; j++) {
+      if (g_ascii_strcasecmp (names[i], names[j]) == 0) {
+        settings_error (error, "Invalid class-names \"%s\": \"%s\" is listed twice, as "
+            "names %u and %u (property class-names)", text, names[i], j, i);
+        return NULL;
+      }
+    }
+  }
+  return g_steal_pointer (&names);
+}
+
+/* A comma-separated list of exactly `n` finite floats (positive ones for std) into `out`. */
+static gboolean
+parse_floats (const gchar *property, const gchar *text, guint n, gboolean positive,
+    gfloat *out, GError **error)
+{
+  g_auto (GStrv) tokens = g_strsplit (text, ",", -1);
+  const guint count = g_strv_length (tokens);
+  if (count != n)
+    return settings_error (error, "Invalid %s \"%s\": %u value%s for %u channel%s (properties "
+        "%s and channels)", property, text, count, count == 1 ? "" : "s", n, n == 1 ? "" : "s",
+        property);
+  for (guint i = 0; i < n; i++) {
+    const gchar *token = g_strstrip (tokens[i]);
+    gchar *end = NULL;
+    const gdouble v = g_ascii_strtod (token, &end);
+    if (!*token || *end || !isfinite (v) || (positive && v <= 0))
+      return settings_error (error, "Invalid %s \"%s\": \"%s\" is not a %s (property %s)",
+          property, text, token, positive ? "positive number" : "number", property);
+    out[i] = (gfloat) v;
+  }
+  return TRUE;
+}
+
+gboolean
+gst_ncfm_batch_config_init (GstNcfmBatchConfig *cfg, const GstNcfmBatchSettings *s,
+    GError **error)
+{
+  memset (cfg, 0, sizeof *cfg);
+  if (s->channels != 1 && s->channels != 3)
+    return settings_error (error, "Invalid channels %u: 1 (grey) or 3 (RGB) (property "
+        "channels)", s->channels);
+  if ((guint) s->dataset >= G_N_ELEMENTS (presets))
+    return settings_error (error, "Unknown dataset %u (property dataset)", s->dataset);
+
+  g_auto (GStrv) names = NULL;
+  if (s->class_names && *s->class_names) {
+    if (!(names = parse_class_names (s->class_names, error)))
+      return FALSE;
+    const guint n = g_strv_length (names);
+    if (s->classes && s->classes != n)
+      return settings_error (error, "classes is %u but class-names lists %u names "
+          "(properties classes and class-names)", s->classes, n);
+  } else {
+    /* no names: the class ids themselves, as for datasets without names */
+    const guint n = s->classes ? s->classes : GST_NCFM_TENSORIZE_CLASSES_WITHOUT_NAMES;
+    names = g_new0 (gchar *, n + 1);
+    for (guint i = 0; i < n; i++)
+      names[i] = g_strdup_printf ("%u", i);
+  }
+  const guint k = g_strv_length (names);
+  if (s->label >= k)
+    return settings_error (error, "Invalid label %u: there are %u classes, 0 .. %u (property "
+        "label; the classes come from classes or class-names)", s->label, k, k - 1);
+
+  const guint preset_channels = presets[s->dataset].channels;
+  if (preset_channels && preset_channels != s->channels && (!s->mean || !s->std))
+    return settings_error (error, "dataset %s has %u-channel mean/std but channels is %u "
+        "(properties dataset and channels; or set mean and std)", presets[s->dataset].name,
+        preset_channels, s->channels);
+  for (guint ch = 0; ch < s->channels; ch++) {
+    cfg->mean[ch] = presets[s->dataset].mean[preset_channels ? ch : 0];
+    cfg->std[ch] = presets[s->dataset].std[preset_channels ? ch : 0];
+  }
+  if ((s->mean && !parse_floats ("mean", s->mean, s->channels, FALSE, cfg->mean, error))
+      || (s->std && !parse_floats ("std", s->std, s->channels, TRUE, cfg->std, error)))
+    return FALSE;
+
+  cfg->width = s->width;
+  cfg->height = s->height;
+  cfg->channels = s->channels;
+  cfg->batch_size = s->batch_size;
+  cfg->label = (gint32) s->label;
+  cfg->use_roi = s->use_roi;
+  cfg->class_names = g_steal_pointer (&names);
+  return TRUE;
+}
+
+GstNcfmBatcher *
+gst_ncfm_batcher_new (NcfmDevice *device, const GstNcfmBatchConfig *config)
+{
+  g_return_val_if_fail (NCFM_IS_DEVICE (device), NULL);
+  g_return_val_if_fail (config->channels == 1 || config->channels == 3, NULL);
+  g_return_val_if_fail (config->batch_size > 0 && config->class_names, NULL);
+  GstNcfmBatcher *self = g_new0 (GstNcfmBatcher, 1);
+  self->cfg = *config;
+  self->cfg.class_names = g_strdupv (config->class_names);
+  self->k = g_strv_length (self->cfg.class_names);
+  self->dev = g_object_ref (device);
+  self->labels = g_new0 (gint32, config->batch_size);
+  self->pts = self->dts = self->duration = GST_CLOCK_TIME_NONE;
+  g_queue_init (&self->ready);
+  return self;
+}
+
+void
+gst_ncfm_batcher_free (GstNcfmBatcher *self)
+{
+  if (!self)
+    return;
+  g_queue_clear_full (&self->ready, (GDestroyNotify) gst_buffer_unref);
+  g_clear_object (&self->images);
+  g_clear_object (&self->staging);
+  g_clear_object (&self->crop);
+  g_clear_object (&self->rgb);
+  g_clear_object (&self->dev);
+  g_free (self->host);
+  g_free (self->labels);
+  g_strfreev (self->cfg.class_names);
+  g_free (self);
+}
+
+guint
+gst_ncfm_batcher_pending (GstNcfmBatcher *self)
+{
+  return self->count;
+}
+
+GstBuffer *
+gst_ncfm_batcher_pop (GstNcfmBatcher *self)
+{
+  return g_queue_pop_head (&self->ready);
+}
+
+void
+gst_ncfm_batcher_discard (GstNcfmBatcher *self, gboolean ready_too)
+{
+  self->count = 0;
+  if (ready_too)
+    g_queue_clear_full (&self->ready, (GDestroyNotify) gst_buffer_unref);
+}
+
+/* The batch so far as one buffer on the ready queue: normalised, with its labels and meta. */
+gboolean
+gst_ncfm_batcher_flush (GstNcfmBatcher *self, GError **error)
+{
+  NcfmBackend *be = ncfm_device_get_backend (self->dev);
+  const GstNcfmBatchConfig *cfg = &self->cfg;
+  const guint n = self->count;
+  const gsize hw = (gsize) cfg->height * cfg->width;
+  if (!n)
+    return TRUE;
+  self->count = 0;
+  g_autoptr (NcfmTensor) images = g_steal_pointer (&self->images);
+  if (n < cfg->batch_size) {
+    /* a partial batch (EOS): its tensor holds exactly the samples there are */
+    const gint64 shape[4] = { n, cfg->channels, cfg->height, cfg->width };
+    g_autoptr (NcfmTensor) part = ncfm_tensor_new (self->dev, NCFM_DTYPE_F32, shape, 4, error);
+    if (!part)
+      return FALSE;
+    be->ops->copy (be, ncfm_tensor_f32 (part), ncfm_tensor_f32 (images),
+        ncfm_tensor_get_n_bytes (part));
+    g_set_object (&images, part);
+  }
+  NcfmChannelAffine norm = { 0 };
+  for (guint ch = 0; ch < cfg->channels; ch++) {
+    norm.scale[ch] = 1.0f / cfg->std[ch];
+    norm.shift[ch] = -cfg->mean[ch] / cfg->std[ch];
+  }
+  be->ops->channel_affine (be, (int) n, (int) cfg->channels, (int) hw, norm,
+      ncfm_tensor_f32 (images), ncfm_tensor_f32 (images));
+  const gint64 lshape[1] = { n };
+  g_autoptr (NcfmTensor) labels = ncfm_tensor_new_from_data (self->dev, NCFM_DTYPE_I32, lshape,
+      1, (const guint8 *) self->labels, n * sizeof (gint32), error);
+  if (!labels)
+    return FALSE;
+  /* consumers run on their own streams: the batch must be complete when pushed */
+  ncfm_device_synchronize (self->dev);
+
+  GstBuffer *buf = gst_buffer_new ();
+  gst_buffer_append_memory (buf, gst_ncfm_tensor_memory_new (images));
+  gst_buffer_append_memory (buf, gst_ncfm_tensor_memory_new (labels));
+  NcfmBatchMeta *meta = gst_buffer_add_ncfm_batch_meta (buf,
+      (const gchar *const *) cfg->class_names, cfg->channels, cfg->mean, cfg->std);
+  meta->class_id = self->labels[0];
+  for (guint i = 1; i < n; i++)
+    if (self->labels[i] != self->labels[0])
+      meta->class_id = -1;
+  meta->position = self->n_batches;
+  GST_BUFFER_PTS (buf) = self->pts;
+  GST_BUFFER_DTS (buf) = self->dts;
+  GST_BUFFER_DURATION (buf) = self->duration;
+  GST_BUFFER_OFFSET (buf) = self->n_batches;
+  GST_BUFFER_OFFSET_END (buf) = self->n_batches + 1;
+  GST_LOG ("batch %" G_GUINT64_FORMAT ": %u samples, class %d", self->n_batches, n,
+      meta->class_id);
+  g_queue_push_tail (&self->ready, buf);
+  self->n_batches++;
+  return TRUE;
+}
+
+static NcfmTensor *
+ensure_tensor (NcfmTensor **t, NcfmDevice *dev, NcfmDType dtype, gsize numel, GError **error)
+{
+  if (*t && (gsize) ncfm_tensor_get_numel (*t) >= numel)
+    return *t;
+  g_clear_object (t);
+  const gint64 shape[1] = { (gint64) numel };
+  *t = ncfm_tensor_new (dev, dtype, shape, 1, error);
+  return *t;
+}
+
+/* Copies region r of the frame to the host as planar uint8 [cin, r.h, r.w]:
+ * R, G, B planes (grey repeated three times when cin is 3), or the grey plane. */
+static void
+crop_planar (const GstVideoFrame *frame, const GstVideoRectangle *r, guint cin, guint8 *dst)
+{
+  const gboolean grey = GST_VIDEO_INFO_IS_GRAY (&frame->info);
+  for (guint ch = 0; ch < cin; ch++) {
+    const guint comp = grey ? 0 : ch;  /* RGB formats: components 0, 1, 2 are R, G, B */
+    const guint8 *base = GST_VIDEO_FRAME_COMP_DATA (frame, comp);
+    const gint stride = GST_VIDEO_FRAME_COMP_STRIDE (frame, comp);
+    const gint ps = GST_VIDEO_FRAME_COMP_PSTRIDE (frame, comp);
+    for (gint y = 0; y < r->h; y++) {
+      const guint8 *row = base + (gsize) (r->y + y) * stride + (gsize) r->x * ps;
+      guint8 *out = dst + ((gsize) ch * r->h + y) * r->w;
+      for (gint x = 0; x < r->w; x++)
+        out[x] = row[(gsize) x * ps];
+    }
+  }
+}
+
+/* Region r of the frame as the next sample of the batch, with `label`. */
+static gboolean
+add_sample (GstNcfmBatcher *self, const GstVideoFrame *frame, const GstVideoRectangle *r,
+    gint32 label, GError **error)
+{
+  NcfmBackend *be = ncfm_device_get_backend (self->dev);
+  const GstNcfmBatchConfig *cfg = &self->cfg;
+  const gboolean grey = GST_VIDEO_INFO_IS_GRAY (&frame->info);
+  const guint c = cfg->channels;
+  const guint cin = c == 1 && grey ? 1 : 3;  /* 3 for c == 1: mixed to luma below */
+  const gsize n = (gsize) cin * r->w * r->h, hw = (gsize) cfg->height * cfg->width;
+  const gboolean same_size = (guint) r->w == cfg->width && (guint) r->h == cfg->height;
+
+  if (!self->images) {
+    const gint64 shape[4] = { cfg->batch_size, c, cfg->height, cfg->width };
+    if (!(self->images = ncfm_tensor_new (self->dev, NCFM_DTYPE_F32, shape, 4, error)))
+      return FALSE;
+  }
+  if (n > self->host_size) {
+    self->host = g_realloc (self->host, n);
+    self->host_size = n;
+  }
+  if (!ensure_tensor (&self->staging, self->dev, NCFM_DTYPE_U8, n, error)
+      || (!same_size && !ensure_tensor (&self->crop, self->dev, NCFM_DTYPE_F32, n, error))
+      || (cin != c && !ensure_tensor (&self->rgb, self->dev, NCFM_DTYPE_F32, 3 * hw, error)))
+    return FALSE;
+  crop_planar (frame, r, cin, self->host);
+
+  float *slot = ncfm_tensor_f32 (self->images) + (gsize) self->count * c * hw;
+  float *resized = cin != c ? ncfm_tensor_f32 (self->rgb) : slot;
+  guint8 *staging = ncfm_tensor_get_data (self->staging);
+  be->ops->upload (be, staging, self->host, n);
+  be->ops->u8_to_f32 (be, n, 1.0f / 255.0f, staging,
+      same_size ? resized : ncfm_tensor_f32 (self->crop));
+  if (!same_size)
+    be->ops->resize_bilinear_forward (be, 1, (int) cin, r->h, r->w, (int) cfg->height,
+        (int) cfg->width, ncfm_tensor_f32 (self->crop), resized);
+  if (cin != c) {
+    /* grey = the luma mix of the resized R, G, B planes (linear: it commutes with resizing) */
+    const NcfmChannelAffine r_only = { .scale = { luma[0] } };
+    be->ops->channel_affine (be, 1, 1, (int) hw, r_only, resized, slot);
+    be->ops->axpby (be, hw, luma[1], resized + hw, 1.0f, slot);
+    be->ops->axpby (be, hw, luma[2], resized + 2 * hw, 1.0f, slot);
+  }
+  self->labels[self->count++] = label;
+  return self->count < cfg->batch_size || gst_ncfm_batcher_flush (self, error);
+}
+
+/* The class of a region type: its index in the class names (case-insensitive), or -1. */
+static gint32
+class_of (GstNcfmBatcher *self, const gchar *type)
+{
+  for (guint i = 0; type && i < self->k; i++)
+    if (g_ascii_strcasecmp (type, self->cfg.class_names[i]) == 0)
+      return (gint32) i;
+  return -1;
+}
+
+/* The frame's regions of interest as samples; *n_regions counts them, taken or skipped. */
+static gboolean
+add_regions (GstNcfmBatcher *self, const GstVideoFrame *frame, guint *n_regions,
+    guint *skipped, GError **error)
+{
+  const gint64 fw = GST_VIDEO_FRAME_WIDTH (frame), fh = GST_VIDEO_FRAME_HEIGHT (frame);
+  gpointer state = NULL;
+  GstMeta *meta;
+  while ((meta = gst_buffer_iterate_meta_filtered (frame->buffer, &state,
+              GST_VIDEO_REGION_OF_INTEREST_META_API_TYPE))) {
+    const GstVideoRegionOfInterestMeta *roi = (const GstVideoRegionOfInterestMeta *) meta;
+    const gchar *type = g_quark_to_string (roi->roi_type);
+    const gint32 label = class_of (self, type);
+    (*n_regions)++;
+    /* clipped to the frame */
+    const gint64 x0 = MIN ((gint64) roi->x, fw), y0 = MIN ((gint64) roi->y, fh);
+    const GstVideoRectangle r = { (gint) x0, (gint) y0, (gint) MIN ((gint64) roi->w, fw - x0),
+      (gint) MIN ((gint64) roi->h, fh - y0) };
+    if (label < 0 || r.w <= 0 || r.h <= 0) {
+      GST_DEBUG ("skipping region %d \"%s\" %ux%u at %u,%u: %s", roi->id, type, roi->w, roi->h,
+          roi->x, roi->y, label < 0 ? "its type is not a class name" : "outside the frame");
+      (*skipped)++;
+      continue;
+    }
+    if (!add_sample (self, frame, &r, label, error))
+      return FALSE;
+  }
+  return TRUE;
+}
+
+gboolean
+gst_ncfm_batcher_add_frame (GstNcfmBatcher *self, const GstVideoFrame *frame, guint *skipped,
+    GError **error)
+{
+  self->pts = GST_BUFFER_PTS (frame->buffer);
+  self->dts = GST_BUFFER_DTS (frame->buffer);
+  self->duration = GST_BUFFER_DURATION (frame->buffer);
+  guint n_regions = 0;
+  *skipped = 0;
+  if (self->cfg.use_roi && !add_regions (self, frame, &n_regions, skipped, error))
+    return FALSE;
+  if (n_regions)
+    return TRUE;
+  const GstVideoRectangle whole = { 0, 0, GST_VIDEO_FRAME_WIDTH (frame),
+    GST_VIDEO_FRAME_HEIGHT (frame) };
+  return add_sample (self, frame, &whole, self->cfg.label, error);
+}
