@@ -9,6 +9,7 @@
 #include "gstncfmaugment.h"
 #include "gstncfmcf.h"
 #include "gstncfmconvnet.h"
+#include "gstncfmresnet.h"
 #include "gstncfmdatasetsrc.h"
 #include "gstncfmdistill.h"
 #include "gstncfmtensorize.h"
@@ -22,6 +23,7 @@ plugin_init (GstPlugin *plugin)
   ret |= GST_ELEMENT_REGISTER (ncfmdatasetsrc, plugin);
   ret |= GST_ELEMENT_REGISTER (ncfmaugment, plugin);
   ret |= GST_ELEMENT_REGISTER (ncfmconvnet, plugin);
+  ret |= GST_ELEMENT_REGISTER (ncfmresnet, plugin);
   ret |= GST_ELEMENT_REGISTER (ncfmcf, plugin);
   ret |= GST_ELEMENT_REGISTER (ncfmdistill, plugin);
   ret |= GST_ELEMENT_REGISTER (ncfmtensorize, plugin);

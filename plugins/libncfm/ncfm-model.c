@@ -5,6 +5,7 @@
 #define G_LOG_DOMAIN "Ncfm"
 #include "ncfm-model.h"
 #include "ncfm-convnet.h"
+#include "ncfm-resnet.h"
 
 G_DEFINE_INTERFACE (NcfmModel, ncfm_model, G_TYPE_OBJECT)
 
@@ -307,12 +308,19 @@ convnet_from_safetensors (NcfmDevice *device, NcfmSafetensors *file, GError **er
   return NCFM_MODEL (ncfm_convnet_new_from_safetensors (device, file, error));
 }
 
+static NcfmModel *
+resnet_from_safetensors (NcfmDevice *device, NcfmSafetensors *file, GError **error)
+{
+  return NCFM_MODEL (ncfm_resnet_new_from_safetensors (device, file, error));
+}
+
 /* every architecture, by the `ncfm.arch` its weights carry */
 static const struct {
   const gchar *arch;
   NcfmModelFromSafetensorsFunc from_safetensors;
 } architectures[] = {
   { "convnet", convnet_from_safetensors },
+  { "resnet-ap", resnet_from_safetensors },
 };
 
 /**

@@ -10,6 +10,7 @@
 #include "ncfm-activations.h"
 #include "ncfm-model.h"
 #include "ncfm-convnet.h"
+#include "ncfm-resnet.h"
 #include "ncfm-cf.h"
 #include "ncfm-ncfd.h"
 #include "ncfm-sampler.h"

@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* convnet.c: ncfmconvnet through GstHarness on hand-made image + label tensor
- * buffers: output caps, features equal to NcfmConvNet's own forward with the
- * same weights, the model meta and rotation with random inits, model-pool
- * rotation and the init/trained blend, kept metas, and errors on the bus.
- * The element is linked in and registered here (no plugin is loaded), so the
- * test makes tensor memories and reads metas with the plugin's own helpers. */
+/* convnet.c: the extractors ncfmconvnet and ncfmresnet through GstHarness on
+ * hand-made image + label tensor buffers: output caps, features equal to the
+ * library model's own forward with the same weights, the model meta and
+ * rotation with random inits, model-pool rotation and the init/trained blend,
+ * kept metas, and errors on the bus.  The elements are linked in and
+ * registered here (no plugin is loaded), so the test makes tensor memories
+ * and reads metas with the plugin's own helpers. */
 #include <float.h>
 #include <math.h>
 #include <string.h>
@@ -16,6 +17,7 @@
 #include "gstncfmconvnet.h"
 #include "gstncfmmeta.h"
 #include "gstncfmmodelmeta.h"
+#include "gstncfmresnet.h"
 #include "gstncfmtensormemory.h"
 
 #define B 3
@@ -98,14 +100,20 @@ make_batch (NcfmTensor *images)
   return buf;
 }
 
-/* A harness around "ncfmconvnet <props>" with input caps [n, c, side, side] set. */
+/* A harness around "<element> <props>" with input caps [n, c, side, side] set. */
 static GstHarness *
-start_convnet (const gchar *props, gint64 n, gint64 c, gint64 side)
+start_element (const gchar *element, const gchar *props, gint64 n, gint64 c, gint64 side)
 {
-  g_autofree gchar *line = g_strdup_printf ("ncfmconvnet %s", props);
+  g_autofree gchar *line = g_strdup_printf ("%s %s", element, props);
   GstHarness *h = gst_harness_new_parse (line);
   gst_harness_set_src_caps (h, input_caps (n, c, side));
   return h;
+}
+
+static GstHarness *
+start_convnet (const gchar *props, gint64 n, gint64 c, gint64 side)
+{
+  return start_element ("ncfmconvnet", props, n, c, side);
 }
 
 static GstBuffer *
@@ -125,13 +133,22 @@ tensor_of (GstBuffer *buf, guint i)
   return gst_ncfm_tensor_memory_get_tensor (mem);
 }
 
+/* The buffer's model meta; its model an NcfmConvNet, or with the _of
+ * variant an instance of @type. */
 static NcfmModelMeta *
-model_meta (GstBuffer *buf)
+model_meta_of (GstBuffer *buf, GType type)
 {
   NcfmModelMeta *m = gst_buffer_get_ncfm_model_meta (buf);
   fail_unless (m != NULL);
-  fail_unless (NCFM_IS_CONVNET (m->model));
+  fail_unless (G_TYPE_CHECK_INSTANCE_TYPE (m->model, type), "model is a %s",
+      G_OBJECT_TYPE_NAME (m->model));
   return m;
+}
+
+static NcfmModelMeta *
+model_meta (GstBuffer *buf)
+{
+  return model_meta_of (buf, NCFM_TYPE_CONVNET);
 }
 
 /* Max |a - b| over two F32 tensors of one size, and max |b|. */
@@ -149,6 +166,18 @@ max_diff (NcfmTensor *a, NcfmTensor *b, gdouble *scale)
   if (scale)
     *scale = s;
   return d;
+}
+
+/* @a and @b hold the same tensors, bit for bit. */
+static void
+check_same_parameters (NcfmModel *a, NcfmModel *b)
+{
+  fail_unless_equals_int (ncfm_model_get_n_parameters (a), ncfm_model_get_n_parameters (b));
+  for (guint i = 0; i < ncfm_model_get_n_parameters (a); i++) {
+    const gchar *name = ncfm_model_get_parameter_name (a, i);
+    fail_unless (max_diff (ncfm_model_get_parameter (a, name), ncfm_model_get_parameter (b, name),
+            NULL) == 0.0, "%s differs", name);
+  }
 }
 
 static void
@@ -213,12 +242,7 @@ GST_START_TEST (test_features_match_library)
   fail_unless (gst_buffer_get_ncfm_batch_meta (out) != NULL);
   NcfmModelMeta *m = model_meta (out);
   fail_unless (m->trained == NULL && m->pool_member == -1);
-  NcfmConvNet *used = NCFM_CONVNET (m->model);
-  for (guint i = 0; i < ncfm_convnet_get_n_parameters (net); i++) {
-    const gchar *name = ncfm_convnet_get_parameter_name (net, i);
-    fail_unless (max_diff (ncfm_convnet_get_parameter (used, name),
-            ncfm_convnet_get_parameter (net, name), NULL) == 0.0, "%s differs", name);
-  }
+  check_same_parameters (NCFM_MODEL (m->model), NCFM_MODEL (net));
   /* a file: the same model for every buffer */
   GstBuffer *out2 = push_pull (h, 8);
   fail_unless (model_meta (out2)->model == m->model);
@@ -266,20 +290,30 @@ GST_START_TEST (test_random_rotation)
 }
 GST_END_TEST;
 
-/* A pool of two members of width 4 on 3x32x32, init and trained from different seeds. */
-static NcfmConvNet *pool_net[2][2];  /* [member][0 init, 1 trained] */
+/* A pool of two members of width 4 on 3x32x32 (ConvNet-3 or ResNet-AP-10),
+ * init and trained from different seeds. */
+static NcfmModel *pool_net[2][2];  /* [member][0 init, 1 trained] */
+
+static NcfmModel *
+new_member (GType type, guint64 seed)
+{
+  if (type == NCFM_TYPE_RESNET)
+    return NCFM_MODEL (ncfm_resnet_new (cpu, C, SIDE, SIDE, 10, 10, 4, NCFM_NORM_INSTANCE, seed,
+            NULL));
+  return NCFM_MODEL (ncfm_convnet_new (cpu, C, SIDE, SIDE, 10, 3, 4, NCFM_NORM_INSTANCE, seed,
+          NULL));
+}
 
 static void
-write_pool (void)
+write_pool (GType type)
 {
   for (guint k = 0; k < 2; k++)
     for (guint t = 0; t < 2; t++) {
-      pool_net[k][t] = ncfm_convnet_new (cpu, C, SIDE, SIDE, 10, 3, 4, NCFM_NORM_INSTANCE,
-          100 + 10 * k + t, NULL);
+      pool_net[k][t] = new_member (type, 100 + 10 * k + t);
       g_autofree gchar *name = g_strdup_printf ("premodel%u_%s.safetensors", k,
           t ? "trained" : "init");
       g_autofree gchar *path = tmp_path (name);
-      fail_unless (ncfm_convnet_save (pool_net[k][t], path, NULL));
+      fail_unless (ncfm_model_save (pool_net[k][t], path, NULL));
     }
 }
 
@@ -293,13 +327,16 @@ free_pool (void)
 
 /* Every parameter of @model is lam * init + (1 - lam) * trained of member k. */
 static void
-check_blend (NcfmConvNet *model, guint k, gdouble lam)
+check_blend (GObject *object, guint k, gdouble lam)
 {
-  for (guint i = 0; i < ncfm_convnet_get_n_parameters (model); i++) {
-    const gchar *name = ncfm_convnet_get_parameter_name (model, i);
-    g_autoptr (GBytes) a = ncfm_tensor_to_bytes (ncfm_convnet_get_parameter (pool_net[k][0], name));
-    g_autoptr (GBytes) b = ncfm_tensor_to_bytes (ncfm_convnet_get_parameter (pool_net[k][1], name));
-    g_autoptr (GBytes) m = ncfm_tensor_to_bytes (ncfm_convnet_get_parameter (model, name));
+  NcfmModel *model = NCFM_MODEL (object);
+  fail_unless_equals_int (ncfm_model_get_n_parameters (model),
+      ncfm_model_get_n_parameters (pool_net[k][0]));
+  for (guint i = 0; i < ncfm_model_get_n_parameters (model); i++) {
+    const gchar *name = ncfm_model_get_parameter_name (model, i);
+    g_autoptr (GBytes) a = ncfm_tensor_to_bytes (ncfm_model_get_parameter (pool_net[k][0], name));
+    g_autoptr (GBytes) b = ncfm_tensor_to_bytes (ncfm_model_get_parameter (pool_net[k][1], name));
+    g_autoptr (GBytes) m = ncfm_tensor_to_bytes (ncfm_model_get_parameter (model, name));
     const gfloat *x = g_bytes_get_data (a, NULL), *y = g_bytes_get_data (b, NULL),
         *z = g_bytes_get_data (m, NULL);
     for (gsize j = 0; j < g_bytes_get_size (m) / 4; j++) {
@@ -310,23 +347,26 @@ check_blend (NcfmConvNet *model, guint k, gdouble lam)
   }
 }
 
-GST_START_TEST (test_pool_blend)
+/* @element on a pool of @type members: a member and a lambda per rotation, both drawn. */
+static void
+check_pool_blend (const gchar *element, GType type)
 {
-  write_pool ();
+  write_pool (type);
   g_autofree gchar *props = g_strdup_printf ("width=4 pool=%s seed=1", tmp_dir);
-  GstHarness *h = start_convnet (props, B, C, SIDE);
+  GstHarness *h = start_element (element, props, B, C, SIDE);
   gboolean seen[2] = { FALSE, FALSE };
   GObject *prev = NULL;
   for (guint i = 0; i < 8; i++) {
     GstBuffer *out = push_pull (h, i);
-    NcfmModelMeta *m = model_meta (out);
+    NcfmModelMeta *m = model_meta_of (out, type);
     fail_unless (m->pool_member == 0 || m->pool_member == 1);
     fail_unless (m->pool_lambda > 0.0 && m->pool_lambda < 1.0);
     fail_unless (m->model != prev && m->trained != NULL && m->trained != m->model);
+    fail_unless (G_OBJECT_TYPE (m->trained) == type);
     prev = m->model;
     seen[m->pool_member] = TRUE;
-    check_blend (NCFM_CONVNET (m->model), m->pool_member, m->pool_lambda);
-    check_blend (NCFM_CONVNET (m->trained), m->pool_member, 0.0);
+    check_blend (m->model, m->pool_member, m->pool_lambda);
+    check_blend (m->trained, m->pool_member, 0.0);
     gst_buffer_unref (out);
   }
   fail_unless (seen[0] && seen[1]);
@@ -334,14 +374,19 @@ GST_START_TEST (test_pool_blend)
 
   /* blend off: the trained member itself */
   g_autofree gchar *props2 = g_strdup_printf ("width=4 pool=%s blend=false", tmp_dir);
-  h = start_convnet (props2, B, C, SIDE);
+  h = start_element (element, props2, B, C, SIDE);
   GstBuffer *out = push_pull (h, 0);
-  NcfmModelMeta *m = model_meta (out);
+  NcfmModelMeta *m = model_meta_of (out, type);
   fail_unless (m->model == m->trained && m->pool_lambda == 0.0);
-  check_blend (NCFM_CONVNET (m->model), m->pool_member, 0.0);
+  check_blend (m->model, m->pool_member, 0.0);
   gst_buffer_unref (out);
   gst_harness_teardown (h);
   free_pool ();
+}
+
+GST_START_TEST (test_pool_blend)
+{
+  check_pool_blend ("ncfmconvnet", NCFM_TYPE_CONVNET);
 }
 GST_END_TEST;
 
@@ -423,12 +468,144 @@ GST_START_TEST (test_properties)
 }
 GST_END_TEST;
 
+/* ---- ncfmresnet: the same base class, another architecture ---- */
+
+GST_START_TEST (test_resnet_caps_and_meta)
+{
+  /* the reference width 64: 8 x 64 features whatever the image size */
+  GstHarness *h = start_element ("ncfmresnet", "", B, C, SIDE);
+  GstBuffer *out = push_pull (h, 0);
+  check_out_dims (h, "512:3,3");
+  fail_unless_equals_int64 (ncfm_tensor_get_dim (tensor_of (out, 0), 1), 512);
+  NcfmModelMeta *m = model_meta_of (out, NCFM_TYPE_RESNET);
+  fail_unless_equals_int (m->feature_dim, 512);
+  fail_unless (m->trained == NULL && m->pool_member == -1 && m->rotation == 0);
+  fail_unless_equals_int (ncfm_resnet_get_depth (NCFM_RESNET (m->model)), 10);
+  fail_unless_equals_int (ncfm_resnet_get_norm (NCFM_RESNET (m->model)), NCFM_NORM_INSTANCE);
+  gst_buffer_unref (out);
+  gst_harness_teardown (h);
+
+  /* one channel 28x28, depth 18, width 8, a new random model per buffer */
+  h = start_element ("ncfmresnet", "depth=18 width=8 norm=batchnorm", 5, 1, 28);
+  g_autoptr (NcfmTensor) images = make_images (5, 1, 28, 1);
+  GstBuffer *first = gst_harness_push_and_pull (h, make_batch (g_object_ref (images)));
+  GstBuffer *second = gst_harness_push_and_pull (h, make_batch (g_object_ref (images)));
+  check_out_dims (h, "64:5,5");
+  NcfmModelMeta *m1 = model_meta_of (first, NCFM_TYPE_RESNET);
+  NcfmModelMeta *m2 = model_meta_of (second, NCFM_TYPE_RESNET);
+  fail_unless (m1->in_channels == 1 && m1->height == 28 && m1->width == 28);
+  fail_unless_equals_int (ncfm_resnet_get_depth (NCFM_RESNET (m1->model)), 18);
+  fail_unless_equals_int (ncfm_resnet_get_norm (NCFM_RESNET (m1->model)), NCFM_NORM_BATCH);
+  fail_unless (m1->model != m2->model && m2->rotation == 1);
+  fail_unless (max_diff (tensor_of (first, 0), tensor_of (second, 0), NULL) > 1e-4);
+  /* the first model, replayed now, still gives the features it gave (the
+   * output used batch statistics: replay in training mode too) */
+  g_autoptr (NcfmActivations) acts = ncfm_activations_new ();
+  fail_unless (ncfm_model_get_training (NCFM_MODEL (m1->model)));
+  fail_unless (ncfm_model_forward (NCFM_MODEL (m1->model), images, acts, NULL));
+  fail_unless (max_diff (tensor_of (first, 0), ncfm_activations_get_features (acts), NULL) == 0.0);
+  gst_buffer_unref (first);
+  gst_buffer_unref (second);
+  gst_harness_teardown (h);
+}
+GST_END_TEST;
+
+GST_START_TEST (test_resnet_features_match_library)
+{
+  g_autoptr (NcfmModel) net = NCFM_MODEL (ncfm_resnet_new (cpu, C, SIDE, SIDE, 7, 10, 8,
+          NCFM_NORM_INSTANCE, 42, NULL));
+  g_autofree gchar *path = tmp_path ("resnet.safetensors");
+  fail_unless (ncfm_model_save (net, path, NULL));
+  g_autofree gchar *props = g_strdup_printf ("width=8 weights=%s", path);
+  GstHarness *h = start_element ("ncfmresnet", props, B, C, SIDE);
+  g_autoptr (NcfmTensor) images = make_images (B, C, SIDE, 7);
+  GstBuffer *out = gst_harness_push_and_pull (h, make_batch (g_object_ref (images)));
+  check_out_dims (h, "64:3,3");
+
+  g_autoptr (NcfmActivations) acts = ncfm_activations_new ();
+  fail_unless (ncfm_model_forward (net, images, acts, NULL));
+  gdouble scale;
+  const gdouble d = max_diff (tensor_of (out, 0), ncfm_activations_get_features (acts), &scale);
+  fail_unless (d <= 8 * FLT_EPSILON * MAX (scale, 1.0), "features differ by %g", d);
+  /* the classes come from fc.weight (7 rows), not the batch meta's 12 */
+  NcfmModelMeta *m = model_meta_of (out, NCFM_TYPE_RESNET);
+  fail_unless_equals_int (ncfm_model_get_num_classes (NCFM_MODEL (m->model)), 7);
+  check_same_parameters (NCFM_MODEL (m->model), net);
+  gst_buffer_unref (out);
+  gst_harness_teardown (h);
+}
+GST_END_TEST;
+
+GST_START_TEST (test_resnet_pool_blend)
+{
+  check_pool_blend ("ncfmresnet", NCFM_TYPE_RESNET);
+}
+GST_END_TEST;
+
+GST_START_TEST (test_resnet_errors)
+{
+  GstBus *bus = gst_bus_new ();
+  /* ConvNet weights: the first tensor a ResNet-AP does not have, and the file */
+  g_autoptr (NcfmConvNet) conv = ncfm_convnet_new (cpu, C, SIDE, SIDE, 10, 3, 4,
+      NCFM_NORM_INSTANCE, 1, NULL);
+  g_autofree gchar *path = tmp_path ("convnet.safetensors");
+  fail_unless (ncfm_convnet_save (conv, path, NULL));
+  g_autofree gchar *props = g_strdup_printf ("width=4 weights=%s", path);
+  GstHarness *h = start_element ("ncfmresnet", props, B, C, SIDE);
+  gst_element_set_bus (h->element, bus);
+  g_autoptr (NcfmTensor) images = make_images (B, C, SIDE, 0);
+  fail_unless_equals_int (gst_harness_push (h, make_batch (g_object_ref (images))),
+      GST_FLOW_ERROR);
+  g_autofree gchar *m1 = pop_error (bus);
+  fail_unless (strstr (m1, "classifier.") && strstr (m1, "not a parameter of a ResNet-AP")
+      && strstr (m1, path)
+      && strstr (m1, "property weights"), "%s", m1);
+  gst_element_set_bus (h->element, NULL);
+  gst_harness_teardown (h);
+
+  /* 7x7 images lose all pixels in the third downsampling stage */
+  h = gst_harness_new_parse ("ncfmresnet width=4");
+  gst_element_set_bus (h->element, bus);
+  gst_harness_push_event (h, gst_event_new_caps (input_caps (B, C, 7)));
+  g_autofree gchar *m2 = pop_error (bus);
+  fail_unless (strstr (m2, "caps field dimensions") && strstr (m2, "7x7")
+      && strstr (m2, "properties depth, width"), "%s", m2);
+  gst_element_set_bus (h->element, NULL);
+  gst_harness_teardown (h);
+  gst_object_unref (bus);
+}
+GST_END_TEST;
+
+GST_START_TEST (test_resnet_properties)
+{
+  GstElement *e = gst_element_factory_make ("ncfmresnet", NULL);
+  fail_unless (GST_IS_NCFM_EXTRACTOR (e));
+  gint depth, norm;
+  guint width, every;
+  g_object_get (e, "depth", &depth, "width", &width, "norm", &norm, "rotate-every", &every, NULL);
+  fail_unless (depth == 10 && width == 64 && norm == NCFM_NORM_INSTANCE && every == 1);
+  gst_util_set_object_arg (G_OBJECT (e), "depth", "18");
+  gst_util_set_object_arg (G_OBJECT (e), "norm", "none");
+  g_object_get (e, "depth", &depth, "norm", &norm, NULL);
+  fail_unless (depth == 18 && norm == NCFM_NORM_NONE);
+  /* properties are fixed while running */
+  fail_unless (gst_element_set_state (e, GST_STATE_READY) == GST_STATE_CHANGE_SUCCESS);
+  fail_unless (gst_element_set_state (e, GST_STATE_PAUSED) != GST_STATE_CHANGE_FAILURE);
+  ASSERT_WARNING (g_object_set (e, "width", 8, NULL));
+  g_object_get (e, "width", &width, NULL);
+  fail_unless_equals_int (width, 64);
+  gst_element_set_state (e, GST_STATE_NULL);
+  gst_object_unref (e);
+}
+GST_END_TEST;
+
 static Suite *
 convnet_suite (void)
 {
   gst_ncfm_tensor_memory_init_once ();
   g_assert_true (GST_ELEMENT_REGISTER (ncfmconvnet, NULL));
-  Suite *s = suite_create ("ncfmconvnet");
+  g_assert_true (GST_ELEMENT_REGISTER (ncfmresnet, NULL));
+  Suite *s = suite_create ("extractors");
   TCase *tc = tcase_create ("general");
   tcase_add_checked_fixture (tc, setup, teardown);
   suite_add_tcase (s, tc);
@@ -438,6 +615,11 @@ convnet_suite (void)
   tcase_add_test (tc, test_pool_blend);
   tcase_add_test (tc, test_errors);
   tcase_add_test (tc, test_properties);
+  tcase_add_test (tc, test_resnet_caps_and_meta);
+  tcase_add_test (tc, test_resnet_features_match_library);
+  tcase_add_test (tc, test_resnet_pool_blend);
+  tcase_add_test (tc, test_resnet_errors);
+  tcase_add_test (tc, test_resnet_properties);
   return s;
 }
 
