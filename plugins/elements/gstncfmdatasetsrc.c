@@ -68,6 +68,9 @@ GST_DEBUG_CATEGORY_STATIC (gst_ncfm_dataset_src_debug);
 #define DEFAULT_STRICT FALSE
 #define DEFAULT_CACHE_DIR NULL
 #define DEFAULT_DEVICE NULL
+#define DEFAULT_MAX_IMAGES 0
+/* the subset of max-images is the same for every seed property */
+#define SUBSET_SEED G_GUINT64_CONSTANT (0x6d61782d696d6773)
 
 enum {
   PROP_0,
@@ -84,6 +87,7 @@ enum {
   PROP_STRICT,
   PROP_CACHE_DIR,
   PROP_DEVICE,
+  PROP_MAX_IMAGES,
 };
 
 struct _GstNcfmDatasetSrc {
@@ -103,6 +107,7 @@ struct _GstNcfmDatasetSrc {
   gboolean strict;
   gchar *cache_dir;
   gchar *device;
+  guint max_images;
 
   /* from start() to stop(); the loader is driven by the streaming thread */
   NcfmDevice *dev;
@@ -202,6 +207,49 @@ post_dataset_error (GstNcfmDatasetSrc *self, const gchar *location, const GError
         ("Could not read the dataset at \"%s\": %s", location, error->message), (NULL));
 }
 
+static gint
+compare_uint (gconstpointer a, gconstpointer b)
+{
+  const guint x = *(const guint *) a, y = *(const guint *) b;
+  return x < y ? -1 : x > y;
+}
+
+/* A fixed random subset of @m images of @ds (max-images), in dataset order,
+ * with the dataset's classes, name and mean/std. */
+static NcfmDataset *
+subset_dataset (NcfmDataset *ds, guint m, GError **error)
+{
+  const guint n = ncfm_dataset_get_n_images (ds), k = ncfm_dataset_get_num_classes (ds);
+  const guint c = ncfm_dataset_get_channels (ds);
+  const gsize size = (gsize) c * ncfm_dataset_get_height (ds) * ncfm_dataset_get_width (ds)
+      * ncfm_dtype_size (ncfm_dataset_get_dtype (ds));
+  g_autofree guint *idx = g_new (guint, n);
+  for (guint i = 0; i < n; i++)
+    idx[i] = i;
+  ncfm_shuffle_indices (SUBSET_SEED, 0, idx, n, m);
+  qsort (idx, m, sizeof (guint), compare_uint);
+  guint8 *pixels = g_malloc (size * m);
+  gint32 *labels = g_new (gint32, m);
+  for (guint j = 0; j < m; j++) {
+    memcpy (pixels + size * j, ncfm_dataset_peek_image (ds, idx[j]), size);
+    labels[j] = ncfm_dataset_get_label (ds, idx[j]);
+  }
+  g_autoptr (GBytes) images = g_bytes_new_take (pixels, size * m);
+  g_autoptr (GBytes) lbytes = g_bytes_new_take (labels, m * sizeof (gint32));
+  g_autoptr (GPtrArray) names = g_ptr_array_new ();
+  for (guint i = 0; i < k; i++)
+    g_ptr_array_add (names, (gpointer) ncfm_dataset_get_class_name (ds, i));
+  g_ptr_array_add (names, NULL);
+  gfloat mean[NCFM_MAX_CHANNELS] = { 0 }, std[NCFM_MAX_CHANNELS] = { 0 };
+  for (guint ch = 0; ch < c && ch < NCFM_MAX_CHANNELS; ch++) {
+    mean[ch] = ncfm_dataset_get_mean (ds, ch);
+    std[ch] = ncfm_dataset_get_std (ds, ch);
+  }
+  return ncfm_dataset_new_from_data (ncfm_dataset_get_name (ds), ncfm_dataset_get_dtype (ds), m,
+      c, ncfm_dataset_get_height (ds), ncfm_dataset_get_width (ds), images, lbytes,
+      (const gchar *const *) names->pdata, mean, std, error);
+}
+
 /* The largest batch the loader delivers: the B of the caps. */
 static guint
 max_batch (NcfmLoader *loader)
@@ -235,6 +283,7 @@ gst_ncfm_dataset_src_start (GstBaseSrc *bsrc)
   const NcfmLoaderMode mode = self->mode;
   const NcfmDatasetFlags flags = self->strict ? NCFM_DATASET_FLAGS_STRICT : NCFM_DATASET_FLAGS_NONE;
   const guint image_size = self->image_size, batch_size = self->batch_size, epochs = self->epochs;
+  const guint max_images = self->max_images;
   const guint64 seed = self->seed;
   const gboolean shuffle = self->shuffle;
   GST_OBJECT_UNLOCK (self);
@@ -258,6 +307,18 @@ gst_ncfm_dataset_src_start (GstBaseSrc *bsrc)
   if (!ds) {
     post_dataset_error (self, location, error);
     return FALSE;
+  }
+  if (max_images && max_images < ncfm_dataset_get_n_images (ds)) {
+    g_autoptr (NcfmDataset) sub = subset_dataset (ds, max_images, &error);
+    if (!sub) {
+      GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS, ("Cannot take %u images of dataset %s "
+              "(property max-images): %s", max_images, ncfm_dataset_get_name (ds),
+              error->message), (NULL));
+      return FALSE;
+    }
+    GST_INFO_OBJECT (self, "a fixed subset of %u of the %u images", max_images,
+        ncfm_dataset_get_n_images (ds));
+    g_set_object (&ds, sub);
   }
   g_autoptr (GArray) subset = g_array_new (FALSE, FALSE, sizeof (guint));
   if (!parse_classes (self, ds, classes, subset))
@@ -484,6 +545,9 @@ gst_ncfm_dataset_src_set_property (GObject *object, guint prop_id, const GValue 
     case PROP_STRICT:
       self->strict = g_value_get_boolean (value);
       break;
+    case PROP_MAX_IMAGES:
+      self->max_images = g_value_get_uint (value);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
@@ -527,6 +591,9 @@ gst_ncfm_dataset_src_get_property (GObject *object, guint prop_id, GValue *value
       break;
     case PROP_STRICT:
       g_value_set_boolean (value, self->strict);
+      break;
+    case PROP_MAX_IMAGES:
+      g_value_set_uint (value, self->max_images);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -689,6 +756,18 @@ gst_ncfm_dataset_src_class_init (GstNcfmDatasetSrcClass *klass)
           "Device of the batches: auto, cpu or cuda:N (unset: $NCFM_DEVICE or auto)",
           DEFAULT_DEVICE, PARAM_FLAGS));
 
+  /**
+   * GstNcfmDatasetSrc:max-images:
+   *
+   * Use at most this many images of the split: a random subset, the same
+   * for every #GstNcfmDatasetSrc:seed (so the runs of a model pool see the
+   * same images), kept in dataset order.  0 uses every image.
+   */
+  g_object_class_install_property (gobject_class, PROP_MAX_IMAGES,
+      g_param_spec_uint ("max-images", "Max images",
+          "Use a fixed random subset of at most this many images (0 = all)", 0, G_MAXUINT,
+          DEFAULT_MAX_IMAGES, PARAM_FLAGS));
+
   gst_element_class_add_static_pad_template (element_class, &src_template);
   gst_element_class_set_static_metadata (element_class, "NCFM dataset source",
       "Source/Tensor",
@@ -724,6 +803,7 @@ gst_ncfm_dataset_src_init (GstNcfmDatasetSrc *self)
   self->strict = DEFAULT_STRICT;
   self->cache_dir = g_strdup (DEFAULT_CACHE_DIR);
   self->device = g_strdup (DEFAULT_DEVICE);
+  self->max_images = DEFAULT_MAX_IMAGES;
   self->total = -1;
   gst_base_src_set_format (GST_BASE_SRC (self), GST_FORMAT_DEFAULT);
   gst_base_src_set_live (GST_BASE_SRC (self), FALSE);

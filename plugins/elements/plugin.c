@@ -12,8 +12,10 @@
 #include "gstncfmresnet.h"
 #include "gstncfmdatasetsrc.h"
 #include "gstncfmdistill.h"
+#include "gstncfmevaluate.h"
 #include "gstncfmtensorize.h"
 #include "gstncfmtensormemory.h"
+#include "gstncfmtrain.h"
 
 static gboolean
 plugin_init (GstPlugin *plugin)
@@ -26,6 +28,8 @@ plugin_init (GstPlugin *plugin)
   ret |= GST_ELEMENT_REGISTER (ncfmresnet, plugin);
   ret |= GST_ELEMENT_REGISTER (ncfmcf, plugin);
   ret |= GST_ELEMENT_REGISTER (ncfmdistill, plugin);
+  ret |= GST_ELEMENT_REGISTER (ncfmtrain, plugin);
+  ret |= GST_ELEMENT_REGISTER (ncfmevaluate, plugin);
   ret |= GST_ELEMENT_REGISTER (ncfmtensorize, plugin);
   return ret;
 }
