@@ -22,4 +22,4 @@ exec gst-launch-1.0 ${GST_LAUNCH_OPTS:-} \
   ncfmaugment strategy=color_crop_cutout ! \
   "$extractor" ! \
   ncfmcf num-freqs=4096 ! \
-  ncfmdistill location="$out" dataset="$dataset" ipc="$ipc" init=real
+  ncfmdistill location="$out" dataset="$dataset" ipc="$ipc" init=mix
