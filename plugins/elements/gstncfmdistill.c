@@ -632,9 +632,15 @@ gst_ncfm_distill_render (GstBaseSink *sink, GstBuffer *buf)
   NcfmModel *model = NCFM_MODEL (mm->model);
   NcfmModel *trained = NULL;
   if (self->s_calib > 0.0f) {
-    if (mm->trained && NCFM_IS_MODEL (mm->trained))
+    if (mm->trained && NCFM_IS_MODEL (mm->trained)) {
       trained = NCFM_MODEL (mm->trained);
-    else if (!self->warned_no_trained) {
+      if (ncfm_model_get_num_classes (trained) != self->k) {
+        GST_ELEMENT_ERROR (self, STREAM, FORMAT, ("calib: the pool's trained model has %u "
+                "classes but the dataset (property dataset) has %u",
+                ncfm_model_get_num_classes (trained), self->k), ("property calib"));
+        return GST_FLOW_ERROR;
+      }
+    } else if (!self->warned_no_trained) {
       GST_ELEMENT_WARNING (self, STREAM, FORMAT, ("calib is %g but the extractor gives no "
               "trained model (it needs a model pool): no calibration", self->s_calib),
           ("property calib"));

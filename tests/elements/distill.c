@@ -404,15 +404,15 @@ GST_END_TEST;
 
 /* calib with a pool: the trained member's cross-entropy changes the images */
 static gchar *
-make_pool (void)
+make_pool_of (const gchar *name, guint classes)
 {
-  g_autofree gchar *dir = g_build_filename (tmp_root, "pool", NULL);
+  g_autofree gchar *dir = g_build_filename (tmp_root, name, NULL);
   g_mkdir_with_parents (dir, 0700);
   g_autoptr (NcfmDevice) dev = ncfm_device_new ("cpu", NULL);
   for (guint k = 0; k < 2; k++) {
     const gchar *which[2] = { "init", "trained" };
     for (guint j = 0; j < 2; j++) {
-      g_autoptr (NcfmConvNet) m = ncfm_convnet_new (dev, 1, IMG_H, IMG_W, 10, 1, 8,
+      g_autoptr (NcfmConvNet) m = ncfm_convnet_new (dev, 1, IMG_H, IMG_W, classes, 1, 8,
           NCFM_NORM_INSTANCE, 100 + 10 * k + j, NULL);
       fail_unless (m != NULL);
       g_autofree gchar *name = g_strdup_printf ("premodel%u_%s.safetensors", k, which[j]);
@@ -439,6 +439,12 @@ run_with_pool (const gchar *pool, const gchar *name, gfloat calib, gsize *n)
   gfloat *img = ncfm_safetensors_dup_f32 (st, "images", n, NULL);
   g_unlink (path);
   return img;
+}
+
+static gchar *
+make_pool (void)
+{
+  return make_pool_of ("pool", 10);
 }
 
 GST_START_TEST (test_calib_with_pool)
@@ -511,6 +517,24 @@ GST_START_TEST (test_kill_during_saves)
 }
 GST_END_TEST;
 
+/* calib through a pool trained on another number of classes: an error naming both */
+GST_START_TEST (test_calib_class_mismatch)
+{
+  g_autofree gchar *pool = make_pool_of ("pool5", 5);
+  g_autofree gchar *path = synset_path ("mismatch.safetensors");
+  g_autofree gchar *middle = g_strdup_printf ("ncfmaugment strategy=none ! ncfmconvnet "
+      "width=8 depth=1 pool=%s ! ncfmcf num-freqs=64", pool);
+  g_autofree gchar *props = g_strdup_printf ("location=%s ipc=1 calib=1", path);
+  RunResult r;
+  run_pipeline ("epochs=1", middle, props, &r);
+  fail_unless (!r.eos && r.error, "no error");
+  fail_unless (strstr (r.error, "calib") && strstr (r.error, "5") && strstr (r.error, "10"),
+      "%s", r.error);
+  run_result_clear (&r);
+  g_unlink (path);
+}
+GST_END_TEST;
+
 static Suite *
 distill_suite (void)
 {
@@ -528,6 +552,7 @@ distill_suite (void)
   tcase_add_test (tc, test_kill_during_saves);
   tcase_add_test (tc, test_calib_without_pool);
   tcase_add_test (tc, test_calib_with_pool);
+  tcase_add_test (tc, test_calib_class_mismatch);
   return s;
 }
 
