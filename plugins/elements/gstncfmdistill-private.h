@@ -10,6 +10,8 @@
 #include <ncfm.h>
 #include <ncfm-multiformation.h>
 
+#include "gstncfmcfmeta.h"
+
 G_BEGIN_DECLS
 
 GST_DEBUG_CATEGORY_EXTERN (gst_ncfm_distill_debug);
@@ -66,6 +68,11 @@ struct _GstNcfmDistill {
 gboolean gst_ncfm_distill_save (GstNcfmDistill *self);
 gboolean gst_ncfm_distill_check_resume (GstNcfmDistill *self, NcfmSafetensors *st);
 gboolean gst_ncfm_distill_meta_uint (NcfmSafetensors *st, const gchar *key, guint64 *out);
+
+/* gstncfmdistill-step.c */
+gboolean gst_ncfm_distill_step_class (GstNcfmDistill *self, NcfmCFMeta *cf, NcfmModel *model,
+    NcfmModel *trained, NcfmAugmentParams *params, guint c, gdouble *loss, gboolean *psi_done,
+    GError **error);
 
 /* gstncfmdistill-preview.c */
 void gst_ncfm_distill_preview_init (GstNcfmDistill *self, GstStaticPadTemplate *templ);

@@ -92,9 +92,6 @@ GST_DEBUG_CATEGORY (gst_ncfm_distill_debug);
 #define DEFAULT_CALIB 0.0f
 #define DEFAULT_PREVIEW_EVERY 10
 
-#define ADAM_BETA1 0.9f
-#define ADAM_BETA2 0.999f
-#define ADAM_EPS 1e-8f
 
 enum {
   PROP_0,
@@ -439,148 +436,6 @@ read_failed:
   return FALSE;
 }
 
-/* (Re)allocates *t as F32 of the given shape when it is missing or differs. */
-static gboolean
-ensure_f32 (NcfmDevice *dev, NcfmTensor **t, const gint64 *shape, guint nd, GError **error)
-{
-  if (*t && ncfm_tensor_has_shape (*t, shape, nd))
-    return TRUE;
-  g_clear_object (t);
-  *t = ncfm_tensor_new (dev, NCFM_DTYPE_F32, shape, nd, error);
-  return *t != NULL;
-}
-
-/* The calibration step: calib * cross-entropy of the trained pool member's
- * logits on the (augmented) synthetic images x against their class, its
- * gradient wrt x added to grad_images; *ce gets the cross-entropy. */
-static gboolean
-calibrate (GstNcfmDistill *self, NcfmModel *trained, NcfmTensor *x, NcfmTensor *grad_images,
-    gdouble *ce, GError **error)
-{
-  NcfmBackend *be = ncfm_device_get_backend (self->device);
-  if (!ncfm_model_forward (trained, x, self->calib_acts, error))
-    return FALSE;
-  NcfmTensor *logits = ncfm_activations_get_logits (self->calib_acts);
-  const gint64 n = ncfm_tensor_get_dim (logits, 0), k = ncfm_tensor_get_dim (logits, 1);
-  const gint64 one = 1;
-  guint nd;
-  const gint64 *shape = ncfm_tensor_get_shape (logits, &nd);
-  if (!ensure_f32 (self->device, &self->calib_probs, shape, nd, error)
-      || !ensure_f32 (self->device, &self->calib_dlogits, shape, nd, error)
-      || !ensure_f32 (self->device, &self->calib_loss, &one, 1, error))
-    return FALSE;
-  const gint32 *labels = ncfm_tensor_get_data (self->dec_labels);
-  be->ops->cross_entropy_forward (be, (int) n, (int) k, ncfm_tensor_f32 (logits), labels, NULL,
-      ncfm_tensor_f32 (self->calib_probs), ncfm_tensor_f32 (self->calib_loss));
-  be->ops->cross_entropy_backward (be, (int) n, (int) k, ncfm_tensor_f32 (self->calib_probs),
-      labels, NULL, ncfm_tensor_f32 (self->calib_dlogits));
-  be->ops->axpby (be, (size_t) (n * k), self->s_calib, ncfm_tensor_f32 (self->calib_dlogits),
-      0.0f, ncfm_tensor_f32 (self->calib_dlogits));
-  if (!ncfm_model_backward (trained, self->calib_acts, NULL, self->calib_dlogits, FALSE, error))
-    return FALSE;
-  NcfmTensor *g = ncfm_activations_get_grad_images (self->calib_acts);
-  be->ops->axpby (be, (size_t) ncfm_tensor_get_numel (g), 1.0f, ncfm_tensor_f32 (g), 1.0f,
-      ncfm_tensor_f32 (grad_images));
-  gfloat loss = 0.0f;
-  ncfm_tensor_download (self->calib_loss, &loss, sizeof loss);
-  *ce = loss;
-  return TRUE;
-}
-
-/* One optimisation step on class c; *loss gets its loss.  psi_done is set when
- * dL/dt of this class went to the learned sampler. */
-static gboolean
-step_class (GstNcfmDistill *self, NcfmCFMeta *cf, NcfmModel *model, NcfmModel *trained,
-    NcfmAugmentParams *params, guint c, gdouble *loss, gboolean *psi_done, GError **error)
-{
-  NcfmBackend *be = ncfm_device_get_backend (self->device);
-  const gboolean learned = self->s_metric == NCFM_METRIC_NCFD && cf->sampler
-      && ncfm_sampler_get_kind (cf->sampler) == NCFM_SAMPLER_LEARNED;
-
-  NcfmTensor *dec = ncfm_multiformation_decode (self->img[c], self->s_factor, self->dec_work,
-      error);
-  if (!dec)
-    return FALSE;
-  const gint64 n = ncfm_tensor_get_dim (dec, 0);
-  const int hw = (int) (self->h * self->w);
-  guint nd = 0;
-  const gint64 *shape = ncfm_tensor_get_shape (dec, &nd);
-  NcfmChannelAffine fwd = { { 0 }, { 0 } }, bwd = { { 0 }, { 0 } };
-  for (guint ch = 0; ch < self->c; ch++) {
-    fwd.scale[ch] = 1.0f / self->std[ch];
-    fwd.shift[ch] = -self->mean[ch] / self->std[ch];
-    bwd.scale[ch] = 1.0f / self->std[ch];
-  }
-  g_autoptr (NcfmTensor) xn = ncfm_tensor_new (self->device, NCFM_DTYPE_F32, shape, nd, error);
-  if (!xn)
-    return FALSE;
-  be->ops->channel_affine (be, (int) n, (int) self->c, hw, fwd, ncfm_tensor_f32 (dec),
-      ncfm_tensor_f32 (xn));
-  g_autoptr (NcfmTensor) xa = NULL;
-  if (params) {
-    xa = ncfm_tensor_new (self->device, NCFM_DTYPE_F32, shape, nd, error);
-    if (!xa || !ncfm_augment_params_apply (params, xn, xa, self->aug_work, error))
-      return FALSE;
-  }
-  if (!ncfm_model_forward (model, xa ? xa : xn, self->acts, error))
-    return FALSE;
-  NcfmTensor *feats = ncfm_activations_get_features (self->acts);
-
-  g_autofree gint32 *l = g_new (gint32, n);
-  for (gint64 i = 0; i < n; i++)
-    l[i] = (gint32) c;
-  if (!ncfm_tensor_set_data (self->dec_labels, (const guint8 *) l, n * sizeof (gint32), error))
-    return FALSE;
-  if (!ncfm_ncfd_synthetic (self->ncfd, cf->stats, feats, self->dec_labels, cf->t, learned,
-          error))
-    return FALSE;
-  *loss = ncfm_ncfd_get_class_loss (self->ncfd, c);
-
-  if (learned) {
-    if (!ncfm_ncfd_real_backward (self->ncfd, cf->features, cf->labels, FALSE, error))
-      return FALSE;
-    g_autoptr (GError) perr = NULL;
-    ncfm_cf_meta_lock_sampler (cf);
-    if (ncfm_sampler_backward (cf->sampler, cf->t, ncfm_ncfd_get_grad_t (self->ncfd), &perr))
-      *psi_done = TRUE;
-    else
-      GST_DEBUG_OBJECT (self, "not training the sampler on draw %" G_GUINT64_FORMAT
-          " (class %u): %s", cf->draw, c, perr->message);
-    ncfm_cf_meta_unlock_sampler (cf);
-  }
-
-  if (!ncfm_model_backward (model, self->acts, ncfm_ncfd_get_grad_syn_features (self->ncfd),
-          NULL, FALSE, error))
-    return FALSE;
-  NcfmTensor *gimg = ncfm_activations_get_grad_images (self->acts);
-  gdouble ce = 0.0;
-  if (trained && !calibrate (self, trained, xa ? xa : xn, gimg, &ce, error))
-    return FALSE;
-  if (trained)
-    GST_LOG_OBJECT (self, "class %u: calibration cross-entropy %g", c, ce);
-  g_autoptr (NcfmTensor) gx = ncfm_tensor_new (self->device, NCFM_DTYPE_F32, shape, nd, error);
-  if (!gx)
-    return FALSE;
-  if (params) {
-    if (!ncfm_augment_params_backward (params, gimg, gx, self->aug_work, error))
-      return FALSE;
-    be->ops->channel_affine (be, (int) n, (int) self->c, hw, bwd, ncfm_tensor_f32 (gx),
-        ncfm_tensor_f32 (gx));
-  } else {
-    be->ops->channel_affine (be, (int) n, (int) self->c, hw, bwd, ncfm_tensor_f32 (gimg),
-        ncfm_tensor_f32 (gx));
-  }
-  NcfmTensor *g = ncfm_multiformation_backward (gx, self->s_factor, self->dec_work, error);
-  if (!g)
-    return FALSE;
-  const size_t count = (size_t) ncfm_tensor_get_numel (self->img[c]);
-  be->ops->adamw_step (be, count, ncfm_tensor_f32 (self->img[c]), ncfm_tensor_f32 (g),
-      ncfm_tensor_f32 (self->m[c]), ncfm_tensor_f32 (self->v[c]), self->s_lr, ADAM_BETA1,
-      ADAM_BETA2, ADAM_EPS, self->s_weight_decay, (int) ++self->cstep[c]);
-  be->ops->clamp (be, count, 0.0f, 1.0f, ncfm_tensor_f32 (self->img[c]));
-  return TRUE;
-}
-
 static gboolean
 learned_sampler (GstNcfmDistill *self, NcfmCFMeta *cf)
 {
@@ -669,7 +524,7 @@ gst_ncfm_distill_render (GstBaseSink *sink, GstBuffer *buf)
     gdouble loss = 0.0;
     if (c >= self->k)
       continue;
-    if (!step_class (self, cf, model, trained, params, c, &loss, &psi_done, &error)) {
+    if (!gst_ncfm_distill_step_class (self, cf, model, trained, params, c, &loss, &psi_done, &error)) {
       g_value_unset (&ids);
       g_value_unset (&losses);
       GST_ELEMENT_ERROR (self, STREAM, FAILED, ("Distillation step on class %u failed: %s", c,
