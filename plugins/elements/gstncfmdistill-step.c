@@ -27,7 +27,8 @@ ensure_f32 (NcfmDevice *dev, NcfmTensor **t, const gint64 *shape, guint nd, GErr
 
 /* The calibration step: calib * cross-entropy of the trained pool member's
  * logits on the (augmented) synthetic images x against their class, its
- * gradient wrt x added to grad_images; *ce gets the cross-entropy. */
+ * gradient wrt x added to grad_images; *ce (if not NULL) gets the
+ * cross-entropy, which costs a device sync. */
 static gboolean
 calibrate (GstNcfmDistill *self, NcfmModel *trained, NcfmTensor *x, NcfmTensor *grad_images,
     gdouble *ce, GError **error)
@@ -56,9 +57,11 @@ calibrate (GstNcfmDistill *self, NcfmModel *trained, NcfmTensor *x, NcfmTensor *
   NcfmTensor *g = ncfm_activations_get_grad_images (self->calib_acts);
   be->ops->axpby (be, (size_t) ncfm_tensor_get_numel (g), 1.0f, ncfm_tensor_f32 (g), 1.0f,
       ncfm_tensor_f32 (grad_images));
-  gfloat loss = 0.0f;
-  ncfm_tensor_download (self->calib_loss, &loss, sizeof loss);
-  *ce = loss;
+  if (ce) {
+    gfloat loss = 0.0f;
+    ncfm_tensor_download (self->calib_loss, &loss, sizeof loss);
+    *ce = loss;
+  }
   return TRUE;
 }
 
@@ -128,10 +131,12 @@ gst_ncfm_distill_step_class (GstNcfmDistill *self, NcfmCFMeta *cf, NcfmModel *mo
           NULL, FALSE, error))
     return FALSE;
   NcfmTensor *gimg = ncfm_activations_get_grad_images (self->acts);
+  /* the cross-entropy is read back only for the log */
+  const gboolean log_ce = gst_debug_category_get_threshold (GST_CAT_DEFAULT) >= GST_LEVEL_LOG;
   gdouble ce = 0.0;
-  if (trained && !calibrate (self, trained, xa ? xa : xn, gimg, &ce, error))
+  if (trained && !calibrate (self, trained, xa ? xa : xn, gimg, log_ce ? &ce : NULL, error))
     return FALSE;
-  if (trained)
+  if (trained && log_ce)
     GST_LOG_OBJECT (self, "class %u: calibration cross-entropy %g", c, ce);
   g_autoptr (NcfmTensor) gx = ncfm_tensor_new (self->device, NCFM_DTYPE_F32, shape, nd, error);
   if (!gx)

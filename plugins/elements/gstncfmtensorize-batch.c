@@ -18,22 +18,15 @@
 GST_DEBUG_CATEGORY_EXTERN (gst_ncfm_tensorize_debug);
 #define GST_CAT_DEFAULT gst_ncfm_tensorize_debug
 
-/* Normalisation presets: the method card, section 1 (the table libncfm's
- * dataset readers keep privately). */
-static const struct {
-  const gchar *name;
-  guint channels;  /* 0: any */
-  gfloat mean[3], std[3];
-} presets[] = {
-  [GST_NCFM_TENSORIZE_DATASET_NONE] = { "none", 0, { 0, 0, 0 }, { 1, 1, 1 } },
-  [GST_NCFM_TENSORIZE_DATASET_FASHION_MNIST] = { "fashion-mnist", 1, { 0.2861f }, { 0.3530f } },
-  [GST_NCFM_TENSORIZE_DATASET_MNIST] = { "mnist", 1, { 0.1307f }, { 0.3081f } },
-  [GST_NCFM_TENSORIZE_DATASET_CIFAR10] = { "cifar10", 3, { 0.4914f, 0.4822f, 0.4465f },
-    { 0.2023f, 0.1994f, 0.2010f } },
-  [GST_NCFM_TENSORIZE_DATASET_CIFAR100] = { "cifar100", 3, { 0.4914f, 0.4822f, 0.4465f },
-    { 0.2023f, 0.1994f, 0.2010f } },
-  [GST_NCFM_TENSORIZE_DATASET_IMAGENET] = { "imagenet", 3, { 0.485f, 0.456f, 0.406f },
-    { 0.229f, 0.224f, 0.225f } },
+/* Normalisation presets (property dataset): the names libncfm knows the
+ * method card's mean/std of (ncfm_dataset_known_stats); "none" is 0 / 1. */
+static const gchar *const presets[] = {
+  [GST_NCFM_TENSORIZE_DATASET_NONE] = "none",
+  [GST_NCFM_TENSORIZE_DATASET_FASHION_MNIST] = "fashion-mnist",
+  [GST_NCFM_TENSORIZE_DATASET_MNIST] = "mnist",
+  [GST_NCFM_TENSORIZE_DATASET_CIFAR10] = "cifar10",
+  [GST_NCFM_TENSORIZE_DATASET_CIFAR100] = "cifar100",
+  [GST_NCFM_TENSORIZE_DATASET_IMAGENET] = "imagenet",
 };
 
 /* ITU-R BT.601 luma weights of R, G, B (PIL's convert ("L"), torchvision's rgb_to_grayscale) */
@@ -145,14 +138,19 @@ gst_ncfm_batch_config_init (GstNcfmBatchConfig *cfg, const GstNcfmBatchSettings 
     return settings_error (error, "Invalid label %u: there are %u classes, 0 .. %u (property "
         "label; the classes come from classes or class-names)", s->label, k, k - 1);
 
-  const guint preset_channels = presets[s->dataset].channels;
+  guint preset_channels = 0;
+  gfloat pmean[3] = { 0.0f, 0.0f, 0.0f }, pstd[3] = { 1.0f, 1.0f, 1.0f };
+  if (s->dataset != GST_NCFM_TENSORIZE_DATASET_NONE
+      && !ncfm_dataset_known_stats (presets[s->dataset], &preset_channels, pmean, pstd))
+    return settings_error (error, "No mean/std known for dataset %s (property dataset)",
+        presets[s->dataset]);
   if (preset_channels && preset_channels != s->channels && (!s->mean || !s->std))
     return settings_error (error, "dataset %s has %u-channel mean/std but channels is %u "
-        "(properties dataset and channels; or set mean and std)", presets[s->dataset].name,
+        "(properties dataset and channels; or set mean and std)", presets[s->dataset],
         preset_channels, s->channels);
   for (guint ch = 0; ch < s->channels; ch++) {
-    cfg->mean[ch] = presets[s->dataset].mean[preset_channels ? ch : 0];
-    cfg->std[ch] = presets[s->dataset].std[preset_channels ? ch : 0];
+    cfg->mean[ch] = pmean[preset_channels ? ch : 0];
+    cfg->std[ch] = pstd[preset_channels ? ch : 0];
   }
   if ((s->mean && !parse_floats ("mean", s->mean, s->channels, FALSE, cfg->mean, error))
       || (s->std && !parse_floats ("std", s->std, s->channels, TRUE, cfg->std, error)))

@@ -75,6 +75,37 @@ ncfm_dataset_table_stats (NcfmDatasetStats known, guint channels, gfloat *mean, 
   return TRUE;
 }
 
+/**
+ * ncfm_dataset_known_stats:
+ * @name: a dataset name or path ("fashion-mnist", "cifar10", ".../imagenette")
+ * @channels: (out) (optional): 1 or 3
+ * @mean: (out caller-allocates) (array fixed-size=3) (optional): per-channel mean
+ * @std: (out caller-allocates) (array fixed-size=3) (optional): per-channel std
+ *
+ * The normalisation of the method card for a dataset recognised by name
+ * (the table the readers use before computing statistics themselves).
+ *
+ * Returns: %TRUE if @name is recognised
+ */
+gboolean
+ncfm_dataset_known_stats (const gchar *name, guint *channels, gfloat *mean, gfloat *std)
+{
+  g_return_val_if_fail (name != NULL, FALSE);
+  const NcfmDatasetStats known = ncfm_dataset_stats_from_name (name);
+  if (known == NCFM_DATASET_STATS_NONE)
+    return FALSE;
+  const guint c = stats_table[known].channels;
+  if (channels)
+    *channels = c;
+  for (guint ch = 0; ch < c; ch++) {
+    if (mean)
+      mean[ch] = stats_table[known].mean[ch];
+    if (std)
+      std[ch] = stats_table[known].std[ch];
+  }
+  return TRUE;
+}
+
 NcfmDatasetStats
 ncfm_dataset_stats_from_name (const gchar *name)
 {

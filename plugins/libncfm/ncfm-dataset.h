@@ -54,6 +54,8 @@ typedef enum {
 
 const gchar *ncfm_dataset_format_to_string (NcfmDatasetFormat format);
 gboolean ncfm_dataset_format_from_string (const gchar *name, NcfmDatasetFormat *format);
+gboolean ncfm_dataset_known_stats (const gchar *name, guint *channels, gfloat *mean,
+    gfloat *std);
 
 /**
  * NcfmDatasetFlags:

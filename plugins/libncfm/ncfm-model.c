@@ -438,25 +438,18 @@ ncfm_model_new_blend (NcfmModel *init, NcfmModel *trained, gdouble lambda, GErro
   g_autoptr (NcfmModel) m = ncfm_model_new_like (init, NULL, 0, error);
   if (!m)
     return NULL;
+  NcfmBackend *be = ncfm_device_get_backend (ncfm_model_get_device (m));
   for (guint i = 0; i < ncfm_model_get_n_parameters (m); i++) {
     const gchar *name = ncfm_model_get_parameter_name (m, i);
     NcfmTensor *out = ncfm_model_get_parameter (m, name);
-    if (ncfm_tensor_get_dtype (out) != NCFM_DTYPE_F32) {
-      /* counters and the like: the trained member's */
-      if (!ncfm_tensor_copy_from (out, ncfm_model_get_parameter (trained, name), error))
-        return NULL;
-      continue;
-    }
-    g_autoptr (GBytes) a = ncfm_tensor_to_bytes (ncfm_model_get_parameter (init, name));
-    g_autoptr (GBytes) b = ncfm_tensor_to_bytes (ncfm_model_get_parameter (trained, name));
-    gsize n_bytes;
-    const gfloat *x = g_bytes_get_data (a, &n_bytes), *y = g_bytes_get_data (b, NULL);
-    const gsize n = n_bytes / sizeof (gfloat);
-    g_autofree gfloat *z = g_new (gfloat, MAX (n, 1));
-    for (gsize k = 0; k < n; k++)
-      z[k] = (gfloat) (lambda * x[k] + (1.0 - lambda) * y[k]);
-    if (!ncfm_tensor_set_data (out, (const guint8 *) z, n_bytes, error))
+    /* out = trained; float tensors then get lambda * init + (1 - lambda) * out on the
+     * device (counters and the like stay the trained member's) */
+    if (!ncfm_tensor_copy_from (out, ncfm_model_get_parameter (trained, name), error))
       return NULL;
+    if (ncfm_tensor_get_dtype (out) == NCFM_DTYPE_F32)
+      be->ops->axpby (be, (size_t) ncfm_tensor_get_numel (out), (float) lambda,
+          ncfm_tensor_f32 (ncfm_model_get_parameter (init, name)), (float) (1.0 - lambda),
+          ncfm_tensor_f32 (out));
   }
   return g_steal_pointer (&m);
 }
