@@ -52,6 +52,18 @@ get_training (NcfmModel *m)
   return ncfm_convnet_get_training (CONVNET (m));
 }
 
+static void
+set_frozen (NcfmModel *m, gboolean frozen)
+{
+  CONVNET (m)->frozen = frozen;
+}
+
+static gboolean
+get_samples_independent (NcfmModel *m)
+{
+  return CONVNET (m)->norm != NCFM_NORM_BATCH || !CONVNET (m)->training;
+}
+
 static guint
 get_n_parameters (NcfmModel *m)
 {
@@ -129,6 +141,8 @@ ncfm_convnet_model_iface_init (NcfmModelInterface *iface)
   iface->get_num_classes = get_num_classes;
   iface->set_training = set_training;
   iface->get_training = get_training;
+  iface->set_frozen = set_frozen;
+  iface->get_samples_independent = get_samples_independent;
   iface->get_n_parameters = get_n_parameters;
   iface->get_parameter_name = get_parameter_name;
   iface->get_parameter = get_parameter;

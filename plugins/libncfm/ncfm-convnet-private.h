@@ -29,6 +29,7 @@ struct _NcfmConvNet {
   NcfmNorm norm;
   guint feature_dim;
   gboolean training;
+  gboolean frozen;     /* BatchNorm running statistics are not updated */
   gint64 num_batches_tracked;
   GArray *params;        /* Param */
   Layer *layers;

@@ -481,8 +481,8 @@ ncfm_convnet_forward (NcfmConvNet *self, NcfmTensor *images, NcfmActivations *ac
         if (self->training)
           be->ops->batchnorm_forward_train (be, s.n, s.c_out, hw, NORM_EPS, BN_MOMENTUM,
               f32 (conv_out), f32 (L->norm_w->value), f32 (L->norm_b->value), f32 (norm_out),
-              f32 (mean), f32 (rstd), f32 (L->running_mean->value),
-              f32 (L->running_var->value));
+              f32 (mean), f32 (rstd), self->frozen ? NULL : f32 (L->running_mean->value),
+              self->frozen ? NULL : f32 (L->running_var->value));
         else
           be->ops->batchnorm_forward_eval (be, s.n, s.c_out, hw, NORM_EPS, f32 (conv_out),
               f32 (L->norm_w->value), f32 (L->norm_b->value), f32 (L->running_mean->value),
@@ -497,7 +497,7 @@ ncfm_convnet_forward (NcfmConvNet *self, NcfmTensor *images, NcfmActivations *ac
         f32 (pooled));
     x = f32 (pooled);
   }
-  if (self->norm == NCFM_NORM_BATCH && self->training)
+  if (self->norm == NCFM_NORM_BATCH && self->training && !self->frozen)
     self->num_batches_tracked++;
 
   gint64 fshape[2] = { n, self->feature_dim }, lshape[2] = { n, self->num_classes };

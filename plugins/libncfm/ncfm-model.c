@@ -221,6 +221,92 @@ ncfm_model_forward (NcfmModel *self, NcfmTensor *images, NcfmActivations *activa
 }
 
 /**
+ * ncfm_model_set_frozen:
+ * @self: a #NcfmModel
+ * @frozen: %TRUE: forward no longer changes the model
+ *
+ * Freezes a model that is about to be shared between threads (an extractor
+ * hands it to the distiller in an #NcfmModelMeta): in training mode
+ * BatchNorm still normalises with the batch's statistics, but its running
+ * statistics and batch counter stay as they are, so concurrent forwards
+ * write nothing in the model.
+ */
+void
+ncfm_model_set_frozen (NcfmModel *self, gboolean frozen)
+{
+  g_return_if_fail (NCFM_IS_MODEL (self));
+  IFACE (self)->set_frozen (self, frozen);
+}
+
+/**
+ * ncfm_model_get_samples_independent:
+ * @self: a #NcfmModel
+ *
+ * Returns: %TRUE when each image's features and logits depend on that image
+ *   alone (%FALSE for BatchNorm in training mode), so that a batch may be
+ *   run in parts with the same result
+ */
+gboolean
+ncfm_model_get_samples_independent (NcfmModel *self)
+{
+  g_return_val_if_fail (NCFM_IS_MODEL (self), FALSE);
+  return IFACE (self)->get_samples_independent (self);
+}
+
+/**
+ * ncfm_model_forward_features:
+ * @self: a #NcfmModel
+ * @images: images [N,C,H,W] (normalised)
+ * @chunk: the most images per forward (0: all at once); used only when the
+ *   model's samples are independent
+ * @activations: scratch state, reused across calls
+ * @error: return location for a #GError
+ *
+ * The features of a large batch without keeping the activations of all of
+ * it: the batch goes through the model in parts of at most @chunk images
+ * (equal parts, so the activations keep their size from call to call), and
+ * each part's features are copied into the result.  Peak activation memory
+ * scales with @chunk instead of N.  With BatchNorm in training mode the
+ * batch goes through whole, as its statistics couple the images.
+ *
+ * Returns: (transfer full): features [N,D], or %NULL on error
+ */
+NcfmTensor *
+ncfm_model_forward_features (NcfmModel *self, NcfmTensor *images, gint64 chunk,
+    NcfmActivations *activations, GError **error)
+{
+  g_return_val_if_fail (NCFM_IS_MODEL (self), NULL);
+  g_return_val_if_fail (NCFM_IS_TENSOR (images), NULL);
+  const gint64 n = ncfm_tensor_get_n_dims (images) >= 1 ? ncfm_tensor_get_dim (images, 0) : 0;
+  if (n < 1) {
+    g_autofree gchar *d = ncfm_tensor_describe (images);
+    g_set_error (error, NCFM_ERROR, NCFM_ERROR_SHAPE, "no images to extract features from: %s",
+        d);
+    return NULL;
+  }
+  gint64 parts = 1;
+  if (chunk > 0 && chunk < n && ncfm_model_get_samples_independent (self))
+    parts = (n + chunk - 1) / chunk;
+  const gint64 per_part = (n + parts - 1) / parts;
+  const gint64 dshape[2] = { n, ncfm_model_get_feature_dim (self) };
+  g_autoptr (NcfmTensor) features = ncfm_tensor_new (ncfm_tensor_get_device (images),
+      NCFM_DTYPE_F32, dshape, 2, error);
+  if (!features)
+    return NULL;
+  for (gint64 start = 0; start < n; start += per_part) {
+    const gint64 count = MIN (per_part, n - start);
+    g_autoptr (NcfmTensor) part = parts == 1 ? g_object_ref (images)
+        : ncfm_tensor_new_rows (images, start, count, error);
+    g_autoptr (NcfmTensor) out = parts == 1 ? g_object_ref (features)
+        : ncfm_tensor_new_rows (features, start, count, error);
+    if (!part || !out || !ncfm_model_forward (self, part, activations, error)
+        || !ncfm_tensor_copy_from (out, ncfm_activations_get_features (activations), error))
+      return NULL;
+  }
+  return g_steal_pointer (&features);
+}
+
+/**
  * ncfm_model_backward:
  * @self: a #NcfmModel
  * @activations: the state of this model's last forward

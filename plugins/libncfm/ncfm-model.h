@@ -23,6 +23,11 @@ G_DECLARE_INTERFACE (NcfmModel, ncfm_model, NCFM, MODEL, GObject)
  * @get_num_classes: number of logits
  * @set_training: training mode (BatchNorm batch statistics) or evaluation mode
  * @get_training: the current mode
+ * @set_frozen: when frozen, forward changes nothing in the model (BatchNorm in
+ *   training mode still uses batch statistics but leaves its running
+ *   statistics alone), so threads may share it
+ * @get_samples_independent: whether each image's outputs depend on that image
+ *   alone (not so for BatchNorm in training mode), so a batch may be split
  * @get_n_parameters: the number of named tensors (parameters and buffers
  *   such as BatchNorm running statistics), in a fixed order
  * @get_parameter_name: the PyTorch name of tensor @index
@@ -57,6 +62,8 @@ struct _NcfmModelInterface {
   guint (*get_num_classes) (NcfmModel *self);
   void (*set_training) (NcfmModel *self, gboolean training);
   gboolean (*get_training) (NcfmModel *self);
+  void (*set_frozen) (NcfmModel *self, gboolean frozen);
+  gboolean (*get_samples_independent) (NcfmModel *self);
   guint (*get_n_parameters) (NcfmModel *self);
   const gchar *(*get_parameter_name) (NcfmModel *self, guint index);
   NcfmTensor *(*get_parameter) (NcfmModel *self, const gchar *name);
@@ -80,6 +87,8 @@ guint ncfm_model_get_feature_dim (NcfmModel *self);
 guint ncfm_model_get_num_classes (NcfmModel *self);
 void ncfm_model_set_training (NcfmModel *self, gboolean training);
 gboolean ncfm_model_get_training (NcfmModel *self);
+void ncfm_model_set_frozen (NcfmModel *self, gboolean frozen);
+gboolean ncfm_model_get_samples_independent (NcfmModel *self);
 guint ncfm_model_get_n_parameters (NcfmModel *self);
 const gchar *ncfm_model_get_parameter_name (NcfmModel *self, guint index);
 NcfmTensor *ncfm_model_get_parameter (NcfmModel *self, const gchar *name);
@@ -88,6 +97,8 @@ void ncfm_model_reset_parameters (NcfmModel *self, guint64 seed);
 NcfmModel *ncfm_model_new_like (NcfmModel *self, NcfmDevice *device, guint64 seed,
     GError **error);
 gboolean ncfm_model_forward (NcfmModel *self, NcfmTensor *images,
+    NcfmActivations *activations, GError **error);
+NcfmTensor *ncfm_model_forward_features (NcfmModel *self, NcfmTensor *images, gint64 chunk,
     NcfmActivations *activations, GError **error);
 gboolean ncfm_model_backward (NcfmModel *self, NcfmActivations *activations,
     NcfmTensor *grad_features, NcfmTensor *grad_logits, gboolean parameter_gradients,

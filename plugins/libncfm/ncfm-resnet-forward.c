@@ -68,8 +68,8 @@ unit_forward (NcfmResNet *self, NcfmResNetUnit *u, gint64 n, const float *x,
   else if (self->training)
     be->ops->batchnorm_forward_train (be, s.n, s.c_out, hw, NCFM_RESNET_NORM_EPS,
         NCFM_RESNET_BN_MOMENTUM, f32 (in), f32 (u->norm_w->value), f32 (u->norm_b->value),
-        f32 (out), f32 (mean), f32 (rstd), f32 (u->running_mean->value),
-        f32 (u->running_var->value));
+        f32 (out), f32 (mean), f32 (rstd), self->frozen ? NULL : f32 (u->running_mean->value),
+        self->frozen ? NULL : f32 (u->running_var->value));
   else
     be->ops->batchnorm_forward_eval (be, s.n, s.c_out, hw, NCFM_RESNET_NORM_EPS, f32 (in),
         f32 (u->norm_w->value), f32 (u->norm_b->value), f32 (u->running_mean->value),
@@ -166,7 +166,7 @@ ncfm_resnet_forward (NcfmResNet *self, NcfmTensor *images, NcfmActivations *acti
     x = block_forward (self, &self->blocks[b], n, f32 (x), activations, error);
   if (!x)
     return FALSE;
-  if (self->norm == NCFM_NORM_BATCH && self->training)
+  if (self->norm == NCFM_NORM_BATCH && self->training && !self->frozen)
     self->num_batches_tracked++;
 
   const gint hw = self->final_h * self->final_w, d = (gint) self->feature_dim;

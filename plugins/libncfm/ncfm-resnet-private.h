@@ -57,6 +57,7 @@ struct _NcfmResNet {
   NcfmNorm norm;
   guint feature_dim;
   gboolean training;
+  gboolean frozen;     /* BatchNorm running statistics are not updated */
   gint64 num_batches_tracked;
   GPtrArray *params;     /* NcfmResNetParam *, in PyTorch's state_dict order */
   NcfmResNetUnit stem;   /* layer0: conv -> norm -> ReLU -> stem_pools x 2x2 pool */

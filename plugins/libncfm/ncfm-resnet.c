@@ -436,6 +436,18 @@ get_training (NcfmModel *m)
   return NCFM_RESNET (m)->training;
 }
 
+static void
+set_frozen (NcfmModel *m, gboolean frozen)
+{
+  NCFM_RESNET (m)->frozen = frozen;
+}
+
+static gboolean
+get_samples_independent (NcfmModel *m)
+{
+  return NCFM_RESNET (m)->norm != NCFM_NORM_BATCH || !NCFM_RESNET (m)->training;
+}
+
 static guint
 get_n_parameters (NcfmModel *m)
 {
@@ -517,6 +529,8 @@ ncfm_resnet_model_iface_init (NcfmModelInterface *iface)
   iface->get_num_classes = get_num_classes;
   iface->set_training = set_training;
   iface->get_training = get_training;
+  iface->set_frozen = set_frozen;
+  iface->get_samples_independent = get_samples_independent;
   iface->get_n_parameters = get_n_parameters;
   iface->get_parameter_name = get_parameter_name;
   iface->get_parameter = get_parameter;

@@ -186,6 +186,44 @@ ncfm_tensor_new_view (NcfmTensor *base, const gint64 *shape, guint n_dims, GErro
 }
 
 /**
+ * ncfm_tensor_new_rows:
+ * @base: a tensor of rank >= 1
+ * @start: first index along the outermost dimension
+ * @count: number of indices (> 0)
+ * @error: return location for a #GError
+ *
+ * Returns: (transfer full): a tensor sharing @base's memory for the rows
+ *   [@start, @start + @count) of its outermost dimension (the inner
+ *   dimensions unchanged), keeping @base alive; %NULL if the range is
+ *   outside @base
+ */
+NcfmTensor *
+ncfm_tensor_new_rows (NcfmTensor *base, gint64 start, gint64 count, GError **error)
+{
+  g_return_val_if_fail (NCFM_IS_TENSOR (base), NULL);
+  if (base->n_dims < 1 || start < 0 || count < 1 || start + count > base->shape[0]) {
+    g_autofree gchar *d = ncfm_tensor_describe (base);
+    g_set_error (error, NCFM_ERROR, NCFM_ERROR_SHAPE,
+        "rows %" G_GINT64_FORMAT "..%" G_GINT64_FORMAT " are outside %s", start,
+        start + count - 1, d);
+    return NULL;
+  }
+  const gint64 row = base->numel / base->shape[0];
+  const gsize row_bytes = base->n_bytes / (gsize) base->shape[0];
+  NcfmTensor *self = g_object_new (NCFM_TYPE_TENSOR, NULL);
+  self->device = g_object_ref (base->device);
+  self->base = g_object_ref (base->base ? base->base : base);
+  self->dtype = base->dtype;
+  self->n_dims = base->n_dims;
+  memcpy (self->shape, base->shape, base->n_dims * sizeof (gint64));
+  self->shape[0] = count;
+  self->numel = row * count;
+  self->n_bytes = row_bytes * (gsize) count;
+  self->data = (guint8 *) base->data + row_bytes * (gsize) start;
+  return self;
+}
+
+/**
  * ncfm_tensor_new_from_safetensors:
  * @file: a loaded safetensors file
  * @name: the tensor's name in @file

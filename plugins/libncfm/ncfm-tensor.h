@@ -18,6 +18,8 @@ NcfmTensor *ncfm_tensor_new_from_data (NcfmDevice *device, NcfmDType dtype,
     const gint64 *shape, guint n_dims, const guint8 *data, gsize n_bytes, GError **error);
 NcfmTensor *ncfm_tensor_new_view (NcfmTensor *base, const gint64 *shape, guint n_dims,
     GError **error);
+NcfmTensor *ncfm_tensor_new_rows (NcfmTensor *base, gint64 start, gint64 count,
+    GError **error);
 NcfmTensor *ncfm_tensor_new_from_safetensors (NcfmSafetensors *file, const gchar *name,
     NcfmDevice *device, GError **error);
 
