@@ -44,6 +44,8 @@ struct _GstNcfmDistill {
   NcfmTensor **img, **m, **v;  /* per class, [ipc, C, H, W] */
   gint64 *cstep;               /* AdamW steps per class */
   NcfmTensor *dec_labels;      /* I32 [ipc * factor^2] */
+  gint dec_labels_class;       /* the class dec_labels holds, -1 before the first step */
+  NcfmTensor *step_xn, *step_xa, *step_gx;  /* the class step's image-sized scratch */
   guint64 step, saved_step, previewed_step;
   NcfmNcfd *ncfd;
   NcfmSampler *psi;            /* the learned sampler of the last buffer, saved with the set */

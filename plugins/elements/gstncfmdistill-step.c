@@ -89,26 +89,28 @@ gst_ncfm_distill_step_class (GstNcfmDistill *self, NcfmCFMeta *cf, NcfmModel *mo
     fwd.shift[ch] = -self->mean[ch] / self->std[ch];
     bwd.scale[ch] = 1.0f / self->std[ch];
   }
-  g_autoptr (NcfmTensor) xn = ncfm_tensor_new (self->device, NCFM_DTYPE_F32, shape, nd, error);
-  if (!xn)
+  /* scratch kept across steps: every class decodes to the same shape */
+  if (!ensure_f32 (self->device, &self->step_xn, shape, nd, error)
+      || !ensure_f32 (self->device, &self->step_gx, shape, nd, error)
+      || (params && !ensure_f32 (self->device, &self->step_xa, shape, nd, error)))
     return FALSE;
+  NcfmTensor *xn = self->step_xn, *gx = self->step_gx, *xa = params ? self->step_xa : NULL;
   be->ops->channel_affine (be, (int) n, (int) self->c, hw, fwd, ncfm_tensor_f32 (dec),
       ncfm_tensor_f32 (xn));
-  g_autoptr (NcfmTensor) xa = NULL;
-  if (params) {
-    xa = ncfm_tensor_new (self->device, NCFM_DTYPE_F32, shape, nd, error);
-    if (!xa || !ncfm_augment_params_apply (params, xn, xa, self->aug_work, error))
-      return FALSE;
-  }
+  if (params && !ncfm_augment_params_apply (params, xn, xa, self->aug_work, error))
+    return FALSE;
   if (!ncfm_model_forward (model, xa ? xa : xn, self->acts, error))
     return FALSE;
   NcfmTensor *feats = ncfm_activations_get_features (self->acts);
 
-  g_autofree gint32 *l = g_new (gint32, n);
-  for (gint64 i = 0; i < n; i++)
-    l[i] = (gint32) c;
-  if (!ncfm_tensor_set_data (self->dec_labels, (const guint8 *) l, n * sizeof (gint32), error))
-    return FALSE;
+  if (self->dec_labels_class != (gint) c) {   /* an upload only when the class changes */
+    g_autofree gint32 *l = g_new (gint32, n);
+    for (gint64 i = 0; i < n; i++)
+      l[i] = (gint32) c;
+    if (!ncfm_tensor_set_data (self->dec_labels, (const guint8 *) l, n * sizeof (gint32), error))
+      return FALSE;
+    self->dec_labels_class = (gint) c;
+  }
   if (!ncfm_ncfd_synthetic (self->ncfd, cf->stats, feats, self->dec_labels, cf->t, learned,
           error))
     return FALSE;
@@ -138,9 +140,6 @@ gst_ncfm_distill_step_class (GstNcfmDistill *self, NcfmCFMeta *cf, NcfmModel *mo
     return FALSE;
   if (trained && log_ce)
     GST_LOG_OBJECT (self, "class %u: calibration cross-entropy %g", c, ce);
-  g_autoptr (NcfmTensor) gx = ncfm_tensor_new (self->device, NCFM_DTYPE_F32, shape, nd, error);
-  if (!gx)
-    return FALSE;
   if (params) {
     if (!ncfm_augment_params_backward (params, gimg, gx, self->aug_work, error))
       return FALSE;

@@ -168,6 +168,9 @@ clear_state (GstNcfmDistill *self)
   g_clear_pointer (&self->v, g_free);
   g_clear_pointer (&self->cstep, g_free);
   g_clear_object (&self->dec_labels);
+  g_clear_object (&self->step_xn);
+  g_clear_object (&self->step_xa);
+  g_clear_object (&self->step_gx);
   g_clear_object (&self->ncfd);
   g_clear_object (&self->psi);
   g_clear_object (&self->dec_work);
@@ -418,6 +421,7 @@ ensure_state (GstNcfmDistill *self, GstBuffer *buf, NcfmCFMeta *cf, NcfmDevice *
   }
   const gint64 nd = (gint64) ipc * self->s_factor * self->s_factor;
   self->dec_labels = ncfm_tensor_new (dev, NCFM_DTYPE_I32, &nd, 1, &error);
+  self->dec_labels_class = -1;
   if (!self->dec_labels) {
     GST_ELEMENT_ERROR (self, RESOURCE, NO_SPACE_LEFT, ("%s", error->message), (NULL));
     return FALSE;
