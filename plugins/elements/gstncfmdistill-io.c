@@ -21,9 +21,10 @@ json_floats (const gfloat *v, guint n)
   return json_to_string (root, FALSE);
 }
 
-static gchar *
-json_class_names (NcfmDataset *ds, guint k)
+gchar *
+gst_ncfm_distill_class_names_json (NcfmDataset *ds)
 {
+  const guint k = ncfm_dataset_get_num_classes (ds);
   g_autoptr (JsonBuilder) b = json_builder_new ();
   json_builder_begin_array (b);
   for (guint i = 0; i < k; i++)
@@ -72,15 +73,14 @@ gst_ncfm_distill_save (GstNcfmDistill *self)
   ncfm_safetensors_set (st, "adamw.step", NCFM_DTYPE_I64, kshape, 1, self->cstep,
       self->k * sizeof (gint64));
 
-  g_autofree gchar *class_names = json_class_names (self->ds, self->k);
   g_autofree gchar *mean = json_floats (self->mean, self->c);
   g_autofree gchar *std = json_floats (self->std, self->c);
   ncfm_safetensors_set_metadata (st, "ncfm.format", "synset");
   ncfm_safetensors_set_metadata (st, "ncfm.format_version", "1");
-  ncfm_safetensors_set_metadata (st, "ncfm.class_names", class_names);
+  ncfm_safetensors_set_metadata (st, "ncfm.class_names", self->ds_class_names);
   ncfm_safetensors_set_metadata (st, "ncfm.mean", mean);
   ncfm_safetensors_set_metadata (st, "ncfm.std", std);
-  ncfm_safetensors_set_metadata (st, "ncfm.dataset", ncfm_dataset_get_name (self->ds));
+  ncfm_safetensors_set_metadata (st, "ncfm.dataset", self->ds_name);
   set_meta_printf (st, "ncfm.factor", "%u", self->s_factor);
   set_meta_printf (st, "ncfm.ipc", "%u", self->s_ipc);
   set_meta_printf (st, "ncfm.step", "%" G_GUINT64_FORMAT, self->step);

@@ -36,7 +36,8 @@ struct _GstNcfmDistill {
   NcfmMetric s_metric;
   guint64 s_seed;
 
-  NcfmDataset *ds;
+  NcfmDataset *ds;             /* from start until the set is initialised, then dropped */
+  gchar *ds_name, *ds_class_names;  /* what the saved set's metadata needs of it */
   NcfmSafetensors *resume;   /* the file found at start, until the first buffer */
   guint k, c, h, w;
   gfloat mean[NCFM_MAX_CHANNELS], std[NCFM_MAX_CHANNELS];
@@ -69,6 +70,7 @@ struct _GstNcfmDistill {
 /* gstncfmdistill-io.c */
 gboolean gst_ncfm_distill_save (GstNcfmDistill *self);
 gboolean gst_ncfm_distill_check_resume (GstNcfmDistill *self, NcfmSafetensors *st);
+gchar *gst_ncfm_distill_class_names_json (NcfmDataset *ds);
 gboolean gst_ncfm_distill_meta_uint (NcfmSafetensors *st, const gchar *key, guint64 *out);
 
 /* gstncfmdistill-step.c */

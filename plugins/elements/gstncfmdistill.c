@@ -183,6 +183,8 @@ clear_state (GstNcfmDistill *self)
   g_clear_object (&self->device);
   g_clear_object (&self->resume);
   g_clear_object (&self->ds);
+  g_clear_pointer (&self->ds_name, g_free);
+  g_clear_pointer (&self->ds_class_names, g_free);
   g_clear_pointer (&self->s_location, g_free);
   self->step = 0;
   self->saved_step = G_MAXUINT64;
@@ -235,6 +237,8 @@ gst_ncfm_distill_start (GstBaseSink *sink)
     return FALSE;
   }
   self->k = ncfm_dataset_get_num_classes (self->ds);
+  self->ds_name = g_strdup (ncfm_dataset_get_name (self->ds));
+  self->ds_class_names = gst_ncfm_distill_class_names_json (self->ds);
   self->c = ncfm_dataset_get_channels (self->ds);
   self->h = ncfm_dataset_get_height (self->ds);
   self->w = ncfm_dataset_get_width (self->ds);
@@ -403,6 +407,8 @@ ensure_state (GstNcfmDistill *self, GstBuffer *buf, NcfmCFMeta *cf, NcfmDevice *
     ncfm_tensor_download (images, host, per * k);
   }
 
+  /* the real images were needed for the initial set only */
+  g_clear_object (&self->ds);
   self->device = g_object_ref (dev);
   self->img = g_new0 (NcfmTensor *, k);
   self->m = g_new0 (NcfmTensor *, k);
