@@ -17,6 +17,7 @@
 struct _NcfmDevice {
   GObject parent;
   NcfmBackend *backend;
+  GRecMutex lock;   /* the backend serves one thread at a time */
 };
 
 G_DEFINE_FINAL_TYPE (NcfmDevice, ncfm_device, G_TYPE_OBJECT)
@@ -27,6 +28,7 @@ ncfm_device_finalize (GObject *object)
 {
   NcfmDevice *self = NCFM_DEVICE (object);
   ncfm_backend_free (self->backend);
+  g_rec_mutex_clear (&self->lock);
   G_OBJECT_CLASS (ncfm_device_parent_class)->finalize (object);
 }
 
@@ -39,7 +41,7 @@ ncfm_device_class_init (NcfmDeviceClass *klass)
 static void
 ncfm_device_init (NcfmDevice *self)
 {
-  (void) self;
+  g_rec_mutex_init (&self->lock);
 }
 
 /**
@@ -93,6 +95,36 @@ ncfm_device_is_cuda (NcfmDevice *self)
 {
   g_return_val_if_fail (NCFM_IS_DEVICE (self), FALSE);
   return self->backend->type == NCFM_DEVICE_CUDA;
+}
+
+/**
+ * ncfm_device_lock:
+ * @self: a #NcfmDevice
+ *
+ * Takes the device for the calling thread.  A device's backend (its
+ * scratch memory, its allocation table, its CUDA stream and cuBLAS handle)
+ * serves one thread at a time: code that runs ops on a device shared with
+ * other threads (pipeline elements in different streaming threads, with
+ * queues between them) holds the lock around them.  Recursive; tensor
+ * allocation and release take it themselves, so a tensor may be freed from
+ * any thread.
+ */
+void
+ncfm_device_lock (NcfmDevice *self)
+{
+  g_return_if_fail (NCFM_IS_DEVICE (self));
+  g_rec_mutex_lock (&self->lock);
+}
+
+/**
+ * ncfm_device_unlock:
+ * @self: a #NcfmDevice locked by this thread with ncfm_device_lock()
+ */
+void
+ncfm_device_unlock (NcfmDevice *self)
+{
+  g_return_if_fail (NCFM_IS_DEVICE (self));
+  g_rec_mutex_unlock (&self->lock);
 }
 
 /**

@@ -36,6 +36,8 @@ NcfmDevice *ncfm_device_new (const gchar *spec, GError **error);
 const gchar *ncfm_device_get_name (NcfmDevice *self);
 gboolean ncfm_device_is_cuda (NcfmDevice *self);
 void ncfm_device_synchronize (NcfmDevice *self);
+void ncfm_device_lock (NcfmDevice *self);
+void ncfm_device_unlock (NcfmDevice *self);
 gboolean ncfm_device_have_cuda_backend (void);
 guint64 ncfm_device_get_bytes_in_use (NcfmDevice *self);
 guint64 ncfm_device_get_peak_bytes (NcfmDevice *self);
@@ -45,6 +47,24 @@ void ncfm_device_reset_peak_bytes (NcfmDevice *self);
 #include "ncfm-backend.h"
 /* The kernels' backend behind this device (C only). */
 NcfmBackend *ncfm_device_get_backend (NcfmDevice *self);
+#endif
+
+#ifndef __GI_SCANNER__
+/* g_autoptr (NcfmDeviceLocker) held = ncfm_device_locker_new (dev): locked
+ * until the end of the scope. */
+typedef NcfmDevice NcfmDeviceLocker;
+static inline NcfmDeviceLocker *
+ncfm_device_locker_new (NcfmDevice *device)
+{
+  ncfm_device_lock (device);
+  return (NcfmDeviceLocker *) device;
+}
+static inline void
+ncfm_device_locker_free (NcfmDeviceLocker *locker)
+{
+  ncfm_device_unlock ((NcfmDevice *) locker);
+}
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (NcfmDeviceLocker, ncfm_device_locker_free)
 #endif
 
 G_END_DECLS

@@ -34,6 +34,8 @@ ncfm_tensor_finalize (GObject *object)
   if (self->base)
     g_object_unref (self->base);
   else if (self->data) {
+    /* the last reference may go in any thread */
+    g_autoptr (NcfmDeviceLocker) held = ncfm_device_locker_new (self->device);
     NcfmBackend *be = ncfm_device_get_backend (self->device);
     be->ops->free (be, self->data);
   }
@@ -89,7 +91,9 @@ tensor_alloc (NcfmDevice *device, NcfmDType dtype, const gint64 *shape, guint n_
   if (!check_shape (dtype, shape, n_dims, &numel, &n_bytes, error))
     return NULL;
   NcfmBackend *be = ncfm_device_get_backend (device);
+  ncfm_device_lock (device);
   gpointer data = be->ops->alloc (be, n_bytes);
+  ncfm_device_unlock (device);
   if (!data) {
     g_set_error (error, NCFM_ERROR, NCFM_ERROR_DEVICE, "%s: out of memory allocating %"
         G_GSIZE_FORMAT " bytes", be->name, n_bytes);
