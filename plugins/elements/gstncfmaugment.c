@@ -22,6 +22,12 @@
  * ncfmdatasetsrc; a count of buffers when there is none), so a run is
  * reproducible.
  *
+ * Input memory of other elements (an appsrc, NNStreamer: plain system
+ * memory) is copied once into tensors on the default device ($NCFM_DEVICE,
+ * else auto), checked against the caps (its size gives the batch's N, at
+ * most the caps' B); the output then holds ncfm memory, labels included.
+ * In passthrough such buffers go out as they came.
+ *
  * strategy="" or "none" makes the element a passthrough: buffers go out
  * untouched, without a meta.
  *
@@ -66,7 +72,10 @@ struct _GstNcfmAugment {
   NcfmActivations *work;  /* intermediate images of the replay */
   guint64 seed_base;
   guint64 counter;        /* buffers seen: the draw index of buffers without an offset */
-  gint64 height, width;   /* from the caps */
+  GstNcfmTensorsInfo in_info;  /* from the caps */
+  gint64 height, width;
+  NcfmDevice *import_device;   /* where memory of non-ncfm elements is copied, made on the
+                                * first such buffer */
 };
 
 #define GST_TYPE_NCFM_AUGMENT_MODE (gst_ncfm_augment_mode_get_type ())
@@ -149,6 +158,7 @@ gst_ncfm_augment_stop (GstBaseTransform *trans)
   self->started = FALSE;
   g_clear_object (&self->augment);
   g_clear_object (&self->work);
+  g_clear_object (&self->import_device);
   GST_OBJECT_UNLOCK (self);
   return TRUE;
 }
@@ -199,6 +209,7 @@ gst_ncfm_augment_set_caps (GstBaseTransform *trans, GstCaps *incaps, GstCaps *ou
       return FALSE;
     }
   }
+  self->in_info = info;
   self->height = images->shape[2];
   self->width = images->shape[3];
   GST_DEBUG_OBJECT (self, "images of %" G_GINT64_FORMAT "x%" G_GINT64_FORMAT, self->height,
@@ -206,62 +217,17 @@ gst_ncfm_augment_set_caps (GstBaseTransform *trans, GstCaps *incaps, GstCaps *ou
   return TRUE;
 }
 
-/* The input images tensor, checked against the caps; posts an error when it does not fit. */
-static NcfmTensor *
-input_images (GstNcfmAugment *self, GstBuffer *inbuf)
-{
-  if (gst_buffer_n_memory (inbuf) != 2
-      || !gst_is_ncfm_tensor_memory (gst_buffer_peek_memory (inbuf, 0))
-      || !gst_is_ncfm_tensor_memory (gst_buffer_peek_memory (inbuf, 1))) {
-    GST_ELEMENT_ERROR (self, STREAM, FORMAT,
-        ("ncfmaugment takes buffers of two NcfmTensor memories (images, labels), got %u "
-            "memories", gst_buffer_n_memory (inbuf)), ("memory type %s",
-            gst_buffer_peek_memory (inbuf, 0)->allocator->mem_type));
-    return NULL;
-  }
-  NcfmTensor *x = gst_ncfm_tensor_memory_get_tensor (gst_buffer_peek_memory (inbuf, 0));
-  NcfmTensor *y = gst_ncfm_tensor_memory_get_tensor (gst_buffer_peek_memory (inbuf, 1));
-  if (ncfm_tensor_get_dtype (x) != NCFM_DTYPE_F32 || ncfm_tensor_get_n_dims (x) != 4
-      || ncfm_tensor_get_dim (x, 2) != self->height || ncfm_tensor_get_dim (x, 3) != self->width
-      || ncfm_tensor_get_n_dims (y) != 1 || ncfm_tensor_get_dim (y, 0) != ncfm_tensor_get_dim (x, 0)) {
-    g_autofree gchar *a = ncfm_tensor_describe (x);
-    g_autofree gchar *b = ncfm_tensor_describe (y);
-    GST_ELEMENT_ERROR (self, STREAM, FORMAT,
-        ("Buffer tensors %s and %s do not match caps field dimensions (images of %"
-            G_GINT64_FORMAT "x%" G_GINT64_FORMAT ")", a, b, self->height, self->width), (NULL));
-    return NULL;
-  }
-  return x;
-}
-
-/* A new buffer: a fresh images tensor on the input's device, the input's
- * labels memory (a reference) and the input's metadata. */
+/* A new buffer with the input's metadata; transform() adds the memories. */
 static GstFlowReturn
 gst_ncfm_augment_prepare_output_buffer (GstBaseTransform *trans, GstBuffer *inbuf,
     GstBuffer **outbuf)
 {
   GstNcfmAugment *self = GST_NCFM_AUGMENT (trans);
-  g_autoptr (GError) error = NULL;
   if (gst_base_transform_is_passthrough (trans)) {
     *outbuf = inbuf;
     return GST_FLOW_OK;
   }
-  NcfmTensor *x = input_images (self, inbuf);
-  if (!x)
-    return GST_FLOW_ERROR;
-  guint n_dims;
-  const gint64 *shape = ncfm_tensor_get_shape (x, &n_dims);
-  g_autoptr (NcfmTensor) out = ncfm_tensor_new (ncfm_tensor_get_device (x), NCFM_DTYPE_F32,
-      shape, n_dims, &error);
-  if (!out) {
-    GST_ELEMENT_ERROR (self, RESOURCE, NO_SPACE_LEFT,
-        ("Cannot allocate the augmented images on %s: %s",
-            ncfm_device_get_name (ncfm_tensor_get_device (x)), error->message), (NULL));
-    return GST_FLOW_ERROR;
-  }
   GstBuffer *buf = gst_buffer_new ();
-  gst_buffer_append_memory (buf, gst_ncfm_tensor_memory_new (out));
-  gst_buffer_append_memory (buf, gst_memory_ref (gst_buffer_peek_memory (inbuf, 1)));
   GstBaseTransformClass *klass = GST_BASE_TRANSFORM_GET_CLASS (trans);
   if (klass->copy_metadata && !klass->copy_metadata (trans, inbuf, buf)) {
     gst_buffer_unref (buf);
@@ -272,13 +238,29 @@ gst_ncfm_augment_prepare_output_buffer (GstBaseTransform *trans, GstBuffer *inbu
   return GST_FLOW_OK;
 }
 
+/* The output: a fresh images tensor on the input's device and the input's
+ * labels memory (a reference; for a foreign memory, its copy). */
 static GstFlowReturn
 gst_ncfm_augment_transform (GstBaseTransform *trans, GstBuffer *inbuf, GstBuffer *outbuf)
 {
   GstNcfmAugment *self = GST_NCFM_AUGMENT (trans);
   g_autoptr (GError) error = NULL;
-  NcfmTensor *x = gst_ncfm_tensor_memory_get_tensor (gst_buffer_peek_memory (inbuf, 0));
-  NcfmTensor *y = gst_ncfm_tensor_memory_get_tensor (gst_buffer_peek_memory (outbuf, 0));
+  g_autoptr (NcfmTensor) x = NULL;
+  g_autoptr (NcfmTensor) labels = NULL;
+  if (!gst_ncfm_buffer_import_image_batch (GST_ELEMENT (self), inbuf, &self->in_info,
+          &self->import_device, &x, &labels))
+    return GST_FLOW_ERROR;
+  NcfmDevice *dev = ncfm_tensor_get_device (x);
+  g_autoptr (NcfmDeviceLocker) held = ncfm_device_locker_new (dev);
+  guint n_dims;
+  const gint64 *shape = ncfm_tensor_get_shape (x, &n_dims);
+  g_autoptr (NcfmTensor) y = ncfm_tensor_new (dev, NCFM_DTYPE_F32, shape, n_dims, &error);
+  if (!y) {
+    GST_ELEMENT_ERROR (self, RESOURCE, NO_SPACE_LEFT,
+        ("Cannot allocate the augmented images on %s: %s", ncfm_device_get_name (dev),
+            error->message), (NULL));
+    return GST_FLOW_ERROR;
+  }
 
   const guint64 index = GST_BUFFER_OFFSET_IS_VALID (inbuf) ? GST_BUFFER_OFFSET (inbuf)
       : self->counter;
@@ -292,7 +274,11 @@ gst_ncfm_augment_transform (GstBaseTransform *trans, GstBuffer *inbuf, GstBuffer
     return GST_FLOW_ERROR;
   }
   /* consumers run on their own streams: the batch must be complete when pushed */
-  ncfm_device_synchronize (ncfm_tensor_get_device (y));
+  ncfm_device_synchronize (dev);
+  GstMemory *labels_in = gst_buffer_peek_memory (inbuf, 1);
+  gst_buffer_append_memory (outbuf, gst_ncfm_tensor_memory_new (y));
+  gst_buffer_append_memory (outbuf, gst_is_ncfm_tensor_memory (labels_in)
+      ? gst_memory_ref (labels_in) : gst_ncfm_tensor_memory_new (labels));
   gst_buffer_add_ncfm_augment_meta (outbuf, params);
   if (gst_debug_category_get_threshold (GST_CAT_DEFAULT) >= GST_LEVEL_LOG) {
     g_autofree gchar *desc = ncfm_augment_params_describe (params);

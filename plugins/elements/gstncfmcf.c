@@ -242,11 +242,33 @@ resolve_num_classes (GstNcfmCF *self, GstBuffer *buf)
   return batch ? batch->num_classes : 0;
 }
 
+/* Memory of a non-ncfm element is refused, saying why: what follows needs ncfm metas. */
+static gboolean
+refuse_foreign_memory (GstNcfmCF *self, GstBuffer *buf)
+{
+  for (guint i = 0; i < gst_buffer_n_memory (buf); i++) {
+    GstMemory *mem = gst_buffer_peek_memory (buf, i);
+    if (gst_is_ncfm_tensor_memory (mem))
+      continue;
+    GST_ELEMENT_ERROR (self, STREAM, FORMAT, ("Input buffer memory %u is %s memory, not "
+            "NcfmTensor memory: ncfmcf takes features from an ncfm extractor (ncfmconvnet, "
+            "ncfmresnet) because ncfmdistill needs the ncfm metas that a non-ncfm element "
+            "cannot attach: the NcfmModelMeta (the model that computed the features) and the "
+            "NcfmCFMeta, which holds the feature tensors themselves", i,
+            mem->allocator ? mem->allocator->mem_type : "unknown"),
+        ("give the images to ncfmconvnet or ncfmresnet instead: they take system memory"));
+    return TRUE;
+  }
+  return FALSE;
+}
+
 static GstFlowReturn
 gst_ncfm_cf_transform_ip (GstBaseTransform *trans, GstBuffer *buf)
 {
   GstNcfmCF *self = GST_NCFM_CF (trans);
   g_autoptr (GError) error = NULL;
+  if (refuse_foreign_memory (self, buf))
+    return GST_FLOW_ERROR;
   NcfmTensor *features = gst_ncfm_buffer_get_tensor (GST_ELEMENT (self), buf, 0, NCFM_DTYPE_F32, 2,
       "F32 [B,d] feature");
   NcfmTensor *labels = features ? gst_ncfm_buffer_get_tensor (GST_ELEMENT (self), buf, 1,
@@ -254,6 +276,7 @@ gst_ncfm_cf_transform_ip (GstBaseTransform *trans, GstBuffer *buf)
   if (!labels)
     return GST_FLOW_ERROR;
   NcfmDevice *dev = ncfm_tensor_get_device (features);
+  g_autoptr (NcfmDeviceLocker) held = ncfm_device_locker_new (dev);
   if (self->want_device && !gst_ncfm_same_device (self->want_device, dev)) {
     GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS,
         ("The input tensors are on %s but property device asks for %s", ncfm_device_get_name (dev),

@@ -54,45 +54,6 @@ gst_ncfm_image_batch_caps (GstElement *element, GstCaps *caps, guint *channels, 
 }
 
 /**
- * gst_ncfm_image_batch_tensors:
- * @element: the element that posts the error
- * @buf: a buffer of the stream
- * @channels: C of the caps
- * @height: H of the caps
- * @width: W of the caps
- * @images: (out) (transfer none): F32 [B, C, H, W]
- * @labels: (out) (transfer none): I32 [B] on the same device
- *
- * Returns: %TRUE if @buf holds such tensors
- */
-gboolean
-gst_ncfm_image_batch_tensors (GstElement *element, GstBuffer *buf, guint channels, guint height,
-    guint width, NcfmTensor **images, NcfmTensor **labels)
-{
-  NcfmTensor *x = gst_ncfm_buffer_get_tensor (element, buf, 0, NCFM_DTYPE_F32, 4,
-      "F32 [B,C,H,W] image");
-  NcfmTensor *y = x ? gst_ncfm_buffer_get_tensor (element, buf, 1, NCFM_DTYPE_I32, 1,
-      "I32 [B] label") : NULL;
-  if (!y)
-    return FALSE;
-  const gint64 n = ncfm_tensor_get_dim (x, 0);
-  if (ncfm_tensor_get_dim (y, 0) != n || n < 1 || n > G_MAXINT
-      || ncfm_tensor_get_dim (x, 1) != channels || ncfm_tensor_get_dim (x, 2) != height
-      || ncfm_tensor_get_dim (x, 3) != width
-      || !gst_ncfm_same_device (ncfm_tensor_get_device (x), ncfm_tensor_get_device (y))) {
-    g_autofree gchar *a = ncfm_tensor_describe (x);
-    g_autofree gchar *b = ncfm_tensor_describe (y);
-    GST_ELEMENT_ERROR (element, STREAM, FORMAT, ("Buffer tensors %s and %s do not match the "
-            "caps (images of [%u,%u,%u] and one label each, on one device)", a, b, channels,
-            height, width), (NULL));
-    return FALSE;
-  }
-  *images = x;
-  *labels = y;
-  return TRUE;
-}
-
-/**
  * gst_ncfm_load_weights:
  * @element: the element that posts the error
  * @path: a weights file

@@ -16,8 +16,6 @@ G_BEGIN_DECLS
  * property at fault) and return FALSE / NULL when the input does not fit. */
 gboolean gst_ncfm_image_batch_caps (GstElement *element, GstCaps *caps, guint *channels,
     guint *height, guint *width);
-gboolean gst_ncfm_image_batch_tensors (GstElement *element, GstBuffer *buf, guint channels,
-    guint height, guint width, NcfmTensor **images, NcfmTensor **labels);
 NcfmSafetensors *gst_ncfm_load_weights (GstElement *element, const gchar *path,
     const gchar *property);
 NcfmModel *gst_ncfm_model_for_stream (GstElement *element, NcfmDevice *device,

@@ -452,6 +452,7 @@ gst_ncfm_dataset_src_create (GstBaseSrc *bsrc, guint64 offset, guint size, GstBu
   (void) offset;
   (void) size;
 
+  g_autoptr (NcfmDeviceLocker) held = ncfm_device_locker_new (self->dev);
   const guint64 pos = ncfm_loader_get_position (self->loader);
   if (!ncfm_loader_next (self->loader, &images, &labels, &error)) {
     if (!error) {

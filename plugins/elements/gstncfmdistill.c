@@ -460,9 +460,10 @@ buffer_metas (GstNcfmDistill *self, GstBuffer *buf, NcfmCFMeta **cf, NcfmModelMe
   *cf = gst_buffer_get_ncfm_cf_meta (buf);
   *mm = gst_buffer_get_ncfm_model_meta (buf);
   if (!*cf || !*mm || !NCFM_IS_MODEL ((*mm)->model)) {
-    GST_ELEMENT_ERROR (self, STREAM, FORMAT, ("Buffer without %s", !*cf ? "an NcfmCFMeta "
-            "(put ncfmcf upstream)" : "an NcfmModelMeta (put an extractor such as ncfmconvnet "
-            "upstream)"), (NULL));
+    GST_ELEMENT_ERROR (self, STREAM, FORMAT, ("Buffer without %s", !*cf ? "an NcfmCFMeta: "
+            "ncfmdistill takes the output of ncfmcf behind an ncfm extractor (ncfmconvnet, "
+            "ncfmresnet), whose metas a non-ncfm element cannot attach (put ncfmcf upstream)"
+            : "an NcfmModelMeta (put an extractor such as ncfmconvnet upstream)"), (NULL));
     return FALSE;
   }
   return ensure_state (self, buf, *cf, ncfm_tensor_get_device ((*cf)->features));
@@ -478,6 +479,8 @@ gst_ncfm_distill_preroll (GstBaseSink *sink, GstBuffer *buf)
   NcfmModelMeta *mm;
   if (!buffer_metas (self, buf, &cf, &mm))
     return GST_FLOW_ERROR;
+  /* the device is shared with the upstream elements, which may run in other threads */
+  g_autoptr (NcfmDeviceLocker) held = ncfm_device_locker_new (ncfm_tensor_get_device (cf->features));
   /* preroll comes again after every PLAYING -> PAUSED: one first frame only */
   if (self->previewed_step != G_MAXUINT64)
     return GST_FLOW_OK;
@@ -586,12 +589,19 @@ gst_ncfm_distill_event (GstBaseSink *sink, GstEvent *event)
   GstNcfmDistill *self = GST_NCFM_DISTILL (sink);
   switch (GST_EVENT_TYPE (event)) {
     case GST_EVENT_EOS:
-      if (self->img && self->saved_step != self->step && !gst_ncfm_distill_save (self)) {
+      if (self->device)
+        ncfm_device_lock (self->device);
+      const gboolean saved = !self->img || self->saved_step == self->step
+          || gst_ncfm_distill_save (self);
+      /* the final set, then the end of the preview stream */
+      if (saved)
+        gst_ncfm_distill_queue_preview (self);
+      if (self->device)
+        ncfm_device_unlock (self->device);
+      if (!saved) {
         gst_event_unref (event);
         return FALSE;
       }
-      /* the final set, then the end of the preview stream */
-      gst_ncfm_distill_queue_preview (self);
       gst_ncfm_distill_preview_eos (self);
       break;
     case GST_EVENT_FLUSH_START:

@@ -26,6 +26,11 @@
  * model's classes fail the stream with both numbers in the message.  EOS
  * without any image is an error too.
  *
+ * Input memory of other elements (an appsrc, NNStreamer: plain system
+ * memory) is copied once per buffer to the default device ($NCFM_DEVICE,
+ * else auto), checked against the caps (its size gives the batch's N, at
+ * most the caps' B).
+ *
  * ## Example launch line
  * |[
  * gst-launch-1.0 ncfmdatasetsrc split=test mode=mixed batch-size=500 shuffle=false ! ncfmevaluate weights=premodel0_trained.safetensors label="premodel 0"
@@ -70,6 +75,8 @@ struct _GstNcfmEvaluate {
   NcfmModel *model;           /* on the CPU from start, moved to the stream's device */
   NcfmActivations *acts;
   guint k, c, h, w;           /* the model's classes and input shape */
+  GstNcfmTensorsInfo in_info; /* from the caps */
+  NcfmDevice *import_device;  /* where memory of non-ncfm elements is copied */
   gboolean checked_meta;
   guint64 count, top1, top5;
   guint64 *class_correct, *class_count;   /* [k] */
@@ -93,6 +100,7 @@ clear_state (GstNcfmEvaluate *self)
   g_clear_object (&self->model);
   g_clear_object (&self->acts);
   g_clear_object (&self->file);
+  g_clear_object (&self->import_device);
   g_clear_pointer (&self->s_weights, g_free);
   g_clear_pointer (&self->s_label, g_free);
   g_clear_pointer (&self->class_correct, g_free);
@@ -152,7 +160,8 @@ gst_ncfm_evaluate_set_caps (GstBaseSink *sink, GstCaps *caps)
 {
   GstNcfmEvaluate *self = GST_NCFM_EVALUATE (sink);
   guint c, h, w;
-  if (!gst_ncfm_image_batch_caps (GST_ELEMENT (self), caps, &c, &h, &w))
+  if (!gst_ncfm_image_batch_caps (GST_ELEMENT (self), caps, &c, &h, &w)
+      || !gst_ncfm_tensors_info_from_caps (&self->in_info, caps, NULL))
     return FALSE;
   if (c != self->c || h != self->h || w != self->w) {
     GST_ELEMENT_ERROR (self, STREAM, FORMAT, ("The model of %s (property weights) takes images "
@@ -193,11 +202,13 @@ gst_ncfm_evaluate_render (GstBaseSink *sink, GstBuffer *buf)
 {
   GstNcfmEvaluate *self = GST_NCFM_EVALUATE (sink);
   g_autoptr (GError) error = NULL;
-  NcfmTensor *images, *labels;
-  if (!gst_ncfm_image_batch_tensors (GST_ELEMENT (self), buf, self->c, self->h, self->w,
-          &images, &labels))
+  g_autoptr (NcfmTensor) images = NULL;
+  g_autoptr (NcfmTensor) labels = NULL;
+  if (!gst_ncfm_buffer_import_image_batch (GST_ELEMENT (self), buf, &self->in_info,
+          &self->import_device, &images, &labels))
     return GST_FLOW_ERROR;
   NcfmDevice *dev = ncfm_tensor_get_device (images);
+  g_autoptr (NcfmDeviceLocker) held = ncfm_device_locker_new (dev);
   if (!self->checked_meta && !check_first_buffer (self, buf, dev))
     return GST_FLOW_ERROR;
   if (dev != ncfm_model_get_device (self->model)) {

@@ -172,6 +172,10 @@ gst_ncfm_extractor_build_model (GstNcfmExtractor *self, NcfmDevice *dev, GstBuff
       return FALSE;
     }
   }
+  /* handed to the distiller in the meta: from now on only read, from two threads */
+  ncfm_model_set_frozen (priv->model, TRUE);
+  if (priv->trained)
+    ncfm_model_set_frozen (priv->trained, TRUE);
   priv->model_rotation = rotation;
   GST_DEBUG_OBJECT (self, "rotation %" G_GUINT64_FORMAT ": %s %p, member %d, lambda %f",
       rotation, arch, (gpointer) priv->model, priv->member, priv->lambda);
@@ -228,6 +232,7 @@ gst_ncfm_extractor_start (GstBaseTransform *trans)
     GST_INFO_OBJECT (self, "pool %s: %u members, blend %d", pool, members, blend);
 
   GST_OBJECT_LOCK (self);
+  priv->import_device = want ? g_object_ref (want) : NULL;
   priv->want_device = g_steal_pointer (&want);
   priv->weights_file = g_steal_pointer (&file);
   priv->n_members = members;

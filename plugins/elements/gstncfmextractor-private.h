@@ -5,6 +5,7 @@
 #ifndef GST_NCFM_EXTRACTOR_PRIVATE_H
 #define GST_NCFM_EXTRACTOR_PRIVATE_H
 
+#include "gstncfmcaps.h"
 #include "gstncfmextractor.h"
 
 G_BEGIN_DECLS
@@ -32,9 +33,12 @@ typedef struct {
   /* from start() to stop(), streaming thread only (started is read under the lock) */
   gboolean started;
   NcfmDevice *want_device;      /* NULL: follow the input (device unset or auto) */
+  NcfmDevice *import_device;    /* where memory of non-ncfm elements is copied: want_device,
+                                 * else the default device, made on the first such buffer */
   NcfmSafetensors *weights_file;
   guint n_members;              /* pool members found at start */
-  /* from set_caps(): the input geometry */
+  /* from set_caps(): the input tensors and geometry */
+  GstNcfmTensorsInfo in_info;
   guint in_c, in_h, in_w, feature_dim;
   /* the current model and what made it */
   NcfmModel *model, *trained;

@@ -31,6 +31,12 @@
  * same seed gives the same models on every run.  Features are computed
  * where the input tensors are.  Models start in training mode (BatchNorm
  * uses batch statistics, as matching does).
+ *
+ * Input memory of other elements (an appsrc, NNStreamer's tensor_converter:
+ * plain system memory) is copied once into tensors on the device of
+ * #GstNcfmExtractor:device ($NCFM_DEVICE or auto when that is unset or
+ * auto), checked against the caps: its size gives the batch's N, at most
+ * the caps' B.  The output then holds ncfm memory, labels included.
  */
 #include "gstncfmextractor-private.h"
 
@@ -40,6 +46,8 @@
 
 GST_DEBUG_CATEGORY (gst_ncfm_extractor_debug);
 #define DEFAULT_NUM_CLASSES 0
+/* images per forward of a large batch (ConvNet-3 w128 at 32x32: ~0.35 GB of activations) */
+#define EXTRACT_CHUNK 256
 #define DEFAULT_WEIGHTS NULL
 #define DEFAULT_POOL NULL
 #define DEFAULT_BLEND TRUE
@@ -269,6 +277,7 @@ gst_ncfm_extractor_set_caps (GstBaseTransform *trans, GstCaps *incaps, GstCaps *
   }
   if (priv->model && (c != priv->in_c || h != priv->in_h || w != priv->in_w))
     g_clear_object (&priv->model);  /* another geometry: the next buffer builds a new one */
+  priv->in_info = in;
   priv->in_c = c;
   priv->in_h = h;
   priv->in_w = w;
@@ -308,13 +317,13 @@ gst_ncfm_extractor_transform (GstBaseTransform *trans, GstBuffer *inbuf, GstBuff
   GstNcfmExtractor *self = GST_NCFM_EXTRACTOR (trans);
   GstNcfmExtractorPrivate *priv = gst_ncfm_extractor_get_priv (self);
   g_autoptr (GError) error = NULL;
-  NcfmTensor *images = gst_ncfm_buffer_get_tensor (GST_ELEMENT (self), inbuf, 0, NCFM_DTYPE_F32, 4,
-      "F32 [B,C,H,W] image");
-  NcfmTensor *labels = images ? gst_ncfm_buffer_get_tensor (GST_ELEMENT (self), inbuf, 1,
-      NCFM_DTYPE_I32, 1, "I32 [B] label") : NULL;
-  if (!labels)
+  g_autoptr (NcfmTensor) images = NULL;
+  g_autoptr (NcfmTensor) labels = NULL;
+  if (!gst_ncfm_buffer_import_image_batch (GST_ELEMENT (self), inbuf, &priv->in_info,
+          &priv->import_device, &images, &labels))
     return GST_FLOW_ERROR;
   NcfmDevice *dev = ncfm_tensor_get_device (images);
+  g_autoptr (NcfmDeviceLocker) held = ncfm_device_locker_new (dev);
   if (priv->want_device && !gst_ncfm_same_device (priv->want_device, dev)) {
     GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS,
         ("The input tensors are on %s but property device asks for %s", ncfm_device_get_name (dev),
@@ -330,26 +339,23 @@ gst_ncfm_extractor_transform (GstBaseTransform *trans, GstBuffer *inbuf, GstBuff
     if (!gst_ncfm_extractor_build_model (self, dev, inbuf, rotation))
       return GST_FLOW_ERROR;
   }
-  if (!ncfm_model_forward (priv->model, images, priv->activations, &error)) {
+  /* in parts of EXTRACT_CHUNK images (where the norm allows): the activations of a
+   * 1024-image batch would take gigabytes; the output gets its own tensor */
+  g_autoptr (NcfmTensor) features = ncfm_model_forward_features (priv->model, images,
+      EXTRACT_CHUNK, priv->activations, &error);
+  if (!features) {
     GST_ELEMENT_ERROR (self, STREAM, FAILED, ("Feature extraction failed: %s", error->message),
         (NULL));
-    return GST_FLOW_ERROR;
-  }
-  /* the activations are reused by the next forward: the output gets its own tensor */
-  NcfmTensor *f = ncfm_activations_get_features (priv->activations);
-  guint nd;
-  const gint64 *shape = ncfm_tensor_get_shape (f, &nd);
-  g_autoptr (NcfmTensor) features = ncfm_tensor_new (dev, NCFM_DTYPE_F32, shape, nd, &error);
-  if (!features || !ncfm_tensor_copy_from (features, f, &error)) {
-    GST_ELEMENT_ERROR (self, RESOURCE, NO_SPACE_LEFT, ("Cannot allocate the features: %s",
-            error->message), (NULL));
     return GST_FLOW_ERROR;
   }
   /* consumers run on their own streams: the features must be complete when pushed */
   ncfm_device_synchronize (dev);
 
+  GstMemory *labels_in = gst_buffer_peek_memory (inbuf, 1);
   gst_buffer_append_memory (outbuf, gst_ncfm_tensor_memory_new (features));
-  gst_buffer_append_memory (outbuf, gst_memory_ref (gst_buffer_peek_memory (inbuf, 1)));
+  /* the input's labels memory, or the copy of a foreign one */
+  gst_buffer_append_memory (outbuf, gst_is_ncfm_tensor_memory (labels_in)
+      ? gst_memory_ref (labels_in) : gst_ncfm_tensor_memory_new (labels));
   NcfmModelMeta *meta = gst_buffer_add_ncfm_model_meta (outbuf, G_OBJECT (priv->model),
       priv->trained ? G_OBJECT (priv->trained) : NULL, priv->feature_dim, priv->in_c, priv->in_h,
       priv->in_w);
@@ -357,7 +363,7 @@ gst_ncfm_extractor_transform (GstBaseTransform *trans, GstBuffer *inbuf, GstBuff
   meta->pool_member = priv->member;
   meta->pool_lambda = priv->lambda;
   GST_LOG_OBJECT (self, "buffer %" G_GUINT64_FORMAT ": %" G_GINT64_FORMAT " x %u features",
-      priv->n_buffers, shape[0], priv->feature_dim);
+      priv->n_buffers, ncfm_tensor_get_dim (features, 0), priv->feature_dim);
   priv->n_buffers++;
   return GST_FLOW_OK;
 }
@@ -370,6 +376,7 @@ clear_stream_state (GstNcfmExtractorPrivate *priv)
   g_clear_object (&priv->activations);
   g_clear_object (&priv->weights_file);
   g_clear_object (&priv->want_device);
+  g_clear_object (&priv->import_device);
   priv->n_members = 0;
 }
 
@@ -527,7 +534,8 @@ install_properties (GObjectClass *gobject_class)
    *
    * Features are computed where the input tensors are.  "auto" follows the
    * input; "cpu" or "cuda:N" make an input on any other device an error.
-   * Unset: $NCFM_DEVICE, or auto.
+   * Unset: $NCFM_DEVICE, or auto.  Memory of a non-ncfm element is copied
+   * to this device (auto: the default device).
    */
   g_object_class_install_property (gobject_class, PROP_DEVICE,
       g_param_spec_string ("device", "Device",

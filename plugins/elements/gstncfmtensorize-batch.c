@@ -225,6 +225,8 @@ gboolean
 gst_ncfm_batcher_flush (GstNcfmBatcher *self, GError **error)
 {
   NcfmBackend *be = ncfm_device_get_backend (self->dev);
+  /* the device is shared with the downstream elements' threads */
+  g_autoptr (NcfmDeviceLocker) held = ncfm_device_locker_new (self->dev);
   const GstNcfmBatchConfig *cfg = &self->cfg;
   const guint n = self->count;
   const gsize hw = (gsize) cfg->height * cfg->width;
@@ -316,6 +318,8 @@ add_sample (GstNcfmBatcher *self, const GstVideoFrame *frame, const GstVideoRect
     gint32 label, GError **error)
 {
   NcfmBackend *be = ncfm_device_get_backend (self->dev);
+  /* the device is shared with the downstream elements' threads */
+  g_autoptr (NcfmDeviceLocker) held = ncfm_device_locker_new (self->dev);
   const GstNcfmBatchConfig *cfg = &self->cfg;
   const gboolean grey = GST_VIDEO_INFO_IS_GRAY (&frame->info);
   const guint c = cfg->channels;

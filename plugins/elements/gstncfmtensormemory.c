@@ -27,6 +27,11 @@
  * sub-memory of the same tensor (its maps go through the parent's staging
  * copy); copying the whole memory copies the tensor on its device, a part
  * of it is copied into system memory.
+ *
+ * The other way round, gst_ncfm_buffer_import_tensor() lets an ncfm element
+ * take memory of any other allocator (system memory from an appsrc or
+ * NNStreamer): sized by the negotiated caps, it is copied once into a new
+ * tensor; NcfmTensor memory is taken as it is.
  */
 #include "gstncfmtensormemory.h"
 
@@ -292,6 +297,172 @@ gst_ncfm_buffer_get_tensor (GstElement *element, GstBuffer *buf, guint index, Nc
     return NULL;
   }
   return t;
+}
+
+/* "F32 [B<=256, 1, 28, 28]": a tensor of the caps, outermost dimension first, B for the batch. */
+static gchar *
+describe_info (const GstNcfmTensorInfo *info)
+{
+  GString *s = g_string_new (ncfm_dtype_to_string (info->dtype));
+  for (guint d = 0; d < info->n_dims; d++) {
+    if (d)
+      g_string_append_printf (s, ", %" G_GINT64_FORMAT, info->shape[d]);
+    else
+      g_string_append_printf (s, " [B<=%" G_GINT64_FORMAT, info->shape[0]);
+  }
+  g_string_append_c (s, ']');
+  return g_string_free (s, FALSE);
+}
+
+/* An NcfmTensor memory's tensor fits the caps' tensor, with 1 .. B items. */
+static gboolean
+tensor_fits_info (NcfmTensor *t, const GstNcfmTensorInfo *info)
+{
+  if (ncfm_tensor_get_dtype (t) != info->dtype || ncfm_tensor_get_n_dims (t) != info->n_dims)
+    return FALSE;
+  const gint64 n = ncfm_tensor_get_dim (t, 0);
+  if (n < 1 || n > info->shape[0])
+    return FALSE;
+  for (guint d = 1; d < info->n_dims; d++)
+    if (ncfm_tensor_get_dim (t, d) != info->shape[d])
+      return FALSE;
+  return TRUE;
+}
+
+/* A copy of a foreign memory's bytes as the caps' tensor on *device. */
+static NcfmTensor *
+import_foreign (GstElement *element, GstMemory *mem, const GstNcfmTensorInfo *info, guint index,
+    NcfmDevice **device, const gchar *what)
+{
+  g_autoptr (GError) error = NULL;
+  gsize item = ncfm_dtype_size (info->dtype);
+  for (guint d = 1; d < info->n_dims; d++)
+    item *= (gsize) info->shape[d];
+  const gsize full = item * (gsize) info->shape[0];
+  GstMapInfo map;
+  if (!gst_memory_map (mem, &map, GST_MAP_READ)) {
+    GST_ELEMENT_ERROR (element, STREAM, FORMAT, ("Input buffer memory %u (tensor %u: %s) is "
+            "%s memory that cannot be mapped for reading", index, index, what,
+            mem->allocator ? mem->allocator->mem_type : "unknown"), (NULL));
+    return NULL;
+  }
+  const gsize size = map.size;
+  if (size == 0 || size % item != 0 || size > full) {
+    gst_memory_unmap (mem, &map);
+    g_autofree gchar *want = describe_info (info);
+    GST_ELEMENT_ERROR (element, STREAM, FORMAT, ("Input buffer memory %u (tensor %u: %s, %s "
+            "by the caps) holds %" G_GSIZE_FORMAT " bytes; expected %" G_GSIZE_FORMAT " bytes "
+            "(%" G_GINT64_FORMAT " items of %" G_GSIZE_FORMAT " bytes) or, for a shorter "
+            "batch, a multiple of %" G_GSIZE_FORMAT " bytes", index, index, what, want, size,
+            full, info->shape[0], item, item), ("memory type %s",
+            mem->allocator ? mem->allocator->mem_type : "unknown"));
+    return NULL;
+  }
+  if (!*device && !(*device = ncfm_device_new (NULL, &error))) {
+    gst_memory_unmap (mem, &map);
+    GST_ELEMENT_ERROR (element, RESOURCE, SETTINGS, ("Cannot open the device to copy input "
+            "buffer memory %u to: %s", index, error->message), ("environment NCFM_DEVICE"));
+    return NULL;
+  }
+  gint64 shape[NCFM_MAX_DIMS];
+  memcpy (shape, info->shape, sizeof shape);
+  shape[0] = (gint64) (size / item);
+  NcfmTensor *t = ncfm_tensor_new_from_data (*device, info->dtype, shape, info->n_dims,
+      map.data, size, &error);
+  gst_memory_unmap (mem, &map);
+  if (!t) {
+    GST_ELEMENT_ERROR (element, RESOURCE, NO_SPACE_LEFT, ("Cannot copy input buffer memory %u "
+            "(%" G_GSIZE_FORMAT " bytes) to %s: %s", index, size,
+            ncfm_device_get_name (*device), error->message), (NULL));
+    return NULL;
+  }
+  GST_LOG_OBJECT (element, "copied %" G_GSIZE_FORMAT " bytes of %s memory %u to %s", size,
+      mem->allocator ? mem->allocator->mem_type : "unknown", index,
+      ncfm_device_get_name (*device));
+  return t;
+}
+
+/**
+ * gst_ncfm_buffer_import_tensor:
+ * @element: the element that posts the error
+ * @buf: a buffer of the stream
+ * @info: the stream's tensors (the negotiated caps)
+ * @index: the memory and tensor to take
+ * @device: (inout) (transfer full): where a foreign memory is copied to;
+ *   when %NULL, a default device is made and stored here for the caller
+ * @what: the tensor for messages, e.g. "F32 [B,C,H,W] image"
+ *
+ * Zero-copy for #NcfmTensor memory; one copy (one upload on a GPU) for
+ * memory of any other allocator, sized by the caps.
+ *
+ * Returns: (transfer full) (nullable): the tensor, or %NULL after posting
+ *   an error
+ */
+NcfmTensor *
+gst_ncfm_buffer_import_tensor (GstElement *element, GstBuffer *buf,
+    const GstNcfmTensorsInfo *info, guint index, NcfmDevice **device, const gchar *what)
+{
+  g_return_val_if_fail (index < info->n_tensors, NULL);
+  const GstNcfmTensorInfo *want = &info->tensors[index];
+  if (gst_buffer_n_memory (buf) != info->n_tensors) {
+    GST_ELEMENT_ERROR (element, STREAM, FORMAT, ("Input buffer has %u memories but caps field "
+            "num_tensors is %u (one memory per tensor)", gst_buffer_n_memory (buf),
+            info->n_tensors), (NULL));
+    return NULL;
+  }
+  GstMemory *mem = gst_buffer_peek_memory (buf, index);
+  if (!gst_is_ncfm_tensor_memory (mem))
+    return import_foreign (element, mem, want, index, device, what);
+
+  NcfmTensor *t = gst_ncfm_tensor_memory_get_tensor (mem);
+  if (!tensor_fits_info (t, want)) {
+    g_autofree gchar *got = ncfm_tensor_describe (t);
+    g_autofree gchar *expected = describe_info (want);
+    GST_ELEMENT_ERROR (element, STREAM, FORMAT, ("Input buffer memory %u (tensor %u: %s) is "
+            "%s; the caps describe %s", index, index, what, got, expected), (NULL));
+    return NULL;
+  }
+  return g_object_ref (t);
+}
+
+/**
+ * gst_ncfm_buffer_import_image_batch:
+ * @element: the element that posts the error
+ * @buf: a buffer of the stream
+ * @info: the stream's tensors: images F32 [B,C,H,W] and labels I32 [B]
+ * @device: (inout) (transfer full): as for gst_ncfm_buffer_import_tensor()
+ * @images: (out) (transfer full): F32 [N, C, H, W]
+ * @labels: (out) (transfer full): I32 [N] on the same device
+ *
+ * Returns: %TRUE, or %FALSE after posting an error
+ */
+gboolean
+gst_ncfm_buffer_import_image_batch (GstElement *element, GstBuffer *buf,
+    const GstNcfmTensorsInfo *info, NcfmDevice **device, NcfmTensor **images,
+    NcfmTensor **labels)
+{
+  if (info->n_tensors != 2) {
+    GST_ELEMENT_ERROR (element, CORE, NEGOTIATION, ("No image batch caps (images and labels) "
+            "were negotiated before the first buffer"), (NULL));
+    return FALSE;
+  }
+  g_autoptr (NcfmTensor) x = gst_ncfm_buffer_import_tensor (element, buf, info, 0, device,
+      "F32 [B,C,H,W] image");
+  g_autoptr (NcfmTensor) y = x ? gst_ncfm_buffer_import_tensor (element, buf, info, 1, device,
+      "I32 [B] label") : NULL;
+  if (!y)
+    return FALSE;
+  if (ncfm_tensor_get_dim (x, 0) != ncfm_tensor_get_dim (y, 0)
+      || !gst_ncfm_same_device (ncfm_tensor_get_device (x), ncfm_tensor_get_device (y))) {
+    g_autofree gchar *a = ncfm_tensor_describe (x);
+    g_autofree gchar *b = ncfm_tensor_describe (y);
+    GST_ELEMENT_ERROR (element, STREAM, FORMAT, ("Input buffer tensors %s and %s are not one "
+            "batch (one label per image, on one device)", a, b), (NULL));
+    return FALSE;
+  }
+  *images = g_steal_pointer (&x);
+  *labels = g_steal_pointer (&y);
+  return TRUE;
 }
 
 gboolean

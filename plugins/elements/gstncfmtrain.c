@@ -18,7 +18,11 @@
  * buffer's tensors, with the classes of the stream's #NcfmBatchMeta (or
  * #GstNcfmTrain:num-classes) and the image shape of the caps, and trained
  * in training mode (BatchNorm uses batch statistics and updates its running
- * statistics).
+ * statistics).  Input memory of other elements (an appsrc, NNStreamer:
+ * plain system memory) is copied once per buffer to the default device
+ * ($NCFM_DEVICE, else auto), checked against the caps (its size gives the
+ * batch's N, at most the caps' B); such a stream has no #NcfmBatchMeta, so
+ * #GstNcfmTrain:num-classes must be set.
  *
  * Per buffer: optional CutMix (#GstNcfmTrain:cutmix; the targets mix like
  * the images), targets = the labels, or the softmax of the
@@ -75,7 +79,9 @@ struct _GstNcfmTrain {
   /* streaming state, from start() to stop() */
   GstNcfmTrainSettings s;      /* the properties at start */
   NcfmSafetensors *init_file, *teacher_file;
-  guint in_c, in_h, in_w;     /* from the caps */
+  GstNcfmTensorsInfo in_info; /* from the caps */
+  guint in_c, in_h, in_w;
+  NcfmDevice *import_device;  /* where memory of non-ncfm elements is copied */
   gchar *dataset;             /* of the first batch's meta, for the saved metadata */
   GMutex model_lock;          /* the model between steps, for the model property */
   NcfmModel *model, *teacher;
@@ -117,6 +123,7 @@ clear_state (GstNcfmTrain *self)
   g_clear_pointer (&self->trainer, gst_ncfm_train_step_free);
   g_clear_object (&self->init_file);
   g_clear_object (&self->teacher_file);
+  g_clear_object (&self->import_device);
   g_clear_pointer (&self->dataset, g_free);
   self->step = self->total_steps = self->epoch = 0;
   self->in_c = self->in_h = self->in_w = 0;
@@ -162,7 +169,8 @@ gst_ncfm_train_set_caps (GstBaseSink *sink, GstCaps *caps)
 {
   GstNcfmTrain *self = GST_NCFM_TRAIN (sink);
   guint c, h, w;
-  if (!gst_ncfm_image_batch_caps (GST_ELEMENT (self), caps, &c, &h, &w))
+  if (!gst_ncfm_image_batch_caps (GST_ELEMENT (self), caps, &c, &h, &w)
+      || !gst_ncfm_tensors_info_from_caps (&self->in_info, caps, NULL))
     return FALSE;
   if (self->model && (c != self->in_c || h != self->in_h || w != self->in_w)) {
     GST_ELEMENT_ERROR (self, STREAM, FORMAT, ("The image shape changed mid-stream from "
@@ -344,12 +352,14 @@ gst_ncfm_train_render (GstBaseSink *sink, GstBuffer *buf)
 {
   GstNcfmTrain *self = GST_NCFM_TRAIN (sink);
   g_autoptr (GError) error = NULL;
-  NcfmTensor *images, *labels;
-  if (!gst_ncfm_image_batch_tensors (GST_ELEMENT (self), buf, self->in_c, self->in_h,
-          self->in_w, &images, &labels))
+  g_autoptr (NcfmTensor) images = NULL;
+  g_autoptr (NcfmTensor) labels = NULL;
+  if (!gst_ncfm_buffer_import_image_batch (GST_ELEMENT (self), buf, &self->in_info,
+          &self->import_device, &images, &labels))
     return GST_FLOW_ERROR;
   const gint64 n = ncfm_tensor_get_dim (images, 0);
   NcfmDevice *dev = ncfm_tensor_get_device (images);
+  g_autoptr (NcfmDeviceLocker) held = ncfm_device_locker_new (dev);
   if (!self->model && !setup_model (self, buf, dev))
     return GST_FLOW_ERROR;
   if (dev != ncfm_model_get_device (self->model)) {
