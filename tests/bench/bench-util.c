@@ -37,6 +37,14 @@ bench_run_torch (const char *script, const char *const *args)
   return json_object_ref (json_node_get_object (json_parser_get_root (parser)));
 }
 
+/* decimals that keep three significant digits below 100, one above */
+static int
+digits (double x)
+{
+  x = x < 0 ? -x : x;
+  return x >= 100 ? 1 : x >= 10 ? 2 : 3;
+}
+
 void
 bench_figure (const char *name, double ours, JsonObject *torch, const char *key, const char *unit,
     gboolean higher_is_better)
@@ -44,10 +52,10 @@ bench_figure (const char *name, double ours, JsonObject *torch, const char *key,
   if (torch && json_object_has_member (torch, key)) {
     double theirs = json_object_get_double_member (torch, key);
     double ratio = higher_is_better ? ours / theirs : theirs / ours;
-    printf ("bench %s: ours %.1f %s, pytorch %.1f %s, ratio %.2f\n", name, ours, unit, theirs,
-        unit, ratio);
+    printf ("bench %s: ours %.*f %s, pytorch %.*f %s, ratio %.2f\n", name, digits (ours), ours,
+        unit, digits (theirs), theirs, unit, ratio);
   } else {
-    printf ("bench %s: ours %.1f %s, pytorch unavailable\n", name, ours, unit);
+    printf ("bench %s: ours %.*f %s, pytorch unavailable\n", name, digits (ours), ours, unit);
   }
   fflush (stdout);
 }

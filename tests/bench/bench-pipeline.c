@@ -1,0 +1,152 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* bench-pipeline: one NCFM class step through the GStreamer pipeline at the
+ * reference CIFAR-10 shapes (real batch 1024 of one class, IPC 10 x factor 2
+ * = 40 decoded synthetic images, M = 4096 learned frequencies, d = 2048 from
+ * ConvNet-3 width 128), against the same step in PyTorch in the same run:
+ *   pipeline_class_step          with a queue between every two elements
+ *   pipeline_class_step_noqueue  the same line without queues (one thread)
+ *   pipeline_peak_rss            peak resident memory of this process, which
+ *                                ran both CIFAR-10 IPC 10 distillations
+ * The step time is the steady-state interval between ncfm-progress messages
+ * (ncfmdistill posts one per class step), after a warm-up.
+ *   bench-pipeline --root CIFAR10_TREE [--iters N] [--threads N] [--device SPEC] [--no-torch]
+ * Without --root it says so and exits 77 (skipped). */
+#include <glib/gstdio.h>
+#include <gst/gst.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include "bench-util.h"
+
+#define WARMUP_STEPS 3
+
+typedef struct {
+  GMutex lock;
+  guint64 last_step;
+  gint64 *at;        /* monotonic time of the progress message of step k (1-based) */
+  guint64 n_steps;   /* warm-up + timed */
+} Progress;
+
+static GstBusSyncReply
+on_sync_message (G_GNUC_UNUSED GstBus *bus, GstMessage *msg, gpointer data)
+{
+  Progress *p = data;
+  const GstStructure *s = gst_message_get_structure (msg);
+  guint64 step = 0;
+  if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_ELEMENT && s
+      && gst_structure_has_name (s, "ncfm-progress")
+      && gst_structure_get_uint64 (s, "step", &step)) {
+    g_mutex_lock (&p->lock);
+    if (step >= 1 && step <= p->n_steps)
+      p->at[step - 1] = g_get_monotonic_time ();
+    p->last_step = MAX (p->last_step, step);
+    g_mutex_unlock (&p->lock);
+  }
+  return GST_BUS_PASS;
+}
+
+/* Seconds per class step over steps WARMUP_STEPS+1 .. WARMUP_STEPS+timed;
+ * < 0 on a pipeline error (printed). */
+static double
+run (const char *root, const char *synset, gboolean queues, int timed)
+{
+  const char *q = queues ? "queue max-size-buffers=2 max-size-bytes=0 max-size-time=0 ! " : "";
+  g_autofree gchar *line = g_strdup_printf (
+      "ncfmdatasetsrc location=\"%s\" mode=per-class batch-size=1024 epochs=1000 seed=1 ! %s"
+      "ncfmaugment strategy=color_crop_cutout ! %s"
+      "ncfmconvnet width=128 depth=3 ! %s"
+      "ncfmcf num-freqs=4096 sampler=learned ! %s"
+      "ncfmdistill location=\"%s\" dataset=\"%s\" ipc=10 factor=2 init=mix save-every=0 "
+      "preview-every=0 ! fakesink sync=false",
+      root, q, q, q, q, synset, root);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GstElement) pipeline = gst_parse_launch (line, &error);
+  if (!pipeline) {
+    fprintf (stderr, "cannot build the pipeline: %s\n", error->message);
+    return -1;
+  }
+  Progress p = { .n_steps = WARMUP_STEPS + timed };
+  g_mutex_init (&p.lock);
+  p.at = g_new0 (gint64, p.n_steps);
+  g_autoptr (GstBus) bus = gst_element_get_bus (pipeline);
+  gst_bus_set_sync_handler (bus, on_sync_message, &p, NULL);
+  gst_element_set_state (pipeline, GST_STATE_PLAYING);
+  double secs = -1;
+  for (;;) {
+    g_autoptr (GstMessage) msg = gst_bus_timed_pop_filtered (bus, 100 * GST_MSECOND,
+        GST_MESSAGE_ERROR | GST_MESSAGE_EOS);
+    if (msg && GST_MESSAGE_TYPE (msg) == GST_MESSAGE_ERROR) {
+      g_autoptr (GError) err = NULL;
+      g_autofree gchar *dbg = NULL;
+      gst_message_parse_error (msg, &err, &dbg);
+      fprintf (stderr, "pipeline error from %s: %s\n%s\n", GST_OBJECT_NAME (msg->src),
+          err->message, dbg ? dbg : "");
+      break;
+    }
+    if (msg) {
+      fprintf (stderr, "the stream ended before %d steps\n", (int) p.n_steps);
+      break;
+    }
+    g_mutex_lock (&p.lock);
+    const gboolean done = p.last_step >= p.n_steps;
+    g_mutex_unlock (&p.lock);
+    if (done) {
+      secs = (p.at[p.n_steps - 1] - p.at[WARMUP_STEPS - 1]) / 1e6 / timed;
+      break;
+    }
+  }
+  gst_element_set_state (pipeline, GST_STATE_NULL);
+  gst_bus_set_sync_handler (bus, NULL, NULL, NULL);
+  g_free (p.at);
+  g_mutex_clear (&p.lock);
+  return secs;
+}
+
+int
+main (int argc, char **argv)
+{
+  BenchArgs args = { .iters = 5, .threads = 2 };
+  if (!bench_parse_args (argc, argv, BENCH_ACCEPTS_ROOT, &args))
+    return 2;
+  if (!args.root) {
+    fprintf (stderr, "bench-pipeline: skipped, no --root (the CIFAR-10 ImageFolder tree, e.g. "
+        "tar -xzf ../shared/data/cifar10-jpg.tar.gz -C /tmp; --root /tmp/cifar10)\n");
+    return 77;
+  }
+  if (args.device)
+    g_setenv ("NCFM_DEVICE", args.device, TRUE);
+  gst_init (&argc, &argv);
+  /* the plugin of this build, whatever GST_PLUGIN_PATH says */
+  gst_registry_scan_path (gst_registry_get (), NCFM_BENCH_PLUGIN_DIR);
+  GstPluginFeature *distill = gst_registry_lookup_feature (gst_registry_get (), "ncfmdistill");
+  if (!distill) {
+    fprintf (stderr, "bench-pipeline: the ncfm plugin is not in %s\n", NCFM_BENCH_PLUGIN_DIR);
+    return 1;
+  }
+  gst_object_unref (distill);
+  g_autofree gchar *dir = g_dir_make_tmp ("bench-pipeline-XXXXXX", NULL);
+  g_autofree gchar *synset = g_build_filename (dir, "synset.safetensors", NULL);
+  const double rss_before = bench_peak_rss_mb ();
+  const double plain = run (args.root, synset, FALSE, args.iters);
+  g_unlink (synset);
+  const double queued = run (args.root, synset, TRUE, args.iters);
+  g_unlink (synset);
+  g_rmdir (dir);
+  if (plain < 0 || queued < 0)
+    return 1;
+  const double rss = bench_peak_rss_mb ();
+  fprintf (stderr, "# one class step: real 1024 (CIFAR-10 train, one class), IPC 10 x factor 2 "
+      "= 40 decoded synthetic, M = 4096 learned, d = 2048 (ConvNet-3 w128 instance norm); "
+      "%d steps timed after %d, %d threads; peak RSS %.0f MB (%.0f MB before the pipelines)\n",
+      args.iters, WARMUP_STEPS, args.threads, rss, rss_before);
+  g_autofree gchar *it = g_strdup_printf ("%d", args.iters);
+  const char *torch_args[] = { "--root", args.root, "--iters", it, "--threads",
+    args.threads_str, "--device", args.device && g_str_has_prefix (args.device, "cuda")
+        ? "cuda" : "cpu", NULL };
+  JsonObject *torch = args.no_torch ? NULL : bench_run_torch ("pipeline_torch.py", torch_args);
+  bench_figure ("pipeline_class_step", queued, torch, "step_s", "s", FALSE);
+  bench_figure ("pipeline_class_step_noqueue", plain, torch, "step_s", "s", FALSE);
+  bench_figure ("pipeline_peak_rss", rss, torch, "peak_rss_mb", "MB", FALSE);
+  if (torch)
+    json_object_unref (torch);
+  return 0;
+}
