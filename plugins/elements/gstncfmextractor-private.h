@@ -28,6 +28,7 @@ typedef struct {
   gchar *weights, *pool, *device;
   gboolean blend;
   guint rotate_every;
+  guint chunk;          /* images per forward pass, 0 = all */
   guint64 seed;
 
   /* from start() to stop(), streaming thread only (started is read under the lock) */

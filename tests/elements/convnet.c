@@ -252,6 +252,34 @@ GST_START_TEST (test_features_match_library)
 }
 GST_END_TEST;
 
+/* chunk: a batch in parts gives the whole batch's features (instance norm) */
+GST_START_TEST (test_chunk)
+{
+  g_autoptr (NcfmConvNet) net = ncfm_convnet_new (cpu, C, SIDE, SIDE, 10, 3, 8, NCFM_NORM_INSTANCE,
+      42, NULL);
+  g_autofree gchar *path = tmp_path ("weights-chunk.safetensors");
+  fail_unless (ncfm_convnet_save (net, path, NULL));
+  g_autoptr (NcfmTensor) images = make_images (B, C, SIDE, 9);
+  g_autoptr (NcfmActivations) acts = ncfm_activations_new ();
+  fail_unless (ncfm_convnet_forward (net, images, acts, NULL));
+  for (guint chunk = 0; chunk <= 3; chunk++) {
+    g_autofree gchar *props = g_strdup_printf ("width=8 weights=%s chunk=%u", path, chunk);
+    GstHarness *h = start_convnet (props, B, C, SIDE);
+    guint got = 99;
+    g_object_get (gst_harness_find_element (h, "ncfmconvnet"), "chunk", &got, NULL);
+    fail_unless_equals_int (got, chunk);
+    GstBuffer *out = gst_harness_push_and_pull (h, make_batch (g_object_ref (images)));
+    fail_unless_equals_int (ncfm_tensor_get_dim (tensor_of (out, 0), 0), B);
+    gdouble scale;
+    const gdouble d = max_diff (tensor_of (out, 0), ncfm_activations_get_features (acts), &scale);
+    fail_unless (d <= 8 * FLT_EPSILON * MAX (scale, 1.0), "chunk %u: features differ by %g",
+        chunk, d);
+    gst_buffer_unref (out);
+    gst_harness_teardown (h);
+  }
+}
+GST_END_TEST;
+
 GST_START_TEST (test_random_rotation)
 {
   GstHarness *h = start_convnet ("width=8 rotate-every=2 seed=5", B, C, SIDE);
@@ -611,6 +639,7 @@ convnet_suite (void)
   suite_add_tcase (s, tc);
   tcase_add_test (tc, test_output_caps);
   tcase_add_test (tc, test_features_match_library);
+  tcase_add_test (tc, test_chunk);
   tcase_add_test (tc, test_random_rotation);
   tcase_add_test (tc, test_pool_blend);
   tcase_add_test (tc, test_errors);
