@@ -19,4 +19,7 @@ if [ -f "$cifar" ]; then
   tree=${TMPDIR:-/tmp}/gst-ncfm-cifar10
   [ -d "$tree/cifar10/train" ] || { mkdir -p "$tree" && tar -xzf "$cifar" -C "$tree"; }
   "$bench/bench-data" --root "$tree/cifar10"
+  # one NCFM class step through the whole pipeline at the reference CIFAR-10 shapes,
+  # and the peak memory of that distillation
+  "$bench/bench-pipeline" --root "$tree/cifar10" "$@"
 fi
