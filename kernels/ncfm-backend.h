@@ -271,6 +271,9 @@ struct NcfmBackend {
   void *scratch;
   size_t scratch_bytes;
   void *impl;                /* backend private state (CUDA: stream, cuBLAS handle) */
+  /* frees impl and be itself; NULL means free (be).  CUDA backends get the
+   * CUDA module's destructor (backend.c) */
+  void (*destroy) (NcfmBackend *be);
   /* memory accounting of alloc/free (scratch included): bytes live now and the
    * high-water mark since creation or ncfm_backend_reset_peak() */
   size_t bytes_in_use, peak_bytes;
@@ -280,10 +283,12 @@ struct NcfmBackend {
 
 /* Creates a backend from a device spec: "auto", "cpu", "cuda" or "cuda:N".
  * spec NULL means the NCFM_DEVICE environment variable, or "auto" when unset.
- * "auto" takes CUDA only when this build has it and a GPU is usable; it never
- * fails.  An explicit "cuda..." that cannot be honoured returns NULL with a
- * message in err.  why_auto (may be NULL) receives, for "auto", the reason of
- * the choice so callers can log it. */
+ * "auto" takes CUDA only when this build has it, an NVIDIA driver is present
+ * and a GPU is usable; it never fails.  An explicit "cuda..." that cannot be
+ * honoured returns NULL with a message in err.  why_auto (may be NULL)
+ * receives, for "auto", the reason of the choice so callers can log it.
+ * "cpu", and "auto" without a driver, never load the CUDA module (see
+ * backend-private.h): $NCFM_CUDA_MODULE, when set, is its full path. */
 NcfmBackend *ncfm_backend_new (const char *spec, char *err, size_t err_len,
     char *why_auto, size_t why_len);
 void ncfm_backend_free (NcfmBackend *be);
@@ -298,9 +303,12 @@ void ncfm_backend_note_free (NcfmBackend *be, void *ptr);
 /* Restarts the high-water mark at the current use. */
 void ncfm_backend_reset_peak (NcfmBackend *be);
 
-/* 1 when this build includes the CUDA backend. */
+/* 1 when this build includes the CUDA backend (compile-time: the module
+ * may still be missing or fail to load). */
 int ncfm_backend_have_cuda (void);
-/* Number of usable CUDA devices (0 in a build without CUDA or with no GPU). */
+/* Number of usable CUDA devices (0 in a build without CUDA, without an NVIDIA
+ * driver, when the CUDA module cannot be loaded, or with no GPU).  Loads the
+ * module only when a driver is present. */
 int ncfm_backend_cuda_device_count (void);
 
 #ifdef __cplusplus

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* backend-cuda.cu: device memory, the stream and cuBLAS handle, and the CUDA op table. */
+/* backend-cuda.cu: device memory, the stream and cuBLAS handle, the CUDA op table, and
+ * the entry point of the CUDA module (libncfm-cuda.so, see ../backend-private.h). */
 #include "common.cuh"
 #include "../backend-private.h"
 
@@ -177,4 +178,20 @@ ncfm_backend_free_cuda (NcfmBackend *be)
   CUDA_CHECK (cudaStreamDestroy (st->stream));
   free (st);
   free (be);
+}
+
+/* The module's one exported symbol (NCFM_CUDA_MODULE_ENTRY in
+ * backend-private.h): libncfm-cuda.so is built with hidden visibility. */
+__attribute__ ((visibility ("default"))) const NcfmCudaModule *
+ncfm_cuda_module_table (void)
+{
+  static const NcfmCudaModule table = {
+    .abi = NCFM_CUDA_MODULE_ABI,
+    .backend_size = sizeof (NcfmBackend),
+    .ops_size = sizeof (NcfmBackendOps),
+    .usable_devices = ncfm_cuda_usable_devices,
+    .backend_new = ncfm_backend_new_cuda,
+    .backend_free = ncfm_backend_free_cuda,
+  };
+  return &table;
 }
