@@ -5,8 +5,10 @@
  * ConvNet-3 width 128), against the same step in PyTorch in the same run:
  *   pipeline_class_step          with a queue between every two elements
  *   pipeline_class_step_noqueue  the same line without queues (one thread)
- *   pipeline_peak_rss            peak resident memory of this process, which
- *                                ran both CIFAR-10 IPC 10 distillations
+ *   pipeline_peak_rss            peak resident memory of this process after the
+ *                                first CIFAR-10 IPC 10 distillation (no queues)
+ *   pipeline_peak_rss_both       the same after the second one too (with queues;
+ *                                the first one's heap is partly still there)
  * The step time is the steady-state interval between ncfm-progress messages
  * (ncfmdistill posts one per class step), after a warm-up.
  *   bench-pipeline --root CIFAR10_TREE [--iters N] [--threads N] [--device SPEC] [--no-torch]
@@ -127,6 +129,7 @@ main (int argc, char **argv)
   g_autofree gchar *synset = g_build_filename (dir, "synset.safetensors", NULL);
   const double rss_before = bench_peak_rss_mb ();
   const double plain = run (args.root, synset, FALSE, args.iters);
+  const double rss_plain = bench_peak_rss_mb ();
   g_unlink (synset);
   const double queued = run (args.root, synset, TRUE, args.iters);
   g_unlink (synset);
@@ -136,8 +139,9 @@ main (int argc, char **argv)
   const double rss = bench_peak_rss_mb ();
   fprintf (stderr, "# one class step: real 1024 (CIFAR-10 train, one class), IPC 10 x factor 2 "
       "= 40 decoded synthetic, M = 4096 learned, d = 2048 (ConvNet-3 w128 instance norm); "
-      "%d steps timed after %d, %d threads; peak RSS %.0f MB (%.0f MB before the pipelines)\n",
-      args.iters, WARMUP_STEPS, args.threads, rss, rss_before);
+      "%d steps timed after %d, %d threads; peak RSS %.0f MB after the line without queues, "
+      "%.0f MB after both (%.0f MB before)\n", args.iters, WARMUP_STEPS, args.threads, rss_plain,
+      rss, rss_before);
   g_autofree gchar *it = g_strdup_printf ("%d", args.iters);
   const char *torch_args[] = { "--root", args.root, "--iters", it, "--threads",
     args.threads_str, "--device", args.device && g_str_has_prefix (args.device, "cuda")
@@ -145,7 +149,8 @@ main (int argc, char **argv)
   JsonObject *torch = args.no_torch ? NULL : bench_run_torch ("pipeline_torch.py", torch_args);
   bench_figure ("pipeline_class_step", queued, torch, "step_s", "s", FALSE);
   bench_figure ("pipeline_class_step_noqueue", plain, torch, "step_s", "s", FALSE);
-  bench_figure ("pipeline_peak_rss", rss, torch, "peak_rss_mb", "MB", FALSE);
+  bench_figure ("pipeline_peak_rss", rss_plain, torch, "peak_rss_mb", "MB", FALSE);
+  bench_figure ("pipeline_peak_rss_both", rss, torch, "peak_rss_mb", "MB", FALSE);
   if (torch)
     json_object_unref (torch);
   return 0;
