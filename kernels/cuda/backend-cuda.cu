@@ -4,6 +4,7 @@
 #include "common.cuh"
 #include "../backend-private.h"
 
+#include <cstdint>
 #include <cstring>
 
 int
@@ -22,12 +23,20 @@ ncfm_cuda_usable_devices (char *why, size_t why_len)
   return count;
 }
 
+/* Tensors come and go with every buffer (images, features, t): with the
+ * device's memory pool (cudaMallocAsync, release threshold at the maximum)
+ * a free returns the block to the pool in stream order and the next
+ * allocation of that size reuses it, without cudaMalloc/cudaFree and their
+ * device-wide synchronisation. */
 void *
 ncfm_cuda_alloc (NcfmBackend *be, size_t bytes)
 {
   void *p = NULL;
+  NcfmCudaState *st = ncfm_cuda_state (be);
   CUDA_CHECK (cudaSetDevice (be->device_index));
-  if (cudaMalloc (&p, bytes ? bytes : 1) != cudaSuccess) {
+  cudaError_t e = st->pooled ? cudaMallocAsync (&p, bytes ? bytes : 1, st->stream)
+      : cudaMalloc (&p, bytes ? bytes : 1);
+  if (e != cudaSuccess) {
     (void) cudaGetLastError ();
     return NULL;
   }
@@ -41,9 +50,15 @@ ncfm_cuda_free (NcfmBackend *be, void *ptr)
 {
   if (!ptr)
     return;
-  /* the stream may still use ptr */
-  CUDA_CHECK (cudaStreamSynchronize (ncfm_cuda_stream (be)));
+  NcfmCudaState *st = ncfm_cuda_state (be);
   ncfm_backend_note_free (be, ptr);
+  if (st->pooled) {
+    /* after the work already queued on the stream, which may still use ptr */
+    CUDA_CHECK (cudaFreeAsync (ptr, st->stream));
+    return;
+  }
+  /* the stream may still use ptr */
+  CUDA_CHECK (cudaStreamSynchronize (st->stream));
   CUDA_CHECK (cudaFree (ptr));
 }
 
@@ -160,6 +175,14 @@ ncfm_backend_new_cuda (int device, char *err, size_t err_len)
   CUBLAS_CHECK (cublasSetStream (st->cublas, st->stream));
   /* plain FP32 maths: parity with the CPU reference matters more than TF32 speed */
   CUBLAS_CHECK (cublasSetMathMode (st->cublas, CUBLAS_DEFAULT_MATH));
+  /* keep freed blocks in the device's pool instead of returning them to the driver */
+  CUDA_CHECK (cudaDeviceGetAttribute (&st->pooled, cudaDevAttrMemoryPoolsSupported, device));
+  if (st->pooled) {
+    cudaMemPool_t pool;
+    uint64_t keep = UINT64_MAX;
+    CUDA_CHECK (cudaDeviceGetDefaultMemPool (&pool, device));
+    CUDA_CHECK (cudaMemPoolSetAttribute (pool, cudaMemPoolAttrReleaseThreshold, &keep));
+  }
   be->ops = &ncfm_cuda_ops;
   be->type = NCFM_DEVICE_CUDA;
   be->device_index = device;

@@ -37,6 +37,7 @@ typedef struct {
   int device;
   cudaStream_t stream;
   cublasHandle_t cublas;
+  int pooled;   /* stream-ordered allocation from the device's memory pool */
 } NcfmCudaState;
 
 static inline NcfmCudaState *
