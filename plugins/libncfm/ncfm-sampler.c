@@ -10,8 +10,15 @@
  * BatchNorm1d(d) (training mode) -> LeakyReLU(0.2), the last with Tanh
  * instead, and the M/16 output rows tiled 16 times (PyTorch
  * `out.repeat(16, 1)`).  psi is trained to MAXIMISE the loss:
- * ncfm_sampler_backward() accumulates dL/dpsi for the last draw and
+ * ncfm_sampler_backward() accumulates dL/dpsi for a draw and
  * ncfm_sampler_ascent_step() takes one SGD-with-momentum step uphill.
+ *
+ * What backward needs of a draw travels with its t (object data of the
+ * tensor) and goes when t goes, so that every draw still alive can be taken
+ * back: in a pipeline with queues ncfmcf draws the next frequencies before
+ * the distiller has sent back dL/dt of the previous ones.  A draw made
+ * before an ascent step is taken back with the current weights and its own
+ * activations (stale by the steps in between, as in pipelined training).
  * Parameter names are those of an nn.Sequential called `net`
  * (`net.0.weight`, `net.1.running_mean`, ..., `net.7.bias`).
  *
@@ -37,6 +44,7 @@
 #define DEFAULT_MOMENTUM 0.5f
 #define DEFAULT_WEIGHT_DECAY 5e-4f
 #define MAX_DIM 65536u
+#define DRAW_QUARK "ncfm-sampler-draw"
 #define MAX_FREQS (1u << 20)
 
 enum { P_LIN_W, P_LIN_B, P_BN_W, P_BN_B, P_BN_MEAN, P_BN_VAR };
@@ -57,12 +65,17 @@ struct _NcfmSampler {
   guint64 seed, offset, step;
   gint64 draws;                 /* forward passes of psi (BatchNorm's num_batches_tracked) */
   gfloat lr, momentum, weight_decay;
-  GWeakRef last_t;              /* the last draw, to match ncfm_sampler_backward()'s t */
   Param params[N_PARAMS];       /* learned only; block b at [6 b, 6 b + 6) */
-  /* what backward needs of the last draw (learned only) */
-  NcfmTensor *eps, *z[N_BLOCKS], *a[N_BLOCKS], *mean[N_BLOCKS], *rstd[N_BLOCKS];
   NcfmTensor *grad_a, *grad_b, *grad_tmp;
+  guint64 epoch;                /* grows when a saved state is loaded */
 };
+
+/* A draw: attached to its t, freed with it. */
+typedef struct {
+  GWeakRef sampler;             /* whose draw it is */
+  guint64 epoch;                /* the sampler's epoch when drawn */
+  NcfmTensor *eps, *z[N_BLOCKS], *a[N_BLOCKS], *mean[N_BLOCKS], *rstd[N_BLOCKS];  /* learned */
+} Draw;
 
 G_DEFINE_FINAL_TYPE (NcfmSampler, ncfm_sampler, G_TYPE_OBJECT)
 
@@ -108,17 +121,9 @@ ncfm_sampler_finalize (GObject *object)
     g_clear_object (&self->params[i].grad);
     g_clear_object (&self->params[i].momentum);
   }
-  for (guint b = 0; b < N_BLOCKS; b++) {
-    g_clear_object (&self->z[b]);
-    g_clear_object (&self->a[b]);
-    g_clear_object (&self->mean[b]);
-    g_clear_object (&self->rstd[b]);
-  }
-  g_clear_object (&self->eps);
   g_clear_object (&self->grad_a);
   g_clear_object (&self->grad_b);
   g_clear_object (&self->grad_tmp);
-  g_weak_ref_clear (&self->last_t);
   g_clear_object (&self->device);
   G_OBJECT_CLASS (ncfm_sampler_parent_class)->finalize (object);
 }
@@ -132,7 +137,7 @@ ncfm_sampler_class_init (NcfmSamplerClass *klass)
 static void
 ncfm_sampler_init (NcfmSampler *self)
 {
-  g_weak_ref_init (&self->last_t, NULL);
+  (void) self;
   self->lr = DEFAULT_LR;
   self->momentum = DEFAULT_MOMENTUM;
   self->weight_decay = DEFAULT_WEIGHT_DECAY;
@@ -236,16 +241,10 @@ allocate_psi (NcfmSampler *self, GError **error)
             || !(p->momentum = new_matrix (self, d, cols, error))))
       return FALSE;
   }
-  for (guint b = 0; b < N_BLOCKS; b++)
-    if (!(self->z[b] = new_matrix (self, r, d, error))
-        || !(self->a[b] = new_matrix (self, r, d, error))
-        || !(self->mean[b] = new_matrix (self, d, 0, error))
-        || !(self->rstd[b] = new_matrix (self, d, 0, error)))
-      return FALSE;
+  (void) r;   /* each draw's intermediate values travel with its t (draw_new) */
   /* grad_tmp holds one block's dW, db, dgamma, dbeta before they are accumulated */
-  return (self->eps = new_matrix (self, r, d, error))
-      && (self->grad_a = new_matrix (self, r, d, error))
-      && (self->grad_b = new_matrix (self, r, d, error))
+  return (self->grad_a = new_matrix (self, self->rows, d, error))
+      && (self->grad_b = new_matrix (self, self->rows, d, error))
       && (self->grad_tmp = new_matrix (self, d * d + 3 * d, 0, error));
 }
 
@@ -290,27 +289,76 @@ block_param (NcfmSampler *self, guint block, guint role)
   return &self->params[block * PARAMS_PER_BLOCK + role];
 }
 
-/* psi on the noise in self->eps; returns the tiled output as a new tensor. */
+static void
+draw_free (gpointer data)
+{
+  Draw *rec = data;
+  for (guint b = 0; b < N_BLOCKS; b++) {
+    g_clear_object (&rec->z[b]);
+    g_clear_object (&rec->a[b]);
+    g_clear_object (&rec->mean[b]);
+    g_clear_object (&rec->rstd[b]);
+  }
+  g_clear_object (&rec->eps);
+  g_weak_ref_clear (&rec->sampler);
+  g_free (rec);
+}
+
+/* A record for the next draw (with its tensors for a learned sampler). */
+static Draw *
+draw_new (NcfmSampler *self, GError **error)
+{
+  Draw *rec = g_new0 (Draw, 1);
+  g_weak_ref_init (&rec->sampler, self);
+  rec->epoch = self->epoch;
+  if (self->kind == NCFM_SAMPLER_LEARNED) {
+    const gint64 r = self->rows, d = self->dim;
+    gboolean ok = (rec->eps = new_matrix (self, r, d, error)) != NULL;
+    for (guint b = 0; b < N_BLOCKS && ok; b++)
+      ok = (rec->z[b] = new_matrix (self, r, d, error))
+          && (rec->a[b] = new_matrix (self, r, d, error))
+          && (rec->mean[b] = new_matrix (self, d, 0, error))
+          && (rec->rstd[b] = new_matrix (self, d, 0, error));
+    if (!ok) {
+      draw_free (rec);
+      return NULL;
+    }
+  }
+  return rec;
+}
+
+/* The record of draw t if this sampler made it, else NULL. */
+static Draw *
+find_draw (NcfmSampler *self, NcfmTensor *t)
+{
+  Draw *rec = g_object_get_data (G_OBJECT (t), DRAW_QUARK);
+  if (!rec)
+    return NULL;
+  g_autoptr (NcfmSampler) owner = g_weak_ref_get (&rec->sampler);
+  return owner == self && rec->epoch == self->epoch ? rec : NULL;
+}
+
+/* psi on the noise in rec->eps; returns the tiled output as a new tensor. */
 static NcfmTensor *
-psi_forward (NcfmSampler *self, GError **error)
+psi_forward (NcfmSampler *self, Draw *rec, GError **error)
 {
   NcfmBackend *be = backend (self);
   gint r = (gint) self->rows, d = (gint) self->dim;
   size_t count = (size_t) r * d;
-  const float *x = f32 (self->eps);
+  const float *x = f32 (rec->eps);
   for (guint b = 0; b < N_BLOCKS; b++) {
     be->ops->linear_forward (be, r, d, d, x, f32 (block_param (self, b, P_LIN_W)->value),
-        f32 (block_param (self, b, P_LIN_B)->value), f32 (self->z[b]));
-    be->ops->batchnorm_forward_train (be, r, d, 1, BN_EPS, BN_MOMENTUM, f32 (self->z[b]),
+        f32 (block_param (self, b, P_LIN_B)->value), f32 (rec->z[b]));
+    be->ops->batchnorm_forward_train (be, r, d, 1, BN_EPS, BN_MOMENTUM, f32 (rec->z[b]),
         f32 (block_param (self, b, P_BN_W)->value), f32 (block_param (self, b, P_BN_B)->value),
-        f32 (self->a[b]), f32 (self->mean[b]), f32 (self->rstd[b]),
+        f32 (rec->a[b]), f32 (rec->mean[b]), f32 (rec->rstd[b]),
         f32 (block_param (self, b, P_BN_MEAN)->value),
         f32 (block_param (self, b, P_BN_VAR)->value));
     if (b + 1 < N_BLOCKS)
-      be->ops->leaky_relu_forward (be, count, LEAKY_SLOPE, f32 (self->a[b]), f32 (self->a[b]));
+      be->ops->leaky_relu_forward (be, count, LEAKY_SLOPE, f32 (rec->a[b]), f32 (rec->a[b]));
     else
-      be->ops->tanh_forward (be, count, f32 (self->a[b]), f32 (self->a[b]));
-    x = f32 (self->a[b]);
+      be->ops->tanh_forward (be, count, f32 (rec->a[b]), f32 (rec->a[b]));
+    x = f32 (rec->a[b]);
   }
   self->draws++;
   NcfmTensor *t = new_matrix (self, self->num_freqs, d, error);
@@ -321,11 +369,14 @@ psi_forward (NcfmSampler *self, GError **error)
   return t;
 }
 
+/* Attaches the record to t (or frees it when there is no t). */
 static NcfmTensor *
-remember (NcfmSampler *self, NcfmTensor *t)
+remember (Draw *rec, NcfmTensor *t)
 {
   if (t)
-    g_weak_ref_set (&self->last_t, t);
+    g_object_set_data_full (G_OBJECT (t), DRAW_QUARK, rec, draw_free);
+  else
+    draw_free (rec);
   return t;
 }
 
@@ -337,8 +388,8 @@ remember (NcfmSampler *self, NcfmTensor *t)
  * Draws the next frequencies.  Every call returns a new tensor that the
  * sampler never writes again (it may be attached to buffers); the noise
  * stream advances by the size of the draw.  A learned sampler keeps what
- * ncfm_sampler_backward() needs for this draw only, and updates its
- * BatchNorm running statistics.
+ * ncfm_sampler_backward() needs for this draw with t (freed with it), and
+ * updates its BatchNorm running statistics.
  *
  * Returns: (transfer full): t, F32 [num_freqs, dim], or %NULL if out of memory
  */
@@ -348,17 +399,22 @@ ncfm_sampler_sample (NcfmSampler *self, GError **error)
   g_return_val_if_fail (NCFM_IS_SAMPLER (self), NULL);
   NcfmBackend *be = backend (self);
   size_t count = (size_t) self->rows * self->dim;
+  Draw *rec = draw_new (self, error);
+  if (!rec)
+    return NULL;
   if (self->kind == NCFM_SAMPLER_GAUSSIAN) {
     NcfmTensor *t = new_matrix (self, self->num_freqs, self->dim, error);
-    if (!t)
+    if (!t) {
+      draw_free (rec);
       return NULL;
+    }
     be->ops->fill_normal (be, count, self->seed, self->offset, self->sigma, f32 (t));
     self->offset += count;
-    return remember (self, t);
+    return remember (rec, t);
   }
-  be->ops->fill_normal (be, count, self->seed, self->offset, 1.0f, f32 (self->eps));
+  be->ops->fill_normal (be, count, self->seed, self->offset, 1.0f, f32 (rec->eps));
   self->offset += count;
-  return remember (self, psi_forward (self, error));
+  return remember (rec, psi_forward (self, rec, error));
 }
 
 static gboolean
@@ -399,14 +455,17 @@ ncfm_sampler_sample_with_noise (NcfmSampler *self, NcfmTensor *noise, GError **e
   if (!check_matrix (self, noise, self->rows, "noise", error))
     return NULL;
   NcfmBackend *be = backend (self);
+  Draw *rec = draw_new (self, error);
+  if (!rec)
+    return NULL;
   if (self->kind == NCFM_SAMPLER_GAUSSIAN) {
     NcfmTensor *t = new_matrix (self, self->num_freqs, self->dim, error);
     if (t)   /* fresh tensors are zero-filled, so b = 0 is safe */
       be->ops->axpby (be, (size_t) self->rows * self->dim, self->sigma, f32 (noise), 0.0f, f32 (t));
-    return remember (self, t);
+    return remember (rec, t);
   }
-  ncfm_tensor_copy_from (self->eps, noise, NULL);
-  return remember (self, psi_forward (self, error));
+  ncfm_tensor_copy_from (rec->eps, noise, NULL);
+  return remember (rec, psi_forward (self, rec, error));
 }
 
 /* grad += tmp */
@@ -419,31 +478,31 @@ accumulate (NcfmBackend *be, NcfmTensor *grad, const float *tmp)
 /**
  * ncfm_sampler_backward:
  * @self: a #NcfmSampler
- * @t: the tensor returned by the last ncfm_sampler_sample() (or
+ * @t: a tensor returned by this sampler's ncfm_sampler_sample() (or
  *   ncfm_sampler_sample_with_noise())
  * @grad_t: dL/dt, F32 [num_freqs, dim]
  * @error: return location for a #GError
  *
- * Adds dL/dpsi for the last draw to the accumulated gradients (the 16 tiles'
- * contributions sum).  A Gaussian sampler has nothing to learn: it checks
+ * Adds dL/dpsi for the draw @t to the accumulated gradients (the 16 tiles'
+ * contributions sum), from that draw's activations and the current weights
+ * (which differ from the draw's if an ascent step came in between).  A Gaussian sampler has nothing to learn: it checks
  * the arguments the same way and returns %TRUE, so callers need not tell
  * the kinds apart.
  *
- * Returns: %TRUE on success; %FALSE if @t is not the last draw or @grad_t
- *   has the wrong shape
+ * Returns: %TRUE on success; %FALSE if @t is not a draw of this sampler
+ *   (or of its state before ncfm_sampler_load_state()) or @grad_t has the
+ *   wrong shape
  */
 gboolean
 ncfm_sampler_backward (NcfmSampler *self, NcfmTensor *t, NcfmTensor *grad_t, GError **error)
 {
   g_return_val_if_fail (NCFM_IS_SAMPLER (self) && NCFM_IS_TENSOR (t), FALSE);
   g_return_val_if_fail (NCFM_IS_TENSOR (grad_t), FALSE);
-  g_autoptr (NcfmTensor) last = g_weak_ref_get (&self->last_t);
-  if (t != last) {
+  Draw *rec = find_draw (self, t);
+  if (!rec) {
     g_set_error (error, NCFM_ERROR, NCFM_ERROR_ARGUMENT,
-        "%s sampler: backward needs the tensor of the last draw (%s); only the last draw's "
-        "intermediate values are kept", ncfm_sampler_kind_to_string (self->kind),
-        last ? "this t is an older or foreign tensor"
-        : "there is none since the last ascent step, or it was freed");
+        "%s sampler: this t is not one of its draws (another tensor, another sampler's, or "
+        "drawn before its state was loaded)", ncfm_sampler_kind_to_string (self->kind));
     return FALSE;
   }
   if (!check_matrix (self, grad_t, self->num_freqs, "grad_t (dL/dt)", error))
@@ -463,13 +522,13 @@ ncfm_sampler_backward (NcfmSampler *self, NcfmTensor *t, NcfmTensor *grad_t, GEr
     be->ops->axpby (be, count, 1.0f, f32 (grad_t) + k * count, 1.0f, g);
   for (gint b = N_BLOCKS - 1; b >= 0; b--) {
     if (b == N_BLOCKS - 1)
-      be->ops->tanh_backward (be, count, f32 (self->a[b]), g, spare);
+      be->ops->tanh_backward (be, count, f32 (rec->a[b]), g, spare);
     else
-      be->ops->leaky_relu_backward (be, count, LEAKY_SLOPE, f32 (self->a[b]), g, spare);
-    be->ops->batchnorm_backward (be, r, d, 1, f32 (self->z[b]),
-        f32 (block_param (self, b, P_BN_W)->value), f32 (self->mean[b]), f32 (self->rstd[b]),
+      be->ops->leaky_relu_backward (be, count, LEAKY_SLOPE, f32 (rec->a[b]), g, spare);
+    be->ops->batchnorm_backward (be, r, d, 1, f32 (rec->z[b]),
+        f32 (block_param (self, b, P_BN_W)->value), f32 (rec->mean[b]), f32 (rec->rstd[b]),
         spare, g, dgamma, dbeta);
-    const float *x = b == 0 ? f32 (self->eps) : f32 (self->a[b - 1]);
+    const float *x = b == 0 ? f32 (rec->eps) : f32 (rec->a[b - 1]);
     be->ops->linear_backward (be, r, d, d, x, f32 (block_param (self, b, P_LIN_W)->value), g,
         b == 0 ? NULL : spare, dw, db);
     accumulate (be, block_param (self, b, P_LIN_W)->grad, dw);
@@ -490,15 +549,13 @@ ncfm_sampler_backward (NcfmSampler *self, NcfmTensor *t, NcfmTensor *grad_t, GEr
  * One step of gradient ASCENT on the accumulated gradients: PyTorch's
  * torch.optim.SGD on the negated gradient (g = -grad + wd p; buf = m buf + g;
  * p -= lr buf), then the gradients are zeroed and the step count grows.
- * The last draw no longer fits the new weights: ncfm_sampler_backward()
- * needs a new draw after this (for a Gaussian sampler too, so that callers
- * behave the same with either kind; otherwise it does nothing for one).
+ * Draws still in flight may be taken back afterwards (with the new weights).
+ * Does nothing for a Gaussian sampler.
  */
 void
 ncfm_sampler_ascent_step (NcfmSampler *self)
 {
   g_return_if_fail (NCFM_IS_SAMPLER (self));
-  g_weak_ref_set (&self->last_t, NULL);
   if (self->kind == NCFM_SAMPLER_GAUSSIAN)
     return;
   NcfmBackend *be = backend (self);
@@ -815,7 +872,7 @@ ncfm_sampler_load_state (NcfmSampler *self, NcfmSafetensors *file, const gchar *
   self->offset = saved->offset;
   self->step = saved->step;
   self->draws = saved->draws;
-  g_weak_ref_set (&self->last_t, NULL);
+  self->epoch++;   /* draws of the old state are not this one's */
   return TRUE;
 }
 

@@ -27,6 +27,7 @@ gboolean ncfm_sampler_kind_from_string (const gchar *name, NcfmSamplerKind *kind
 #define NCFM_TYPE_SAMPLER (ncfm_sampler_get_type ())
 G_DECLARE_FINAL_TYPE (NcfmSampler, ncfm_sampler, NCFM, SAMPLER, GObject)
 
+
 NcfmSampler *ncfm_sampler_new_gaussian (NcfmDevice *device, guint num_freqs, guint dim,
     gfloat sigma, guint64 seed, GError **error);
 NcfmSampler *ncfm_sampler_new_learned (NcfmDevice *device, guint num_freqs, guint dim,

@@ -141,6 +141,30 @@ GST_START_TEST (test_same_result_with_queues)
 }
 GST_END_TEST;
 
+/* The learned sampler with queues: ncfmcf draws the next t before the
+ * distiller sends back dL/dt of the previous one, and psi still takes an
+ * ascent step for every buffer (the sampler keeps its recent draws). */
+GST_START_TEST (test_learned_sampler_trains_with_queues)
+{
+  g_autofree gchar *path = g_build_filename (tmp_root, "learned.safetensors", NULL);
+  g_autofree gchar *desc = g_strdup_printf ("ncfmdatasetsrc location=%s batch-size=5 epochs=2 "
+      "! queue ! ncfmaugment seed=1 ! queue ! ncfmconvnet width=8 depth=1 seed=2 ! queue ! "
+      "ncfmcf num-freqs=64 seed=3 sampler=learned ! queue max-size-buffers=3 ! ncfmdistill "
+      "dataset=%s factor=1 ipc=2 init=real save-every=0 location=%s", idx_dir, idx_dir, path);
+  GstElement *pipeline = parse (desc);
+  g_autofree gchar *error = run_to_eos (pipeline);
+  fail_unless (error == NULL, "%s: %s", desc, error);
+  gst_object_unref (pipeline);
+  g_autoptr (NcfmSafetensors) st = ncfm_safetensors_load (path, NULL);
+  const gchar *step = st ? ncfm_safetensors_get_metadata (st, "ncfm.step") : NULL;
+  const gchar *psi_step = st ? ncfm_safetensors_get_metadata (st, "psi.step") : NULL;
+  fail_unless (step && psi_step, "no step metadata in %s", path);
+  fail_unless (g_ascii_strtoull (step, NULL, 10) >= 10, "only %s steps", step);
+  fail_unless_equals_string (psi_step, step);
+  g_unlink (path);
+}
+GST_END_TEST;
+
 /* What the two probes share. */
 typedef struct {
   GMutex lock;
@@ -248,6 +272,7 @@ queue_suite (void)
   tcase_add_unchecked_fixture (tc, make_dataset, remove_dataset);
   suite_add_tcase (s, tc);
   tcase_add_test (tc, test_same_result_with_queues);
+  tcase_add_test (tc, test_learned_sampler_trains_with_queues);
   tcase_add_test (tc, test_extractor_runs_ahead);
   tcase_add_test (tc, test_no_overlap_without_queues);
   return s;

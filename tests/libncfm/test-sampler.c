@@ -124,7 +124,8 @@ test_gaussian_stream (void)
   g_assert_no_error (error);
   ncfm_sampler_ascent_step (back);
   g_assert_cmpuint (ncfm_sampler_get_step (back), ==, 0);
-  g_assert_false (ncfm_sampler_backward (back, r3, g, &error));   /* as for psi */
+  g_assert_true (ncfm_sampler_backward (back, r3, g, &error));   /* in flight, as for psi */
+  g_assert_false (ncfm_sampler_backward (back, g, g, &error));    /* not a draw */
   g_assert_error (error, NCFM_ERROR, NCFM_ERROR_ARGUMENT);
   g_clear_error (&error);
   g_assert_cmpuint (ncfm_sampler_get_n_parameters (back), ==, 0);
@@ -276,6 +277,41 @@ psi_backward (PsiCtx *ctx)
       ncfm_sampler_get_dim (ctx->s));
   g_assert_true (ncfm_sampler_backward (ctx->s, t, gt, &error));
   g_assert_no_error (error);
+}
+
+/* Pipelining: dL/dpsi of a draw taken back after two newer draws equals
+ * that of the same draw taken back at once (the records keep its values). */
+static void
+test_learned_in_flight (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (NcfmDevice) dev = ncfm_test_cpu_device ();
+  g_autoptr (GRand) ra = g_rand_new_with_seed (23), rb = g_rand_new_with_seed (23);
+  PsiCtx a, b;
+  g_autoptr (NcfmSampler) sa = small_psi (dev, ra, 64, 5, &a);
+  g_autoptr (NcfmSampler) sb = small_psi (dev, rb, 64, 5, &b);
+  g_autoptr (NcfmTensor) gt = tensor_from (dev, a.r, 64, 5);
+  g_autoptr (NcfmTensor) ta = ncfm_sampler_sample (sa, &error);
+  g_assert_true (ncfm_sampler_backward (sa, ta, gt, &error));
+  g_autoptr (NcfmTensor) tb = ncfm_sampler_sample (sb, &error);
+  g_autoptr (NcfmTensor) tb2 = ncfm_sampler_sample (sb, &error);
+  g_autoptr (NcfmTensor) tb3 = ncfm_sampler_sample (sb, &error);
+  g_autofree float *ha = ncfm_test_tensor_host (ta), *hb = ncfm_test_tensor_host (tb);
+  g_assert_cmpmem (ha, 64 * 5 * 4, hb, 64 * 5 * 4);
+  g_assert_true (ncfm_sampler_backward (sb, tb, gt, &error));
+  g_assert_no_error (error);
+  for (guint i = 0; i < ncfm_sampler_get_n_parameters (sa); i++) {
+    const gchar *name = ncfm_sampler_get_parameter_name (sa, i);
+    NcfmTensor *g1 = ncfm_sampler_get_gradient (sa, name), *g2 = ncfm_sampler_get_gradient (sb, name);
+    if (!g1)
+      continue;
+    g_autofree float *h1 = ncfm_test_tensor_host (g1), *h2 = ncfm_test_tensor_host (g2);
+    g_assert_cmpmem (h1, ncfm_tensor_get_n_bytes (g1), h2, ncfm_tensor_get_n_bytes (g2));
+  }
+  g_object_unref (a.noise);
+  g_object_unref (b.noise);
+  g_free (a.r);
+  g_free (b.r);
 }
 
 static void
@@ -489,13 +525,21 @@ test_errors (void)
       NULL);
   g_assert_false (ncfm_sampler_backward (s, t, bad, &error));
   assert_error (&error, NCFM_ERROR, NCFM_ERROR_SHAPE, "grad_t (dL/dt) must be F32 [32, 4]");
-  g_assert_false (ncfm_sampler_backward (s, old, good, &error));
-  assert_error (&error, NCFM_ERROR, NCFM_ERROR_ARGUMENT, "last draw");
+  g_assert_true (ncfm_sampler_backward (s, old, good, &error));   /* still in flight */
   g_assert_false (ncfm_sampler_backward (s, good, good, &error));
-  assert_error (&error, NCFM_ERROR, NCFM_ERROR_ARGUMENT, "last draw");
-  ncfm_sampler_ascent_step (s);    /* the draw does not fit the new weights */
+  assert_error (&error, NCFM_ERROR, NCFM_ERROR_ARGUMENT, "not one of its draws");
+  ncfm_sampler_ascent_step (s);    /* draws in flight may still come back */
+  g_assert_true (ncfm_sampler_backward (s, t, good, &error));
+  /* another sampler's draw, and a draw from before a state was loaded */
+  g_autoptr (NcfmSampler) other = ncfm_sampler_new_learned (dev, m, d, 1, &error);
+  g_autoptr (NcfmTensor) theirs = ncfm_sampler_sample (other, &error);
+  g_assert_false (ncfm_sampler_backward (s, theirs, good, &error));
+  assert_error (&error, NCFM_ERROR, NCFM_ERROR_ARGUMENT, "not one of its draws");
+  g_autoptr (NcfmSafetensors) state = ncfm_safetensors_new ();
+  ncfm_sampler_save (s, state, NULL);
+  g_assert_true (ncfm_sampler_load_state (s, state, NULL, &error));
   g_assert_false (ncfm_sampler_backward (s, t, good, &error));
-  assert_error (&error, NCFM_ERROR, NCFM_ERROR_ARGUMENT, "since the last ascent step");
+  assert_error (&error, NCFM_ERROR, NCFM_ERROR_ARGUMENT, "drawn before its state was loaded");
   g_assert_null (ncfm_sampler_sample_with_noise (s, good, &error));
   assert_error (&error, NCFM_ERROR, NCFM_ERROR_SHAPE, "noise must be F32 [2, 4]");
 
@@ -537,6 +581,7 @@ main (int argc, char **argv)
   g_test_add_func ("/sampler/gaussian/stream", test_gaussian_stream);
   g_test_add_func ("/sampler/learned/torch", test_learned_torch);
   g_test_add_func ("/sampler/learned/gradcheck", test_learned_gradcheck);
+  g_test_add_func ("/sampler/learned/in-flight", test_learned_in_flight);
   g_test_add_func ("/sampler/learned/ascent", test_learned_ascent);
   g_test_add_func ("/sampler/learned/stream-and-init", test_learned_stream_and_init);
   g_test_add_func ("/sampler/learned/resume", test_learned_resume);
