@@ -588,12 +588,12 @@ gst_ncfm_distill_event (GstBaseSink *sink, GstEvent *event)
 {
   GstNcfmDistill *self = GST_NCFM_DISTILL (sink);
   switch (GST_EVENT_TYPE (event)) {
-    case GST_EVENT_EOS:
+    case GST_EVENT_EOS: {
+      /* the final set, then the end of the preview stream */
       if (self->device)
         ncfm_device_lock (self->device);
       const gboolean saved = !self->img || self->saved_step == self->step
           || gst_ncfm_distill_save (self);
-      /* the final set, then the end of the preview stream */
       if (saved)
         gst_ncfm_distill_queue_preview (self);
       if (self->device)
@@ -604,6 +604,7 @@ gst_ncfm_distill_event (GstBaseSink *sink, GstEvent *event)
       }
       gst_ncfm_distill_preview_eos (self);
       break;
+    }
     case GST_EVENT_FLUSH_START:
     case GST_EVENT_FLUSH_STOP:
       gst_ncfm_distill_preview_flush (self, event);
