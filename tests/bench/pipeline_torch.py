@@ -20,11 +20,11 @@ from multiprocessing import Pool
 
 import numpy as np
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'fixtures'))
 from torch_convnet import ConvNet  # noqa: E402
+from torch_ncfm import TILES, Psi, ncfd  # noqa: E402
 
 p = argparse.ArgumentParser()
 p.add_argument('--root', help='CIFAR-10 ImageFolder tree (train/CLASS/*.jpg); random data if absent')
@@ -41,7 +41,6 @@ dev = torch.device(a.device)
 gen = torch.Generator().manual_seed(0)
 MEAN = torch.tensor([0.4914, 0.4822, 0.4465]).view(1, 3, 1, 1)
 STD = torch.tensor([0.2023, 0.1994, 0.2010]).view(1, 3, 1, 1)
-TILES = 16
 
 
 def decode(path):
@@ -69,18 +68,6 @@ else:
     images = torch.randint(0, 256, (5000 * 10, 3, 32, 32), dtype=torch.uint8, generator=gen)
     labels = torch.arange(10).repeat_interleave(5000)
 by_class = [torch.nonzero(labels == c).flatten() for c in range(10)]
-
-
-class Psi(nn.Module):
-    def __init__(self, d):
-        super().__init__()
-        self.net = nn.Sequential(
-            nn.Linear(d, d), nn.BatchNorm1d(d), nn.LeakyReLU(0.2),
-            nn.Linear(d, d), nn.BatchNorm1d(d), nn.LeakyReLU(0.2),
-            nn.Linear(d, d), nn.BatchNorm1d(d), nn.Tanh())
-
-    def forward(self, eps):
-        return self.net(eps).repeat(TILES, 1)
 
 
 def draw():
@@ -111,16 +98,6 @@ def multiformation(img, f):
     n, c, h, w = img.shape
     tiles = img.view(n, c, f, h // f, f, w // f).permute(0, 2, 4, 1, 3, 5).reshape(-1, c, h // f, w // f)
     return F.interpolate(tiles, size=(h, w), mode='bilinear', align_corners=False)
-
-
-def ncfd(fr, fs, t):
-    pr, ps = t @ fr.T, t @ fs.T
-    re_r, im_r = torch.cos(pr).mean(1), torch.sin(pr).mean(1)
-    re_s, im_s = torch.cos(ps).mean(1), torch.sin(ps).mean(1)
-    nr, ns = torch.sqrt(re_r ** 2 + im_r ** 2), torch.sqrt(re_s ** 2 + im_s ** 2)
-    amp = (nr - ns) ** 2
-    pha = (2 * (nr * ns - re_r * re_s - im_r * im_s)).clamp(min=1e-12)
-    return 300 * torch.sqrt(0.5 * amp + 0.5 * pha).mean()
 
 
 net = ConvNet(3, 10, 128, 3, 'instancenorm', (32, 32)).to(dev).train()

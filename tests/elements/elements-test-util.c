@@ -73,3 +73,12 @@ remove_dataset (void)
   g_clear_pointer (&idx_dir, g_free);
   g_clear_pointer (&tmp_root, g_free);
 }
+
+gchar *
+error_message_text (GstMessage *msg)
+{
+  g_autoptr (GError) e = NULL;
+  g_autofree gchar *dbg = NULL;
+  gst_message_parse_error (msg, &e, &dbg);
+  return g_strdup_printf ("%s (%s)", e->message, dbg ? dbg : "");
+}

@@ -5,7 +5,7 @@
 #ifndef ELEMENTS_TEST_UTIL_H
 #define ELEMENTS_TEST_UTIL_H
 
-#include <glib.h>
+#include <gst/gst.h>
 
 #define N_IMAGES 25
 #define IMG_H 4
@@ -19,5 +19,7 @@ gint32 label_of (guint i);
 /* check fixtures (tcase_add_unchecked_fixture) */
 void make_dataset (void);
 void remove_dataset (void);
+/* "message (debug)" of an ERROR message, newly allocated. */
+gchar *error_message_text (GstMessage *msg);
 
 #endif

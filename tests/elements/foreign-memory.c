@@ -92,12 +92,7 @@ run (const gchar *desc, const gchar *caps, GPtrArray *input, Run *r)
     if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_EOS) {
       r->eos = TRUE;
     } else {
-      GError *e = NULL;
-      gchar *dbg = NULL;
-      gst_message_parse_error (msg, &e, &dbg);
-      r->error = g_strdup_printf ("%s (%s)", e->message, dbg ? dbg : "");
-      g_error_free (e);
-      g_free (dbg);
+      r->error = error_message_text (msg);
     }
     gst_message_unref (msg);
     break;

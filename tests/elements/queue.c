@@ -47,12 +47,7 @@ run_to_eos (GstElement *pipeline)
       GST_MESSAGE_EOS | GST_MESSAGE_ERROR);
   fail_unless (msg != NULL, "neither EOS nor an error in 180 s");
   if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_ERROR) {
-    GError *e = NULL;
-    gchar *dbg = NULL;
-    gst_message_parse_error (msg, &e, &dbg);
-    error = g_strdup_printf ("%s (%s)", e->message, dbg ? dbg : "");
-    g_error_free (e);
-    g_free (dbg);
+    error = error_message_text (msg);
   }
   gst_message_unref (msg);
   gst_element_set_state (pipeline, GST_STATE_NULL);
