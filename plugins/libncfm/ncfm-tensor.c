@@ -438,6 +438,7 @@ ncfm_tensor_set_data (NcfmTensor *self, const guint8 *data, gsize n_bytes, GErro
     return FALSE;
   }
   NcfmBackend *be = ncfm_device_get_backend (self->device);
+  g_autoptr (NcfmDeviceLocker) held = ncfm_device_locker_new (self->device);
   be->ops->upload (be, self->data, data, n_bytes);
   return TRUE;
 }
@@ -462,6 +463,7 @@ ncfm_tensor_copy_from (NcfmTensor *self, NcfmTensor *src, GError **error)
     return FALSE;
   }
   NcfmBackend *be = ncfm_device_get_backend (self->device);
+  g_autoptr (NcfmDeviceLocker) held = ncfm_device_locker_new (self->device);
   be->ops->copy (be, self->data, src->data, self->n_bytes);
   return TRUE;
 }
@@ -476,6 +478,7 @@ ncfm_tensor_fill (NcfmTensor *self, gfloat value)
 {
   g_return_if_fail (NCFM_IS_TENSOR (self) && self->dtype == NCFM_DTYPE_F32);
   NcfmBackend *be = ncfm_device_get_backend (self->device);
+  g_autoptr (NcfmDeviceLocker) held = ncfm_device_locker_new (self->device);
   be->ops->fill (be, (size_t) self->numel, value, self->data);
 }
 
@@ -518,5 +521,6 @@ ncfm_tensor_download (NcfmTensor *self, gpointer host, gsize n_bytes)
 {
   g_return_if_fail (NCFM_IS_TENSOR (self) && n_bytes == self->n_bytes);
   NcfmBackend *be = ncfm_device_get_backend (self->device);
+  g_autoptr (NcfmDeviceLocker) held = ncfm_device_locker_new (self->device);
   be->ops->download (be, host, self->data, n_bytes);
 }
