@@ -354,9 +354,12 @@ GST_START_TEST (test_preview)
 
   const guint64 steps = file_step (path);
   fail_unless (steps >= 3);
-  /* step 0, every second step, and the last one if it was not a multiple */
+  /* step 0, every second step, and the last one if it was not a multiple; a frame not
+   * pushed yet is replaced by the next one (the distiller never waits for the preview),
+   * so on a busy machine some middle frames may be skipped, never the first or the last */
   const guint expected = 1 + (guint) (steps / 2) + (steps % 2 ? 1 : 0);
-  fail_unless (p.n_frames == expected, "%u frames for %" G_GUINT64_FORMAT " steps", p.n_frames, steps);
+  fail_unless (p.n_frames >= 2 && p.n_frames <= expected,
+      "%u frames for %" G_GUINT64_FORMAT " steps (%u at most)", p.n_frames, steps, expected);
   fail_unless_equals_uint64 (p.last_offset, steps);
   fail_unless_equals_int (p.width, 2 * (IMG_W + 1) + 1);
   fail_unless_equals_int (p.height, 10 * (IMG_H + 1) + 1);
