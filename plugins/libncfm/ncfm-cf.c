@@ -11,6 +11,10 @@
  * addition.  Features are L2-normalised per row first when asked to (the
  * reference does).  One GEMM (X t^T) and a fused cos/sin per batch; every
  * class is accumulated in that one pass.
+ *
+ * The phases X t^T of the last accumulated batch are kept, with references
+ * to its features and t, so that ncfm_ncfd_real_backward() for that batch
+ * need not redo the GEMM (ncfm_cf_stats_peek_phases()).
  */
 #define G_LOG_DOMAIN "Ncfm"
 #include "ncfm-cf.h"
@@ -25,6 +29,8 @@ struct _NcfmCFStats {
   NcfmTensor *sum_cos, *sum_sin, *sum_features;
   gint64 *counts;
   NcfmActivations *work;     /* normalised features, norms, phases */
+  /* the last successful accumulate: its WORK_PHASE holds X t^T of these */
+  NcfmTensor *phase_features, *phase_t;
 };
 
 G_DEFINE_FINAL_TYPE (NcfmCFStats, ncfm_cf_stats, G_TYPE_OBJECT)
@@ -32,9 +38,17 @@ G_DEFINE_FINAL_TYPE (NcfmCFStats, ncfm_cf_stats, G_TYPE_OBJECT)
 enum { WORK_NORMED, WORK_NORMS, WORK_PHASE, WORK_ONEHOT };
 
 static void
+forget_phases (NcfmCFStats *self)
+{
+  g_clear_object (&self->phase_features);
+  g_clear_object (&self->phase_t);
+}
+
+static void
 ncfm_cf_stats_finalize (GObject *object)
 {
   NcfmCFStats *self = NCFM_CF_STATS (object);
+  forget_phases (self);
   g_clear_object (&self->sum_cos);
   g_clear_object (&self->sum_sin);
   g_clear_object (&self->sum_features);
@@ -100,12 +114,15 @@ ncfm_cf_stats_new (NcfmDevice *device, guint num_classes, guint num_freqs, guint
  * ncfm_cf_stats_reset:
  * @self: a #NcfmCFStats
  *
- * Zeroes every sum and count.
+ * Zeroes every sum and count, and forgets the last batch (and its
+ * references): the statistics start over, and the phases kept for
+ * ncfm_ncfd_real_backward() are only for a batch accumulated since.
  */
 void
 ncfm_cf_stats_reset (NcfmCFStats *self)
 {
   g_return_if_fail (NCFM_IS_CF_STATS (self));
+  forget_phases (self);
   ncfm_tensor_fill (self->sum_cos, 0.0f);
   ncfm_tensor_fill (self->sum_sin, 0.0f);
   ncfm_tensor_fill (self->sum_features, 0.0f);
@@ -238,13 +255,21 @@ ncfm_cf_phases (NcfmActivations *work, guint slot, NcfmTensor *x, NcfmTensor *t,
  *
  * Adds one labelled batch to the per-class sums.
  *
- * Returns: %TRUE on success; on error nothing was added
+ * The statistics keep a reference to @features and @t, and the phases
+ * X t^T of this batch, until the next accumulate (or reset, or their
+ * finalization): ncfm_ncfd_real_backward() for the very same @features and
+ * @t reuses the phases instead of recomputing them.  Do not modify @features
+ * or @t in place meanwhile; the reuse goes by identity, not by content.
+ *
+ * Returns: %TRUE on success; on error nothing was added (and no batch is
+ *   remembered)
  */
 gboolean
 ncfm_cf_stats_accumulate (NcfmCFStats *self, NcfmTensor *features, NcfmTensor *labels,
     NcfmTensor *t, GError **error)
 {
   g_return_val_if_fail (NCFM_IS_CF_STATS (self), FALSE);
+  forget_phases (self);   /* WORK_PHASE is overwritten below; any failure leaves no batch */
   g_autofree gint64 *counts = g_new (gint64, self->k);
   g_autofree gint32 *host_labels = NULL;
   if (!ncfm_cf_check_batch (self->device, self->k, self->m, self->d, features, labels, t, "real",
@@ -277,7 +302,18 @@ ncfm_cf_stats_accumulate (NcfmCFStats *self, NcfmTensor *features, NcfmTensor *l
       ncfm_tensor_f32 (self->sum_features));
   for (guint c = 0; c < self->k; c++)
     self->counts[c] += counts[c];
+  self->phase_features = g_object_ref (features);
+  self->phase_t = g_object_ref (t);
   return TRUE;
+}
+
+NcfmTensor *
+ncfm_cf_stats_peek_phases (NcfmCFStats *self, NcfmTensor *features, NcfmTensor *t)
+{
+  g_return_val_if_fail (NCFM_IS_CF_STATS (self), NULL);
+  if (!self->phase_features || features != self->phase_features || t != self->phase_t)
+    return NULL;
+  return ncfm_activations_peek (self->work, WORK_PHASE);
 }
 
 /**
@@ -287,7 +323,9 @@ ncfm_cf_stats_accumulate (NcfmCFStats *self, NcfmTensor *features, NcfmTensor *l
  * @error: return location for a #GError
  *
  * Adds @other's sums and counts into @self (e.g. shards of a batch computed
- * on several devices, after copying them to one).
+ * on several devices, after copying them to one).  @self still remembers
+ * its own last batch (the phases depend on that batch's features and t
+ * only, which a merge does not change); @other's is not taken over.
  *
  * Returns: %TRUE on success
  */

@@ -50,6 +50,12 @@ NcfmTensor *ncfm_cf_prepare_features (NcfmActivations *work, guint slot, NcfmTen
 /* phase [n, m] = X t^T into work slot `slot`. */
 NcfmTensor *ncfm_cf_phases (NcfmActivations *work, guint slot, NcfmTensor *x, NcfmTensor *t,
     GError **error);
+/* The phases X t^T [n, m] of the last successful ncfm_cf_stats_accumulate()
+ * (X normalised if the stats normalise), when `features` and
+ * `t` are the very tensors it was given (pointer identity: the stats hold
+ * references, so neither can be freed and its address recycled); else NULL.
+ * Read only: copy it before writing over it.  For ncfm_ncfd_real_backward(). */
+NcfmTensor *ncfm_cf_stats_peek_phases (NcfmCFStats *self, NcfmTensor *features, NcfmTensor *t);
 /* L2 normalisation eps (F.normalize's default). */
 #define NCFM_CF_NORM_EPS 1e-12f
 #endif

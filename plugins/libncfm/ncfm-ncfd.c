@@ -388,6 +388,24 @@ ncfm_ncfd_synthetic (NcfmNcfd *self, NcfmCFStats *real, NcfmTensor *syn_features
   return TRUE;
 }
 
+/* phase [n, m] = X_r t^T into W_PHASE_R (which cf_backward_weights then
+ * overwrites): a copy of the real stats' when they were last accumulated from
+ * these very features and t (ncfmcf then ncfmdistill: a GEMM saved per
+ * class step), else computed. */
+static NcfmTensor *
+real_phases (NcfmNcfd *self, NcfmTensor *real_features, NcfmTensor *xr, GError **error)
+{
+  NcfmTensor *kept = ncfm_cf_stats_peek_phases (self->real, real_features, self->t);
+  if (!kept)
+    return ncfm_cf_phases (self->work, W_PHASE_R, xr, self->t, error);
+  NcfmBackend *be = ncfm_device_get_backend (self->device);
+  NcfmTensor *phase = work (self, W_PHASE_R, ncfm_tensor_get_dim (kept, 0),
+      ncfm_tensor_get_dim (kept, 1), error);
+  if (phase)
+    be->ops->copy (be, f32 (phase), f32 (kept), ncfm_tensor_get_n_bytes (kept));
+  return phase;
+}
+
 /**
  * ncfm_ncfd_real_backward:
  * @self: a #NcfmNcfd after ncfm_ncfd_synthetic()
@@ -399,7 +417,9 @@ ncfm_ncfd_synthetic (NcfmNcfd *self, NcfmCFStats *real, NcfmTensor *syn_features
  * The real side's gradients for the last ncfm_ncfd_synthetic(): dL/dreal
  * features if asked for, and, when that call asked
  * for dL/dt, the real side's part added into ncfm_ncfd_get_grad_t().  Call it
- * once per real batch that was accumulated.
+ * once per real batch that was accumulated.  When @real_features and the t of
+ * that call are the very tensors last given to ncfm_cf_stats_accumulate() on
+ * the real statistics, the phases computed there are reused.
  *
  * Returns: %TRUE on success
  */
@@ -443,7 +463,7 @@ ncfm_ncfd_real_backward (NcfmNcfd *self, NcfmTensor *real_features, NcfmTensor *
   }
 
   if (self->metric == NCFM_METRIC_NCFD) {
-    NcfmTensor *phase = ncfm_cf_phases (self->work, W_PHASE_R, xr, self->t, error);
+    NcfmTensor *phase = real_phases (self, real_features, xr, error);
     NcfmTensor *dt = phase && self->want_grad_t ? work (self, W_DT_R, m, d, error) : NULL;
     if (!phase || (self->want_grad_t && !dt))
       return FALSE;

@@ -209,6 +209,121 @@ test_gradcheck (gconstpointer data)
   g_object_unref (c.ls);
 }
 
+/* ---- reuse of the real stats' phases by real_backward ---- */
+
+typedef struct {
+  NcfmDevice *dev;
+  NcfmTensor *t, *xs, *ls, *lr;
+} ReuseCtx;
+
+/* dL/dt and dL/dreal features of synthetic() + real_backward(features), as
+ * host copies [m * d] and [n * d]. */
+static void
+real_grads (ReuseCtx *c, NcfmNcfd *loss, NcfmCFStats *stats, NcfmTensor *features, float **gt,
+    float **gr)
+{
+  g_autoptr (GError) error = NULL;
+  g_assert_true (ncfm_ncfd_synthetic (loss, stats, c->xs, c->ls, c->t, TRUE, &error));
+  g_assert_true (ncfm_ncfd_real_backward (loss, features, c->lr, TRUE, &error));
+  g_assert_no_error (error);
+  *gt = ncfm_test_tensor_host (ncfm_ncfd_get_grad_t (loss));
+  *gr = ncfm_test_tensor_host (ncfm_ncfd_get_grad_real_features (loss));
+}
+
+/* The same values in another tensor: never reused (identity, not content). */
+static NcfmTensor *
+copy_tensor (NcfmTensor *x)
+{
+  guint nd = 0;
+  const gint64 *shape = ncfm_tensor_get_shape (x, &nd);
+  NcfmTensor *y = ncfm_tensor_new (ncfm_tensor_get_device (x), ncfm_tensor_get_dtype (x), shape,
+      nd, NULL);
+  g_assert_true (ncfm_tensor_copy_from (y, x, NULL));
+  return y;
+}
+
+/* The same sums and counts (0 + x is exact) without a remembered batch:
+ * real_backward on these recomputes the phases whatever the tensors. */
+static NcfmCFStats *
+forgetful_copy (NcfmDevice *dev, NcfmCFStats *stats)
+{
+  NcfmCFStats *plain = ncfm_cf_stats_new (dev, ncfm_cf_stats_get_num_classes (stats),
+      ncfm_cf_stats_get_num_freqs (stats), ncfm_cf_stats_get_dim (stats),
+      ncfm_cf_stats_get_normalize (stats), NULL);
+  g_assert_true (ncfm_cf_stats_merge (plain, stats, NULL));
+  return plain;
+}
+
+/* real_backward of `features` on `stats` (phases reused from the stats iff
+ * `reused`) is bitwise that with recomputed phases, twice in a row. */
+static void
+assert_as_recomputed (ReuseCtx *c, NcfmCFStats *stats, NcfmTensor *features, gboolean reused)
+{
+  const gint64 n = ncfm_tensor_get_dim (features, 0), d = ncfm_tensor_get_dim (features, 1);
+  const gsize gt_bytes = ncfm_tensor_get_n_bytes (c->t), gr_bytes = n * d * sizeof (float);
+  g_assert_cmpint (ncfm_cf_stats_peek_phases (stats, features, c->t) != NULL, ==, reused);
+  g_autoptr (NcfmCFStats) plain = forgetful_copy (c->dev, stats);
+  g_autoptr (NcfmTensor) same = copy_tensor (features);
+  g_assert_null (ncfm_cf_stats_peek_phases (stats, same, c->t));
+  g_autoptr (NcfmNcfd) loss = ncfm_ncfd_new (c->dev, NCFM_METRIC_NCFD, 0.5f, 0.5f);
+  g_autofree float *gt_ref = NULL, *gr_ref = NULL, *gt_copy = NULL, *gr_copy = NULL;
+  real_grads (c, loss, plain, features, &gt_ref, &gr_ref);
+  real_grads (c, loss, stats, same, &gt_copy, &gr_copy);
+  g_assert_cmpmem (gt_copy, gt_bytes, gt_ref, gt_bytes);
+  g_assert_cmpmem (gr_copy, gr_bytes, gr_ref, gr_bytes);
+  for (guint round = 0; round < 2; round++) {   /* the stats' phases survive (copied, not used in place) */
+    g_autofree float *gt = NULL, *gr = NULL;
+    real_grads (c, loss, stats, features, &gt, &gr);
+    g_assert_cmpmem (gt, gt_bytes, gt_ref, gt_bytes);
+    g_assert_cmpmem (gr, gr_bytes, gr_ref, gr_bytes);
+  }
+  /* a second real_backward after the same synthetic: the same dL/dreal */
+  g_assert_true (ncfm_ncfd_real_backward (loss, features, c->lr, TRUE, NULL));
+  g_autofree float *gr2 = ncfm_test_tensor_host (ncfm_ncfd_get_grad_real_features (loss));
+  g_assert_cmpmem (gr2, gr_bytes, gr_ref, gr_bytes);
+}
+
+static void
+test_phase_reuse (gconstpointer data)
+{
+  const gboolean normalize = GPOINTER_TO_INT (data);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GRand) rand = g_rand_new_with_seed (23);
+  g_autoptr (NcfmDevice) dev = ncfm_test_cpu_device ();
+  const guint m = 48, d = 12, k = 3, n = 30;
+  g_autoptr (NcfmTensor) t = random_tensor (dev, rand, m, d, 1.0f);
+  g_autoptr (NcfmTensor) b1 = random_tensor (dev, rand, n, d, 1.0f);
+  g_autoptr (NcfmTensor) b2 = random_tensor (dev, rand, n, d, 1.0f);
+  g_autoptr (NcfmTensor) xs = random_tensor (dev, rand, 9, d, 1.0f);
+  g_autoptr (NcfmTensor) lr = labels_tensor (dev, n, k);
+  g_autoptr (NcfmTensor) ls = labels_tensor (dev, 9, k);
+  ReuseCtx c = { dev, t, xs, ls, lr };
+
+  g_autoptr (NcfmCFStats) stats = ncfm_cf_stats_new (dev, k, m, d, normalize, &error);
+  g_assert_true (ncfm_cf_stats_accumulate (stats, b1, lr, t, &error));
+  assert_as_recomputed (&c, stats, b1, TRUE);
+  g_autoptr (NcfmTensor) t_copy = copy_tensor (t);
+  g_assert_null (ncfm_cf_stats_peek_phases (stats, b1, t_copy));
+
+  /* B2 accumulated after B1: B1's real_backward must not take B2's phases */
+  g_assert_true (ncfm_cf_stats_accumulate (stats, b2, lr, t, &error));
+  assert_as_recomputed (&c, stats, b1, FALSE);
+  assert_as_recomputed (&c, stats, b2, TRUE);
+
+  /* a merge keeps self's batch; a reset and a failed accumulate forget it */
+  g_autoptr (NcfmCFStats) other = ncfm_cf_stats_new (dev, k, m, d, normalize, &error);
+  g_assert_true (ncfm_cf_stats_accumulate (other, b1, lr, t, &error));
+  g_assert_true (ncfm_cf_stats_merge (stats, other, &error));
+  g_assert_nonnull (ncfm_cf_stats_peek_phases (stats, b2, t));
+  g_assert_null (ncfm_cf_stats_peek_phases (stats, b1, t));
+  ncfm_cf_stats_reset (other);
+  g_assert_null (ncfm_cf_stats_peek_phases (other, b1, t));
+  g_autoptr (NcfmTensor) bad = labels_tensor (dev, n, k);
+  ((gint32 *) ncfm_tensor_get_data (bad))[0] = (gint32) k;
+  g_assert_false (ncfm_cf_stats_accumulate (stats, b2, bad, t, NULL));
+  g_assert_null (ncfm_cf_stats_peek_phases (stats, b2, t));
+}
+
 static void
 test_errors (void)
 {
@@ -266,6 +381,8 @@ main (int argc, char **argv)
   g_test_add_func ("/ncfd/properties", test_properties);
   g_test_add_data_func ("/ncfd/gradcheck/ncfd", GINT_TO_POINTER (NCFM_METRIC_NCFD), test_gradcheck);
   g_test_add_data_func ("/ncfd/gradcheck/mmd", GINT_TO_POINTER (NCFM_METRIC_MMD), test_gradcheck);
+  g_test_add_data_func ("/ncfd/phase-reuse/normalized", GINT_TO_POINTER (TRUE), test_phase_reuse);
+  g_test_add_data_func ("/ncfd/phase-reuse/raw", GINT_TO_POINTER (FALSE), test_phase_reuse);
   g_test_add_func ("/ncfd/errors", test_errors);
   return g_test_run ();
 }
