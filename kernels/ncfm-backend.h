@@ -80,6 +80,15 @@ struct NcfmBackendOps {
       const float *w, const float *bias, float *y);
   void (*conv2d_backward) (NcfmBackend *be, const NcfmConv2dShape *s, const float *x,
       const float *w, const float *dy, float *dx, float *dw, float *dbias);
+  /* The ConvNet block for inference, nothing kept for backward: conv2d ->
+   * instance norm (groupnorm_forward with groups == c_out, affine gamma/beta;
+   * none when gamma is NULL) -> ReLU -> avgpool2x2:
+   * y [n, c_out, h_out / 2, w_out / 2].  The same values as those four ops
+   * in turn (the CPU: bit for bit); the CPU normalises and pools each
+   * group of images while its convolution output is still in cache. */
+  void (*conv_block_forward) (NcfmBackend *be, const NcfmConv2dShape *s, const float *x,
+      const float *w, const float *bias, float eps, const float *gamma, const float *beta,
+      float *y);
 
   /* ---- normalisation (kernels/{cpu,cuda}/norm) ----
    * GroupNorm (PyTorch nn.GroupNorm, affine): x,y [n, c, hw]; groups divides c;

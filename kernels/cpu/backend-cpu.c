@@ -78,6 +78,7 @@ static const NcfmBackendOps ncfm_cpu_ops = {
   .scale_rows = ncfm_cpu_scale_rows,
   .conv2d_forward = ncfm_cpu_conv2d_forward,
   .conv2d_backward = ncfm_cpu_conv2d_backward,
+  .conv_block_forward = ncfm_cpu_conv_block_forward,
   .groupnorm_forward = ncfm_cpu_groupnorm_forward,
   .groupnorm_backward = ncfm_cpu_groupnorm_backward,
   .batchnorm_forward_train = ncfm_cpu_batchnorm_forward_train,

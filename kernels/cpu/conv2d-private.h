@@ -14,8 +14,25 @@
  *   flipped == 0: g(co, ci, a, b) = w[co, ci, a, b]              (w [c_out, c_in, 3, 3])
  *   flipped == 1: g(co, ci, a, b) = w[ci, co, 2 - a, 2 - b]      (w [c_in, c_out, 3, 3])
  * the second is the dx of a 3x3 stride-1 convolution (dy as x, pad 2 - pad). */
+/* What the fused conv block (ncfm_cpu_conv_block_forward) does with each
+ * output plane of a forward convolution, in place of storing it: instance
+ * norm (when gamma != NULL), ReLU and 2x2 average pooling into
+ * y [n, c_out, h_out / 2, w_out / 2]. */
+typedef struct {
+  int c_out;
+  float eps;
+  const float *gamma, *beta;
+  float *y;
+} NcfmCpuConvBlock;
+
+/* plane [h, w]: output channel co of image img, bias added; overwritten */
+void ncfm_cpu_conv_block_plane (const NcfmCpuConvBlock *blk, int img, int co, float *plane,
+    int h, int w);
+
+/* blk NULL: y gets the convolution; else y is unused and every output plane
+ * goes through blk. */
 void ncfm_cpu_conv2d_winograd (NcfmBackend *be, int n, int c_in, int h_in, int w_in,
     int c_out, int h_out, int w_out, int pad, const float *x, const float *w, int flipped,
-    const float *bias, float *y);
+    const float *bias, float *y, const NcfmCpuConvBlock *blk);
 
 #endif

@@ -39,7 +39,7 @@ typedef struct {
   int wp;                /* width of a padded input row: 2 * tw + 2 */
   int g, groups;         /* images per group, ceil (n / g) */
   size_t ld;             /* columns of V and M: g * tiles */
-  size_t u_size, per_thread, v_off, m_off, rows_off;   /* scratch, in floats */
+  size_t u_size, per_thread, v_off, m_off, rows_off, plane_off;   /* scratch, in floats */
 } WinoPlan;
 
 /* U_k [c_out, c_in] (k = 0..15, k-major) = G g G^T for every (co, ci). */
@@ -190,7 +190,9 @@ wino_plan (int n, int c_in, int h_in, int w_in, int c_out, int h_out, int w_out,
   /* rows: a padded input channel and 4 transformed rows, or 4 output planes */
   const size_t in_rows = (2 * (size_t) p.th + 6) * p.wp, out_rows = 4 * (size_t) p.tiles;
   const size_t rows = in_rows > out_rows ? in_rows : out_rows;
-  p.per_thread = p.rows_off + ROUND16 (rows);
+  p.plane_off = p.rows_off + ROUND16 (rows);
+  /* plane: one output channel of one image, for the fused block's epilogue */
+  p.per_thread = p.plane_off + ROUND16 ((size_t) h_out * w_out);
   return p;
 }
 
@@ -227,7 +229,7 @@ team_size (void)
 void
 ncfm_cpu_conv2d_winograd (NcfmBackend *be, int n, int c_in, int h_in, int w_in,
     int c_out, int h_out, int w_out, int pad, const float *x, const float *w, int flipped,
-    const float *bias, float *y)
+    const float *bias, float *y, const NcfmCpuConvBlock *blk)
 {
   const WinoPlan p = wino_plan (n, c_in, h_in, w_in, c_out, h_out, w_out, pad);
   const size_t x_img = (size_t) c_in * h_in * w_in, y_img = (size_t) c_out * h_out * w_out;
@@ -247,6 +249,7 @@ ncfm_cpu_conv2d_winograd (NcfmBackend *be, int n, int c_in, int h_in, int w_in,
     float *v = scratch + p.u_size + p.per_thread * tid + p.v_off;
     float *m = scratch + p.u_size + p.per_thread * tid + p.m_off;
     float *rows = scratch + p.u_size + p.per_thread * tid + p.rows_off;
+    float *plane = scratch + p.u_size + p.per_thread * tid + p.plane_off;
     const size_t v_k = (size_t) c_in * p.ld, m_k = (size_t) c_out * p.ld;
     for (int grp = tid; grp < p.groups; grp += nth) {
       const int img0 = grp * p.g, cnt = n - img0 < p.g ? n - img0 : p.g;
@@ -260,9 +263,13 @@ ncfm_cpu_conv2d_winograd (NcfmBackend *be, int n, int c_in, int h_in, int w_in,
             1.0f, u + (size_t) k * c_out * c_in, c_in, v + k * v_k, (int) p.ld,
             0.0f, m + k * m_k, (int) p.ld);
       for (int j = 0; j < cnt; j++)
-        for (int co = 0; co < c_out; co++)
+        for (int co = 0; co < c_out; co++) {
+          float *yc = blk ? plane : y + (img0 + j) * y_img + (size_t) co * y_chan;
           output_transform (&p, m + (size_t) co * p.ld + (size_t) j * p.tiles, m_k,
-              bias ? bias[co] : 0.0f, y + (img0 + j) * y_img + (size_t) co * y_chan, rows);
+              bias ? bias[co] : 0.0f, yc, rows);
+          if (blk)   /* normalised and pooled while the plane is in L1 */
+            ncfm_cpu_conv_block_plane (blk, img0 + j, co, plane, h_out, w_out);
+        }
     }
   }
 

@@ -194,15 +194,18 @@ use_winograd (const NcfmConv2dShape *s)
   return s->c_in >= WINO_MIN_CHANNELS && s->c_out >= WINO_MIN_CHANNELS;
 }
 
+/* blk NULL: y gets the convolution; else every output plane goes through
+ * blk (conv2d-private.h) from the thread's own out, and y is unused. */
 static void
 conv2d_forward_im2col (NcfmBackend *be, const NcfmConv2dShape *s, const float *x,
-    const float *w, const float *bias, float *y)
+    const float *w, const float *bias, float *y, const NcfmCpuConvBlock *blk)
 {
   const ConvPlan pl = conv_plan (s);
   const size_t x_img = (size_t) s->c_in * s->h_in * s->w_in;
   const size_t y_img = (size_t) s->c_out * pl.p;
-  /* per thread: col [k, ld] and, when g > 1, out [c_out, ld] */
-  const size_t per_thread = (size_t) pl.k * pl.ld + (pl.g > 1 ? (size_t) s->c_out * pl.ld : 0);
+  const int own_out = pl.g > 1 || blk;
+  /* per thread: col [k, ld] and, when not writing into y, out [c_out, ld] */
+  const size_t per_thread = (size_t) pl.k * pl.ld + (own_out ? (size_t) s->c_out * pl.ld : 0);
   float *scratch = ncfm_backend_scratch (be, sizeof (float) * per_thread * max_threads ());
 
 #pragma omp parallel
@@ -210,23 +213,25 @@ conv2d_forward_im2col (NcfmBackend *be, const NcfmConv2dShape *s, const float *x
     const int tid = thread_id ();
     const int img0 = grp * pl.g, cnt = s->n - img0 < pl.g ? s->n - img0 : pl.g;
     float *col = scratch + per_thread * tid;
-    float *out = pl.g > 1 ? col + (size_t) pl.k * pl.ld : y + img0 * y_img;
+    float *out = own_out ? col + (size_t) pl.k * pl.ld : y + img0 * y_img;
     for (int j = 0; j < cnt; j++)
       im2col (s, x + (img0 + j) * x_img, col + (size_t) j * pl.p, pl.ld);
     const int ncols = cnt * pl.p;
     cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, s->c_out, ncols, pl.k,
         1.0f, w, pl.k, col, (int) pl.ld, 0.0f, out, (int) pl.ld);
     for (int j = 0; j < cnt; j++) {
-      float *yj = y + (img0 + j) * y_img;
       for (int co = 0; co < s->c_out; co++) {
-        const float *src = out + (size_t) co * pl.ld + (size_t) j * pl.p;
-        float *dst = yj + (size_t) co * pl.p;
+        float *src = out + (size_t) co * pl.ld + (size_t) j * pl.p;
+        float *dst = blk ? src : y + (img0 + j) * y_img + (size_t) co * pl.p;
         const float b = bias ? bias[co] : 0.0f;
-        if (src == dst && !bias)
+        if (src == dst && !bias && !blk)
           continue;
 #pragma omp simd
         for (int q = 0; q < pl.p; q++)
           dst[q] = src[q] + b;
+        if (blk)
+          ncfm_cpu_conv_block_plane (blk, img0 + j, co, dst, ncfm_conv2d_h_out (s),
+              ncfm_conv2d_w_out (s));
       }
     }
   }
@@ -335,15 +340,61 @@ conv2d_backward_im2col (NcfmBackend *be, const NcfmConv2dShape *s, const float *
   }
 }
 
+/* conv2d_forward, or with blk the fused block */
+static void
+conv2d_forward (NcfmBackend *be, const NcfmConv2dShape *s, const float *x, const float *w,
+    const float *bias, float *y, const NcfmCpuConvBlock *blk)
+{
+  if (use_winograd (s))
+    ncfm_cpu_conv2d_winograd (be, s->n, s->c_in, s->h_in, s->w_in, s->c_out,
+        ncfm_conv2d_h_out (s), ncfm_conv2d_w_out (s), s->pad, x, w, 0, bias, y, blk);
+  else
+    conv2d_forward_im2col (be, s, x, w, bias, y, blk);
+}
+
 void
 ncfm_cpu_conv2d_forward (NcfmBackend *be, const NcfmConv2dShape *s, const float *x,
     const float *w, const float *bias, float *y)
 {
-  if (use_winograd (s))
-    ncfm_cpu_conv2d_winograd (be, s->n, s->c_in, s->h_in, s->w_in, s->c_out,
-        ncfm_conv2d_h_out (s), ncfm_conv2d_w_out (s), s->pad, x, w, 0, bias, y);
-  else
-    conv2d_forward_im2col (be, s, x, w, bias, y);
+  conv2d_forward (be, s, x, w, bias, y, NULL);
+}
+
+/* The fused block's epilogue on one plane: the arithmetic of
+ * groupnorm_forward (its very helpers), leaky_relu_forward with slope 0 and
+ * avgpool2x2_forward, so the block equals the four ops bit for bit. */
+void
+ncfm_cpu_conv_block_plane (const NcfmCpuConvBlock *blk, int img, int co, float *plane, int h,
+    int w)
+{
+  const size_t m = (size_t) h * w;
+  if (blk->gamma) {
+    float mean, rstd;
+    ncfm_cpu_norm_stats (plane, m, blk->eps, &mean, &rstd);
+    ncfm_cpu_norm_affine (plane, plane, m, mean, blk->gamma[co] * rstd, blk->beta[co]);
+  }
+  /* leaky_relu_forward with slope 0 gives pos + 0 * neg: v when v > 0, else
+   * +0 (also for -0 and NaN), exactly this select, which vectorises */
+#pragma omp simd
+  for (size_t i = 0; i < m; i++)
+    plane[i] = plane[i] > 0.0f ? plane[i] : 0.0f;
+  const int ho = h / 2, wo = w / 2;
+  float *dst = blk->y + ((size_t) img * blk->c_out + co) * ho * wo;
+  for (int i = 0; i < ho; i++) {
+    const float *r0 = plane + (size_t) (2 * i) * w, *r1 = r0 + w;
+    for (int j = 0; j < wo; j++)
+      dst[(size_t) i * wo + j] = (r0[2 * j] + r0[2 * j + 1] + r1[2 * j] + r1[2 * j + 1]) * 0.25f;
+  }
+}
+
+void
+ncfm_cpu_conv_block_forward (NcfmBackend *be, const NcfmConv2dShape *s, const float *x,
+    const float *w, const float *bias, float eps, const float *gamma, const float *beta,
+    float *y)
+{
+  const NcfmCpuConvBlock blk = { .c_out = s->c_out, .eps = eps, .gamma = gamma, .beta = beta,
+    .y = y };
+  if (s->n > 0 && ncfm_conv2d_h_out (s) > 0 && ncfm_conv2d_w_out (s) > 0)
+    conv2d_forward (be, s, x, w, bias, NULL, &blk);
 }
 
 void
@@ -359,5 +410,5 @@ ncfm_cpu_conv2d_backward (NcfmBackend *be, const NcfmConv2dShape *s, const float
   /* dx = dy (x) flip (w)^T: the input pixel ih gets dy[oh] w[ih - oh + pad],
    * i.e. a 3x3 convolution of dy with pad 2 - pad */
   ncfm_cpu_conv2d_winograd (be, s->n, s->c_out, ncfm_conv2d_h_out (s), ncfm_conv2d_w_out (s),
-      s->c_in, s->h_in, s->w_in, 2 - s->pad, dy, w, 1, NULL, dx);
+      s->c_in, s->h_in, s->w_in, 2 - s->pad, dy, w, 1, NULL, dx, NULL);
 }

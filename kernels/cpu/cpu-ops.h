@@ -25,12 +25,17 @@ void ncfm_cpu_scale_rows (NcfmBackend *be, int rows, int cols, const float *scal
 /* conv2d */
 void ncfm_cpu_conv2d_forward (NcfmBackend *be, const NcfmConv2dShape *s, const float *x, const float *w, const float *bias, float *y);
 void ncfm_cpu_conv2d_backward (NcfmBackend *be, const NcfmConv2dShape *s, const float *x, const float *w, const float *dy, float *dx, float *dw, float *dbias);
+void ncfm_cpu_conv_block_forward (NcfmBackend *be, const NcfmConv2dShape *s, const float *x, const float *w, const float *bias, float eps, const float *gamma, const float *beta, float *y);
 /* norm */
 void ncfm_cpu_groupnorm_forward (NcfmBackend *be, int n, int c, int hw, int groups, float eps, const float *x, const float *gamma, const float *beta, float *y, float *mean, float *rstd);
 void ncfm_cpu_groupnorm_backward (NcfmBackend *be, int n, int c, int hw, int groups, const float *x, const float *gamma, const float *mean, const float *rstd, const float *dy, float *dx, float *dgamma, float *dbeta);
 void ncfm_cpu_batchnorm_forward_train (NcfmBackend *be, int n, int c, int hw, float eps, float momentum, const float *x, const float *gamma, const float *beta, float *y, float *mean, float *rstd, float *running_mean, float *running_var);
 void ncfm_cpu_batchnorm_forward_eval (NcfmBackend *be, int n, int c, int hw, float eps, const float *x, const float *gamma, const float *beta, const float *running_mean, const float *running_var, float *y);
 void ncfm_cpu_batchnorm_backward (NcfmBackend *be, int n, int c, int hw, const float *x, const float *gamma, const float *mean, const float *rstd, const float *dy, float *dx, float *dgamma, float *dbeta);
+/* the statistics and the affine map of one GroupNorm group, shared with
+ * the fused conv block (conv2d.c) so that it normalises bit for bit alike */
+void ncfm_cpu_norm_stats (const float *x, size_t m, float eps, float *mean, float *rstd);
+void ncfm_cpu_norm_affine (const float *x, float *y, size_t m, float mean, float scale, float shift);
 /* activation */
 void ncfm_cpu_leaky_relu_forward (NcfmBackend *be, size_t count, float slope, const float *x, float *y);
 void ncfm_cpu_leaky_relu_backward (NcfmBackend *be, size_t count, float slope, const float *x_or_y, const float *dy, float *dx);

@@ -53,12 +53,22 @@ sum_dy_dyxc (const float *x, const float *dy, size_t m, double mean, double *s_d
 }
 
 /* y = (x - mean) * scale + shift over one contiguous run */
-static void
-affine_run (const float *x, float *y, size_t m, float mean, float scale, float shift)
+void
+ncfm_cpu_norm_affine (const float *x, float *y, size_t m, float mean, float scale, float shift)
 {
 #pragma omp simd
   for (size_t i = 0; i < m; i++)
     y[i] = (x[i] - mean) * scale + shift;
+}
+
+/* mean and 1 / sqrt(var + eps) of m contiguous values (one GroupNorm group) */
+void
+ncfm_cpu_norm_stats (const float *x, size_t m, float eps, float *mean, float *rstd)
+{
+  double mu = m ? sum_f (x, m) / (double) m : 0.0;
+  double var = m ? sum_sq_dev (x, m, mu) / (double) m : 0.0;
+  *mean = (float) mu;
+  *rstd = (float) (1.0 / sqrt (var + (double) eps));
 }
 
 /* ---- GroupNorm ---- */
@@ -76,16 +86,15 @@ ncfm_cpu_groupnorm_forward (NcfmBackend *be, int n, int c, int hw, int groups, f
   for (long b = 0; b < ng; b++) {
     const float *xb = x + (size_t) b * m;
     float *yb = y + (size_t) b * m;
-    double mu = m ? sum_f (xb, m) / (double) m : 0.0;
-    double var = m ? sum_sq_dev (xb, m, mu) / (double) m : 0.0;
-    float r = (float) (1.0 / sqrt (var + (double) eps));
-    mean[b] = (float) mu;
+    float mu, r;
+    ncfm_cpu_norm_stats (xb, m, eps, &mu, &r);
+    mean[b] = mu;
     rstd[b] = r;
     int c0 = (int) (b % groups) * cpg;
     for (int k = 0; k < cpg; k++) {
       float g = gamma[c0 + k];
-      affine_run (xb + (size_t) k * hw, yb + (size_t) k * hw, (size_t) hw, (float) mu,
-          g * r, beta[c0 + k]);
+      ncfm_cpu_norm_affine (xb + (size_t) k * hw, yb + (size_t) k * hw, (size_t) hw, mu, g * r,
+          beta[c0 + k]);
     }
   }
 }
@@ -175,7 +184,7 @@ ncfm_cpu_batchnorm_forward_train (NcfmBackend *be, int n, int c, int hw, float e
     rstd[ch] = r;
     float scale = gamma[ch] * r;
     for (int i = 0; i < n; i++)
-      affine_run (xc + i * cs, y + (size_t) ch * hw + i * cs, (size_t) hw, (float) mu, scale,
+      ncfm_cpu_norm_affine (xc + i * cs, y + (size_t) ch * hw + i * cs, (size_t) hw, (float) mu, scale,
           beta[ch]);
     /* PyTorch updates the running variance with the unbiased estimate (it
      * refuses m == 1 in training; we then keep the biased one, 0, not inf). */
@@ -198,7 +207,7 @@ ncfm_cpu_batchnorm_forward_eval (NcfmBackend *be, int n, int c, int hw, float ep
   for (long b = 0; b < nc; b++) {
     int ch = (int) (b % c);
     float r = (float) (1.0 / sqrt ((double) running_var[ch] + (double) eps));
-    affine_run (x + (size_t) b * hw, y + (size_t) b * hw, (size_t) hw, running_mean[ch],
+    ncfm_cpu_norm_affine (x + (size_t) b * hw, y + (size_t) b * hw, (size_t) hw, running_mean[ch],
         gamma[ch] * r, beta[ch]);
   }
 }

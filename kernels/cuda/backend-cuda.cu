@@ -108,6 +108,7 @@ static const NcfmBackendOps ncfm_cuda_ops = {
   .scale_rows = ncfm_cuda_scale_rows,
   .conv2d_forward = ncfm_cuda_conv2d_forward,
   .conv2d_backward = ncfm_cuda_conv2d_backward,
+  .conv_block_forward = ncfm_cuda_conv_block_forward,
   .groupnorm_forward = ncfm_cuda_groupnorm_forward,
   .groupnorm_backward = ncfm_cuda_groupnorm_backward,
   .batchnorm_forward_train = ncfm_cuda_batchnorm_forward_train,

@@ -153,6 +153,26 @@ ncfm_cuda_conv2d_forward (NcfmBackend *be, const NcfmConv2dShape *s, const float
   }
 }
 
+/* conv2d into a temporary, then the epilogue kernel (norm.cu) */
+void
+ncfm_cuda_conv_block_forward (NcfmBackend *be, const NcfmConv2dShape *s, const float *x,
+    const float *w, const float *bias, float eps, const float *gamma, const float *beta,
+    float *y)
+{
+  const int ho = ncfm_conv2d_h_out (s), wo = ncfm_conv2d_w_out (s);
+  if (s->n <= 0 || ho <= 0 || wo <= 0)
+    return;
+  const size_t bytes = sizeof (float) * s->n * s->c_out * ho * wo;
+  float *out = (float *) ncfm_cuda_alloc (be, bytes);
+  if (!out) {
+    fprintf (stderr, "ncfm: out of CUDA memory allocating %zu bytes for a conv block\n", bytes);
+    abort ();
+  }
+  ncfm_cuda_conv2d_forward (be, s, x, w, bias, out);
+  ncfm_cuda_norm_relu_pool (be, s->n, s->c_out, ho, wo, eps, out, gamma, beta, y);
+  ncfm_cuda_free (be, out);   /* stream-ordered, or after a synchronisation */
+}
+
 void
 ncfm_cuda_conv2d_backward (NcfmBackend *be, const NcfmConv2dShape *s, const float *x,
     const float *w, const float *dy, float *dx, float *dw, float *dbias)

@@ -25,9 +25,12 @@ void ncfm_cuda_scale_rows (NcfmBackend *be, int rows, int cols, const float *sca
 /* conv2d */
 void ncfm_cuda_conv2d_forward (NcfmBackend *be, const NcfmConv2dShape *s, const float *x, const float *w, const float *bias, float *y);
 void ncfm_cuda_conv2d_backward (NcfmBackend *be, const NcfmConv2dShape *s, const float *x, const float *w, const float *dy, float *dx, float *dw, float *dbias);
+void ncfm_cuda_conv_block_forward (NcfmBackend *be, const NcfmConv2dShape *s, const float *x, const float *w, const float *bias, float eps, const float *gamma, const float *beta, float *y);
 /* norm */
 void ncfm_cuda_groupnorm_forward (NcfmBackend *be, int n, int c, int hw, int groups, float eps, const float *x, const float *gamma, const float *beta, float *y, float *mean, float *rstd);
 void ncfm_cuda_groupnorm_backward (NcfmBackend *be, int n, int c, int hw, int groups, const float *x, const float *gamma, const float *mean, const float *rstd, const float *dy, float *dx, float *dgamma, float *dbeta);
+/* the conv block's epilogue (norm.cu), used by ncfm_cuda_conv_block_forward */
+void ncfm_cuda_norm_relu_pool (NcfmBackend *be, int n, int c, int h, int w, float eps, const float *x, const float *gamma, const float *beta, float *y);
 void ncfm_cuda_batchnorm_forward_train (NcfmBackend *be, int n, int c, int hw, float eps, float momentum, const float *x, const float *gamma, const float *beta, float *y, float *mean, float *rstd, float *running_mean, float *running_var);
 void ncfm_cuda_batchnorm_forward_eval (NcfmBackend *be, int n, int c, int hw, float eps, const float *x, const float *gamma, const float *beta, const float *running_mean, const float *running_var, float *y);
 void ncfm_cuda_batchnorm_backward (NcfmBackend *be, int n, int c, int hw, const float *x, const float *gamma, const float *mean, const float *rstd, const float *dy, float *dx, float *dgamma, float *dbeta);

@@ -159,6 +159,59 @@ ncfm_cuda_groupnorm_forward (NcfmBackend *be, int n, int c, int hw, int groups, 
   CUDA_CHECK_LAUNCH ();
 }
 
+/* ---- the fused conv block's epilogue (conv2d.cu): one block per (image,
+ * channel) plane [h, w] of the convolution output: instance norm (when gamma;
+ * the statistics as groupnorm_forward_kernel takes them), ReLU, 2x2 average
+ * pool into y [n * c, h / 2, w / 2] ---- */
+
+static __global__ void
+norm_relu_pool_kernel (int c, int h, int w, float eps, const float *x, const float *gamma,
+    const float *beta, float *y)
+{
+  __shared__ float2 shared[32];
+  const size_t b = blockIdx.x, m = (size_t) h * w;
+  const float *xb = x + b * m;
+  float mu = 0.0f, scale = 1.0f, shift = 0.0f;
+  if (gamma) {
+    float s = 0.0f;
+    for (size_t i = threadIdx.x; i < m; i += blockDim.x)
+      s += xb[i];
+    mu = block_sum2 (make_float2 (s, 0.0f), shared).x / (float) m;
+    float sq = 0.0f;
+    for (size_t i = threadIdx.x; i < m; i += blockDim.x) {
+      float d = xb[i] - mu;
+      sq += d * d;
+    }
+    const float var = block_sum2 (make_float2 (sq, 0.0f), shared).x / (float) m;
+    const int ch = (int) (b % c);
+    scale = gamma[ch] * (1.0f / sqrtf (var + eps));
+    shift = beta[ch];
+  }
+  const int ho = h / 2, wo = w / 2;
+  float *yb = y + b * ho * wo;
+  for (int i = threadIdx.x; i < ho * wo; i += blockDim.x) {
+    const int oi = i / wo, oj = i % wo;
+    const float *r0 = xb + (size_t) (2 * oi) * w + 2 * oj, *r1 = r0 + w;
+    const float a = fmaxf ((r0[0] - mu) * scale + shift, 0.0f);
+    const float bb = fmaxf ((r0[1] - mu) * scale + shift, 0.0f);
+    const float cc = fmaxf ((r1[0] - mu) * scale + shift, 0.0f);
+    const float d = fmaxf ((r1[1] - mu) * scale + shift, 0.0f);
+    yb[i] = (a + bb + cc + d) * 0.25f;
+  }
+}
+
+void
+ncfm_cuda_norm_relu_pool (NcfmBackend *be, int n, int c, int h, int w, float eps,
+    const float *x, const float *gamma, const float *beta, float *y)
+{
+  const unsigned int blocks = (unsigned int) n * c;
+  if (!blocks || h < 2 || w < 2)
+    return;
+  norm_relu_pool_kernel<<<blocks, reduce_threads ((size_t) h * w), 0, ncfm_cuda_stream (be)>>>
+      (c, h, w, eps, x, gamma, beta, y);
+  CUDA_CHECK_LAUNCH ();
+}
+
 void
 ncfm_cuda_groupnorm_backward (NcfmBackend *be, int n, int c, int hw, int groups,
     const float *x, const float *gamma, const float *mean, const float *rstd,

@@ -112,6 +112,13 @@ forward (NcfmModel *m, NcfmTensor *images, NcfmActivations *activations, GError 
 }
 
 static gboolean
+forward_features (NcfmModel *m, NcfmTensor *images, NcfmTensor *features,
+    NcfmActivations *activations, GError **error)
+{
+  return ncfm_convnet_forward_features (CONVNET (m), images, features, activations, error);
+}
+
+static gboolean
 backward (NcfmModel *m, NcfmActivations *activations, NcfmTensor *grad_features,
     NcfmTensor *grad_logits, gboolean parameter_gradients, GError **error)
 {
@@ -153,4 +160,5 @@ ncfm_convnet_model_iface_init (NcfmModelInterface *iface)
   iface->backward = backward;
   iface->to_safetensors = to_safetensors;
   iface->load_safetensors = load_safetensors;
+  iface->forward_features = forward_features;
 }

@@ -38,5 +38,7 @@ struct _NcfmConvNet {
 
 Param *ncfm_convnet_find_param (NcfmConvNet *self, const gchar *name);
 void ncfm_convnet_model_iface_init (NcfmModelInterface *iface);
+gboolean ncfm_convnet_forward_features (NcfmConvNet *self, NcfmTensor *images,
+    NcfmTensor *features, NcfmActivations *activations, GError **error);
 
 #endif

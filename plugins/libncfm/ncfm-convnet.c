@@ -410,6 +410,23 @@ f32 (NcfmTensor *t)
   return t ? ncfm_tensor_f32 (t) : NULL;
 }
 
+static gboolean
+check_images (NcfmConvNet *self, NcfmTensor *images, GError **error)
+{
+  gint64 n = ncfm_tensor_get_n_dims (images) == 4 ? ncfm_tensor_get_dim (images, 0) : 0;
+  gint64 want[4] = { n, self->in_channels, self->height, self->width };
+  if (ncfm_tensor_get_dtype (images) != NCFM_DTYPE_F32 || n < 1 || n > G_MAXINT / 2
+      || !ncfm_tensor_has_shape (images, want, 4) || ncfm_tensor_get_device (images) != self->device) {
+    g_autofree gchar *d = ncfm_tensor_describe (images);
+    g_set_error (error, NCFM_ERROR, NCFM_ERROR_SHAPE,
+        "ConvNet input must be F32 [N, %u, %u, %u] on %s, got %s on %s", self->in_channels,
+        self->height, self->width, ncfm_device_get_name (self->device), d,
+        ncfm_device_get_name (ncfm_tensor_get_device (images)));
+    return FALSE;
+  }
+  return TRUE;
+}
+
 /**
  * ncfm_convnet_forward:
  * @self: a #NcfmConvNet
@@ -426,17 +443,9 @@ ncfm_convnet_forward (NcfmConvNet *self, NcfmTensor *images, NcfmActivations *ac
 {
   g_return_val_if_fail (NCFM_IS_CONVNET (self) && NCFM_IS_TENSOR (images), FALSE);
   g_return_val_if_fail (NCFM_IS_ACTIVATIONS (activations), FALSE);
-  gint64 n = ncfm_tensor_get_dim (images, 0);
-  gint64 want[4] = { n, self->in_channels, self->height, self->width };
-  if (ncfm_tensor_get_dtype (images) != NCFM_DTYPE_F32 || n < 1 || n > G_MAXINT / 2
-      || !ncfm_tensor_has_shape (images, want, 4) || ncfm_tensor_get_device (images) != self->device) {
-    g_autofree gchar *d = ncfm_tensor_describe (images);
-    g_set_error (error, NCFM_ERROR, NCFM_ERROR_SHAPE,
-        "ConvNet input must be F32 [N, %u, %u, %u] on %s, got %s on %s", self->in_channels,
-        self->height, self->width, ncfm_device_get_name (self->device), d,
-        ncfm_device_get_name (ncfm_tensor_get_device (images)));
+  if (!check_images (self, images, error))
     return FALSE;
-  }
+  gint64 n = ncfm_tensor_get_dim (images, 0);
   if (self->norm == NCFM_NORM_BATCH && self->training && n < 2) {
     g_set_error (error, NCFM_ERROR, NCFM_ERROR_SHAPE,
         "BatchNorm in training mode needs at least 2 images per batch, got %" G_GINT64_FORMAT, n);
@@ -519,6 +528,52 @@ ncfm_convnet_forward (NcfmConvNet *self, NcfmTensor *images, NcfmActivations *ac
   ncfm_activations_set_outputs (activations, features, logits, NULL);
   ncfm_activations_set_input (activations, images);
   ncfm_activations_set_owner (activations, self, n);
+  return TRUE;
+}
+
+/* ncfm_model_forward_features() of the ConvNet: with instance norm or none
+ * each block (conv, norm, ReLU, pool) is one backend op that keeps no
+ * activations, the last one writing straight into @features (NCHW
+ * flattening); BatchNorm takes the plain forward. */
+gboolean
+ncfm_convnet_forward_features (NcfmConvNet *self, NcfmTensor *images, NcfmTensor *features,
+    NcfmActivations *activations, GError **error)
+{
+  if (!check_images (self, images, error))
+    return FALSE;
+  const gint64 n = ncfm_tensor_get_dim (images, 0);
+  const gint64 fshape[2] = { n, self->feature_dim };
+  if (ncfm_tensor_get_dtype (features) != NCFM_DTYPE_F32 || !ncfm_tensor_has_shape (features, fshape, 2)
+      || ncfm_tensor_get_device (features) != self->device) {
+    g_autofree gchar *d = ncfm_tensor_describe (features);
+    g_set_error (error, NCFM_ERROR, NCFM_ERROR_SHAPE,
+        "ConvNet features must be F32 [%" G_GINT64_FORMAT ", %u] on %s, got %s", n,
+        self->feature_dim, ncfm_device_get_name (self->device), d);
+    return FALSE;
+  }
+  if (self->norm == NCFM_NORM_BATCH)
+    return ncfm_convnet_forward (self, images, activations, error)
+        && ncfm_tensor_copy_from (features, ncfm_activations_get_features (activations), error);
+  NcfmBackend *be = backend (self);
+  const gboolean inst = self->norm == NCFM_NORM_INSTANCE;
+  const float *x = f32 (images);
+  for (guint l = 0; l < self->depth; l++) {
+    Layer *L = &self->layers[l];
+    NcfmConv2dShape s = L->conv;
+    s.n = (gint) n;
+    float *out = f32 (features);
+    if (l + 1 < self->depth) {   /* the blocks' outputs go after the shared slots */
+      gint64 pshape[4] = { n, s.c_out, L->h_pool, L->w_pool };
+      NcfmTensor *pooled = ncfm_activations_ensure (activations,
+          SHARED_SLOT (self, N_SHARED_SLOTS + l), self->device, NCFM_DTYPE_F32, pshape, 4, error);
+      if (!pooled)
+        return FALSE;
+      out = f32 (pooled);
+    }
+    be->ops->conv_block_forward (be, &s, x, f32 (L->conv_w->value), f32 (L->conv_b->value),
+        NORM_EPS, inst ? f32 (L->norm_w->value) : NULL, inst ? f32 (L->norm_b->value) : NULL, out);
+    x = out;
+  }
   return TRUE;
 }
 

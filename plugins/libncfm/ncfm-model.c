@@ -267,7 +267,10 @@ ncfm_model_get_samples_independent (NcfmModel *self)
  * (equal parts, so the activations keep their size from call to call), and
  * each part's features are copied into the result.  Peak activation memory
  * scales with @chunk instead of N.  With BatchNorm in training mode the
- * batch goes through whole, as its statistics couple the images.
+ * batch goes through whole, as its statistics couple the images.  Models
+ * with a faster inference path use it (the ConvNet with instance norm or
+ * none runs each block as one fused op); @activations then holds no
+ * forward pass to run backward on.
  *
  * Returns: (transfer full): features [N,D], or %NULL on error
  */
@@ -299,9 +302,15 @@ ncfm_model_forward_features (NcfmModel *self, NcfmTensor *images, gint64 chunk,
         : ncfm_tensor_new_rows (images, start, count, error);
     g_autoptr (NcfmTensor) out = parts == 1 ? g_object_ref (features)
         : ncfm_tensor_new_rows (features, start, count, error);
-    if (!part || !out || !ncfm_model_forward (self, part, activations, error)
-        || !ncfm_tensor_copy_from (out, ncfm_activations_get_features (activations), error))
+    if (!part || !out)
       return NULL;
+    if (IFACE (self)->forward_features) {
+      if (!IFACE (self)->forward_features (self, part, out, activations, error))
+        return NULL;
+    } else if (!ncfm_model_forward (self, part, activations, error)
+        || !ncfm_tensor_copy_from (out, ncfm_activations_get_features (activations), error)) {
+      return NULL;
+    }
   }
   return g_steal_pointer (&features);
 }

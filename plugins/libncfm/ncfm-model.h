@@ -44,6 +44,10 @@ G_DECLARE_INTERFACE (NcfmModel, ncfm_model, NCFM, MODEL, GObject)
  * @to_safetensors: the weights under PyTorch's names, architecture in the
  *   metadata
  * @load_safetensors: loads weights; on error the model is unchanged
+ * @forward_features: optional: the features of @images into @features (F32
+ *   [N,D] on the model's device), the values forward() gives, without
+ *   keeping anything for backward (e.g. fused layers); %NULL: forward()
+ *   and a copy
  *
  * What every feature extractor and classifier implements, so elements
  * (ncfmdistill, ncfmtrain, ncfmevaluate) and the model meta work with any
@@ -77,6 +81,8 @@ struct _NcfmModelInterface {
       GError **error);
   NcfmSafetensors *(*to_safetensors) (NcfmModel *self);
   gboolean (*load_safetensors) (NcfmModel *self, NcfmSafetensors *file, GError **error);
+  gboolean (*forward_features) (NcfmModel *self, NcfmTensor *images, NcfmTensor *features,
+      NcfmActivations *activations, GError **error);
 };
 
 const gchar *ncfm_model_get_architecture (NcfmModel *self);

@@ -440,6 +440,59 @@ test_winograd_rounding (void)
   ncfm_backend_free (be);
 }
 
+/* conv_block_forward against conv2d_forward -> groupnorm_forward (groups =
+ * c_out) -> leaky_relu_forward (slope 0) -> avgpool2x2_forward on every
+ * geometry and path, with instance norm and without: the block shares the
+ * convolution and the norm's helpers, so it must agree bit for bit. */
+static void
+test_block (void)
+{
+  g_autoptr (GRand) rand = g_rand_new_with_seed (16);
+  NcfmBackend *be = ncfm_test_cpu_backend ();
+  const guint n_plain = G_N_ELEMENTS (geometries);
+  for (guint gi = 0; gi < n_plain + G_N_ELEMENTS (wino_geometries); gi++) {
+    const Geometry *g = gi < n_plain ? &geometries[gi] : &wino_geometries[gi - n_plain];
+    const NcfmConv2dShape *s = &g->s;
+    const Sizes z = sizes_of (s);
+    const int hw = z.ho * z.wo;
+    const size_t np = (size_t) s->n * s->c_out * (z.ho / 2) * (z.wo / 2);
+    if (!np)
+      continue;
+    g_autofree float *x = ncfm_test_new_uniform (rand, z.nx, -1.0f, 1.0f);
+    g_autofree float *w = ncfm_test_new_uniform (rand, z.nw, -0.5f, 0.5f);
+    g_autofree float *b = ncfm_test_new_uniform (rand, s->c_out, -1.0f, 1.0f);
+    g_autofree float *gamma = ncfm_test_new_uniform (rand, s->c_out, 0.5f, 1.5f);
+    g_autofree float *beta = ncfm_test_new_uniform (rand, s->c_out, -0.5f, 0.5f);
+    g_autofree float *y = g_new (float, z.ny), *yn = g_new (float, z.ny);
+    g_autofree float *mean = g_new (float, (size_t) s->n * s->c_out);
+    g_autofree float *rstd = g_new (float, (size_t) s->n * s->c_out);
+    g_autofree float *want = g_new (float, np);
+    g_test_message ("block: %s", g->name);
+    for (guint a = 0; a < G_N_ELEMENTS (algos); a++) {
+      set_algo (algos[a]);
+      for (int norm = 0; norm < 2; norm++) {
+        be->ops->conv2d_forward (be, s, x, w, b, y);
+        float *act = y;
+        if (norm) {
+          be->ops->groupnorm_forward (be, s->n, s->c_out, hw, s->c_out, 1e-5f, y, gamma, beta,
+              yn, mean, rstd);
+          act = yn;
+        }
+        be->ops->leaky_relu_forward (be, z.ny, 0.0f, act, act);
+        be->ops->avgpool2x2_forward (be, s->n, s->c_out, z.ho, z.wo, act, want);
+        g_autofree float *got = new_poisoned (np);
+        be->ops->conv_block_forward (be, s, x, w, b, 1e-5f, norm ? gamma : NULL,
+            norm ? beta : NULL, got);
+        g_autofree char *what = g_strdup_printf ("%s, %s", algos[a],
+            norm ? "instance norm" : "no norm");
+        ncfm_test_assert_close (what, got, want, np, 0.0, 0.0);
+      }
+    }
+  }
+  set_algo (NULL);
+  ncfm_backend_free (be);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -450,5 +503,6 @@ main (int argc, char **argv)
   g_test_add_func ("/kernels/conv2d/backward-rounding", test_backward_rounding);
   g_test_add_func ("/kernels/conv2d/winograd-exact", test_winograd_exact);
   g_test_add_func ("/kernels/conv2d/winograd-rounding", test_winograd_rounding);
+  g_test_add_func ("/kernels/conv2d/block", test_block);
   return g_test_run ();
 }

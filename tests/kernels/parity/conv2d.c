@@ -7,6 +7,8 @@
  * With |x|, |dy| <= 1 and |w| <= 0.5, M is bounded from the shape alone. */
 #include "parity.h"
 
+#include <math.h>
+
 #define UNIT_ROUNDOFF 5.9604644775390625e-8   /* 2^-24 */
 
 static const NcfmConv2dShape parity_shapes[] = {
@@ -21,6 +23,51 @@ static double
 bound (double len, double mag)
 {
   return 2.0 * len * UNIT_ROUNDOFF * mag;
+}
+
+/* conv_block_forward (conv -> instance norm or none -> ReLU -> 2x2 pool).
+ * y: the CPU's convolution of (x, w, b).  Instance norm scales the
+ * convolution's difference tol_y by at most rstd * gamma on each side, and
+ * adds its own: a float mean and variance over hw values on the GPU (depth
+ * <= hw + 10 roundings of |y|) and ~8 roundings of the affine map; ReLU and
+ * the average do not grow an absolute error. */
+static void
+block_case (const ParityEnv *env, const NcfmConv2dShape *s, const float *x, const float *w,
+    const float *b, const float *gx, const float *gw, const float *gb, const float *y,
+    double tol_y, GRand *rand)
+{
+  NcfmBackend *cpu = env->cpu, *gpu = env->gpu;
+  const int ho = ncfm_conv2d_h_out (s), wo = ncfm_conv2d_w_out (s), hw = ho * wo;
+  const size_t ny = (size_t) s->n * s->c_out * hw, sets = (size_t) s->n * s->c_out;
+  const size_t np = sets * (ho / 2) * (wo / 2);
+  if (!np)
+    return;
+  const float eps = 1e-5f;
+  g_autofree float *gamma = ncfm_test_new_uniform (rand, s->c_out, 0.5f, 1.5f);
+  g_autofree float *beta = ncfm_test_new_uniform (rand, s->c_out, -0.5f, 0.5f);
+  g_autofree float *yn = g_new (float, ny), *mean = g_new (float, sets);
+  g_autofree float *rstd = g_new (float, sets), *want = g_new (float, np);
+  cpu->ops->groupnorm_forward (cpu, s->n, s->c_out, hw, s->c_out, eps, y, gamma, beta, yn, mean,
+      rstd);
+  double y_max = 0, yn_max = 0, r_max = 0;
+  for (size_t i = 0; i < ny; i++) {
+    y_max = MAX (y_max, fabs (y[i]));
+    yn_max = MAX (yn_max, fabs (yn[i]));
+  }
+  for (size_t i = 0; i < sets; i++)
+    r_max = MAX (r_max, rstd[i]);
+  float *ggamma = parity_upload (gpu, gamma, s->c_out), *gbeta = parity_upload (gpu, beta, s->c_out);
+  float *gout = gpu->ops->alloc (gpu, np * sizeof (float));
+  cpu->ops->conv_block_forward (cpu, s, x, w, b, eps, NULL, NULL, want);
+  gpu->ops->conv_block_forward (gpu, s, gx, gw, gb, eps, NULL, NULL, gout);
+  parity_compare (env, "conv_block_forward (no norm)", gout, want, np, 0.0, tol_y);
+  cpu->ops->conv_block_forward (cpu, s, x, w, b, eps, gamma, beta, want);
+  gpu->ops->conv_block_forward (gpu, s, gx, gw, gb, eps, ggamma, gbeta, gout);
+  parity_compare (env, "conv_block_forward (instance norm)", gout, want, np, 0.0,
+      2.0 * tol_y * r_max * 1.5 + (hw + 18) * UNIT_ROUNDOFF * 2.0 * (y_max * r_max * 1.5 + yn_max));
+  gpu->ops->free (gpu, ggamma);
+  gpu->ops->free (gpu, gbeta);
+  gpu->ops->free (gpu, gout);
 }
 
 static void
@@ -58,6 +105,8 @@ test_conv2d (gconstpointer data)
     cpu->ops->conv2d_forward (cpu, s, x, w, b, y);
     gpu->ops->conv2d_forward (gpu, s, gx, gw, gb, gy);
     parity_compare (env, "conv2d_forward", gy, y, ny, 0.0, tol_y);
+
+    block_case (env, s, x, w, b, gx, gw, gb, y, tol_y, rand);
 
     const double len_dx = (double) s->c_out * s->kernel_h * s->kernel_w;
     const double len_dw = (double) s->n * p;
