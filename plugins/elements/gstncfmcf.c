@@ -4,8 +4,8 @@
  * @title: ncfmcf
  * @short_description: per-class characteristic-function statistics of feature batches
  *
- * Draws fresh frequencies t [M, d] for every feature batch and attaches an
- * #NcfmCFMeta holding t, the per-class CF statistics of the batch's real
+ * Draws fresh frequencies for every feature batch and attaches an
+ * #NcfmCFMeta holding them (t), the per-class CF statistics of the batch's real
  * features at t (sums of cos and sin of <t, x>, counts; #NcfmCFStats), the
  * class ids present, the features and labels, and a reference to the
  * sampler, which the distiller sends dL/dt back to when it is learned.
@@ -21,6 +21,11 @@
  * same t sequence); learned draws noise eps [M/16, d] from that stream and
  * runs it through psi (three Linear -> BatchNorm -> LeakyReLU/Tanh blocks,
  * tiled 16 times), psi being trained by the consumer by gradient ascent.
+ * t holds each distinct frequency once: [M, d] for gaussian, psi's M/16
+ * outputs [M/16, d] for learned (its M frequencies are those repeated 16
+ * times, and matching at each distinct one once is the same objective, the
+ * same loss and the same gradient for psi, at 1/16 of the cost; see
+ * ncfm_sampler_sample_distinct()).
  * The sampler is created on the first buffer, on the device of the input
  * tensors, for the feature dimension d of that buffer; a later buffer of
  * another d or on another device is an error.
@@ -222,9 +227,9 @@ draw_frequencies (GstNcfmCF *self, NcfmTensor **noise, GError **error)
   g_mutex_lock (lock);
   if (self->noise_source) {
     *noise = ncfm_sampler_sample (self->noise_source, error);
-    t = *noise ? ncfm_sampler_sample_with_noise (self->sampler, *noise, error) : NULL;
+    t = *noise ? ncfm_sampler_sample_distinct (self->sampler, *noise, error) : NULL;
   } else {
-    t = ncfm_sampler_sample (self->sampler, error);
+    t = ncfm_sampler_sample_distinct (self->sampler, NULL, error);
   }
   g_mutex_unlock (lock);
   if (!t)
@@ -297,8 +302,8 @@ gst_ncfm_cf_transform_ip (GstBaseTransform *trans, GstBuffer *buf)
 
   g_autoptr (NcfmTensor) noise = NULL;
   g_autoptr (NcfmTensor) t = draw_frequencies (self, &noise, &error);
-  g_autoptr (NcfmCFStats) stats = t ? ncfm_cf_stats_new (dev, k, self->num_freqs, (guint) dim,
-      self->normalize, &error) : NULL;
+  g_autoptr (NcfmCFStats) stats = t ? ncfm_cf_stats_new (dev, k,
+      ncfm_sampler_get_distinct_freqs (self->sampler), (guint) dim, self->normalize, &error) : NULL;
   if (!stats) {
     GST_ELEMENT_ERROR (self, RESOURCE, NO_SPACE_LEFT, ("Cannot draw the frequencies or allocate the CF statistics: %s",
             error->message), ("properties num-freqs, num-classes"));

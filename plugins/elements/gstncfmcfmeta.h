@@ -13,13 +13,15 @@ G_BEGIN_DECLS
 /**
  * NcfmCFMeta:
  * @meta: the parent #GstMeta
- * @t: the frequencies of this buffer, F32 [M, d] (a reference; a new tensor
- *   per buffer, never written again)
+ * @t: the distinct frequencies of this buffer, F32 [M', d] (a reference; a
+ *   new tensor per buffer, never written again): M' = M for a Gaussian
+ *   sampler, M/16 for psi, whose M frequencies repeat its M/16 outputs 16
+ *   times (ncfm_sampler_sample_distinct(): the same objective and gradients)
  * @noise: (nullable): learned sampler: the noise eps F32 [M/16, d] that psi
  *   turned into @t (a reference), so that a consumer can redo the draw with
- *   ncfm_sampler_sample_with_noise(); %NULL for a Gaussian sampler
+ *   ncfm_sampler_sample_distinct(); %NULL for a Gaussian sampler
  * @stats: the per-class CF statistics of this buffer's real features at @t
- *   (sums of cos and sin [K, M], of the features [K, d], and counts; a
+ *   (sums of cos and sin [K, M'], of the features [K, d], and counts; a
  *   reference, never changed after attaching)
  * @features: the real features, F32 [B, d] (a reference to the tensor of
  *   the buffer's memory 0), for dL/dt and the real-side gradient
@@ -28,7 +30,7 @@ G_BEGIN_DECLS
  *   batch, ascending
  * @n_class_ids: length of @class_ids
  * @num_classes: K, the number of classes of the statistics
- * @num_freqs: M
+ * @num_freqs: M', the rows of @t
  * @dim: d
  * @normalize: whether the features were L2-normalised per row before the CF
  * @sampler: the element's #NcfmSampler that drew @t (a reference, shared by
@@ -44,11 +46,8 @@ G_BEGIN_DECLS
  * Hold ncfm_cf_meta_lock_sampler() around every call on it.  Only ONE
  * consumer may call ncfm_sampler_backward(), ncfm_sampler_ascent_step() or
  * ncfm_sampler_zero_grad(): psi has a single gradient accumulator and
- * optimiser state.  ncfm_sampler_backward() only accepts the sampler's
- * last draw: when ncfmcf may have drawn again since (a queue in between),
- * redo the draw under the lock with ncfm_sampler_sample_with_noise()
- * (@noise) and use that t (psi's current weights; equal to @t when psi has
- * not stepped since).
+ * optimiser state.  ncfm_sampler_backward() takes any draw still alive (@t
+ * carries what it needs), also when ncfmcf has drawn again since.
  */
 typedef struct {
   GstMeta meta;

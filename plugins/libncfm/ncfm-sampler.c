@@ -338,9 +338,10 @@ find_draw (NcfmSampler *self, NcfmTensor *t)
   return owner == self && rec->epoch == self->epoch ? rec : NULL;
 }
 
-/* psi on the noise in rec->eps; returns the tiled output as a new tensor. */
+/* psi on the noise in rec->eps; returns its output as a new tensor, tiled
+ * 16 times or (distinct) once. */
 static NcfmTensor *
-psi_forward (NcfmSampler *self, Draw *rec, GError **error)
+psi_forward (NcfmSampler *self, Draw *rec, gboolean distinct, GError **error)
 {
   NcfmBackend *be = backend (self);
   gint r = (gint) self->rows, d = (gint) self->dim;
@@ -361,10 +362,10 @@ psi_forward (NcfmSampler *self, Draw *rec, GError **error)
     x = f32 (rec->a[b]);
   }
   self->draws++;
-  NcfmTensor *t = new_matrix (self, self->num_freqs, d, error);
+  NcfmTensor *t = new_matrix (self, distinct ? self->rows : self->num_freqs, d, error);
   if (!t)
     return NULL;
-  for (guint k = 0; k < N_TILES; k++)     /* t[k R + i] = out[i] */
+  for (guint k = 0; k < (distinct ? 1 : N_TILES); k++)     /* t[k R + i] = out[i] */
     be->ops->copy (be, f32 (t) + k * count, x, count * sizeof (float));
   return t;
 }
@@ -378,6 +379,53 @@ remember (Draw *rec, NcfmTensor *t)
   else
     draw_free (rec);
   return t;
+}
+
+static gboolean
+check_matrix (NcfmSampler *self, NcfmTensor *x, gint64 rows, const gchar *what, GError **error)
+{
+  gint64 shape[2] = { rows, self->dim };
+  if (ncfm_tensor_get_dtype (x) == NCFM_DTYPE_F32 && ncfm_tensor_has_shape (x, shape, 2)
+      && ncfm_tensor_get_device (x) == self->device)
+    return TRUE;
+  g_autofree gchar *desc = ncfm_tensor_describe (x);
+  g_set_error (error, NCFM_ERROR, NCFM_ERROR_SHAPE,
+      "%s sampler: %s must be F32 [%" G_GINT64_FORMAT ", %u] on %s, got %s on %s",
+      ncfm_sampler_kind_to_string (self->kind), what, rows, self->dim,
+      ncfm_device_get_name (self->device), desc,
+      ncfm_device_get_name (ncfm_tensor_get_device (x)));
+  return FALSE;
+}
+
+/* A draw from noise (NULL: the next slice of the stream), tiled to
+ * [num_freqs, dim] or distinct [rows, dim]. */
+static NcfmTensor *
+draw (NcfmSampler *self, NcfmTensor *noise, gboolean distinct, GError **error)
+{
+  if (noise && !check_matrix (self, noise, self->rows, "noise", error))
+    return NULL;
+  NcfmBackend *be = backend (self);
+  const size_t count = (size_t) self->rows * self->dim;
+  Draw *rec = draw_new (self, error);
+  if (!rec)
+    return NULL;
+  if (self->kind == NCFM_SAMPLER_GAUSSIAN) {   /* rows == num_freqs: always distinct */
+    NcfmTensor *t = new_matrix (self, self->num_freqs, self->dim, error);
+    if (t && noise)   /* fresh tensors are zero-filled, so b = 0 is safe */
+      be->ops->axpby (be, count, self->sigma, f32 (noise), 0.0f, f32 (t));
+    else if (t) {
+      be->ops->fill_normal (be, count, self->seed, self->offset, self->sigma, f32 (t));
+      self->offset += count;
+    }
+    return remember (rec, t);
+  }
+  if (noise) {
+    ncfm_tensor_copy_from (rec->eps, noise, NULL);
+  } else {
+    be->ops->fill_normal (be, count, self->seed, self->offset, 1.0f, f32 (rec->eps));
+    self->offset += count;
+  }
+  return remember (rec, psi_forward (self, rec, distinct, error));
 }
 
 /**
@@ -397,40 +445,7 @@ NcfmTensor *
 ncfm_sampler_sample (NcfmSampler *self, GError **error)
 {
   g_return_val_if_fail (NCFM_IS_SAMPLER (self), NULL);
-  NcfmBackend *be = backend (self);
-  size_t count = (size_t) self->rows * self->dim;
-  Draw *rec = draw_new (self, error);
-  if (!rec)
-    return NULL;
-  if (self->kind == NCFM_SAMPLER_GAUSSIAN) {
-    NcfmTensor *t = new_matrix (self, self->num_freqs, self->dim, error);
-    if (!t) {
-      draw_free (rec);
-      return NULL;
-    }
-    be->ops->fill_normal (be, count, self->seed, self->offset, self->sigma, f32 (t));
-    self->offset += count;
-    return remember (rec, t);
-  }
-  be->ops->fill_normal (be, count, self->seed, self->offset, 1.0f, f32 (rec->eps));
-  self->offset += count;
-  return remember (rec, psi_forward (self, rec, error));
-}
-
-static gboolean
-check_matrix (NcfmSampler *self, NcfmTensor *x, gint64 rows, const gchar *what, GError **error)
-{
-  gint64 shape[2] = { rows, self->dim };
-  if (ncfm_tensor_get_dtype (x) == NCFM_DTYPE_F32 && ncfm_tensor_has_shape (x, shape, 2)
-      && ncfm_tensor_get_device (x) == self->device)
-    return TRUE;
-  g_autofree gchar *desc = ncfm_tensor_describe (x);
-  g_set_error (error, NCFM_ERROR, NCFM_ERROR_SHAPE,
-      "%s sampler: %s must be F32 [%" G_GINT64_FORMAT ", %u] on %s, got %s on %s",
-      ncfm_sampler_kind_to_string (self->kind), what, rows, self->dim,
-      ncfm_device_get_name (self->device), desc,
-      ncfm_device_get_name (ncfm_tensor_get_device (x)));
-  return FALSE;
+  return draw (self, NULL, FALSE, error);
 }
 
 /**
@@ -443,7 +458,7 @@ check_matrix (NcfmSampler *self, NcfmTensor *x, gint64 rows, const gchar *what, 
  *
  * Like ncfm_sampler_sample() with the given noise instead of the next slice
  * of the stream, which does not advance: to reproduce a draw, or to compare
- * psi with another implementation.  The result counts as the last draw.
+ * psi with another implementation.
  *
  * Returns: (transfer full): t, F32 [num_freqs, dim], or %NULL if @noise has
  *   the wrong shape
@@ -452,20 +467,37 @@ NcfmTensor *
 ncfm_sampler_sample_with_noise (NcfmSampler *self, NcfmTensor *noise, GError **error)
 {
   g_return_val_if_fail (NCFM_IS_SAMPLER (self) && NCFM_IS_TENSOR (noise), NULL);
-  if (!check_matrix (self, noise, self->rows, "noise", error))
-    return NULL;
-  NcfmBackend *be = backend (self);
-  Draw *rec = draw_new (self, error);
-  if (!rec)
-    return NULL;
-  if (self->kind == NCFM_SAMPLER_GAUSSIAN) {
-    NcfmTensor *t = new_matrix (self, self->num_freqs, self->dim, error);
-    if (t)   /* fresh tensors are zero-filled, so b = 0 is safe */
-      be->ops->axpby (be, (size_t) self->rows * self->dim, self->sigma, f32 (noise), 0.0f, f32 (t));
-    return remember (rec, t);
-  }
-  ncfm_tensor_copy_from (rec->eps, noise, NULL);
-  return remember (rec, psi_forward (self, rec, error));
+  return draw (self, noise, FALSE, error);
+}
+
+/**
+ * ncfm_sampler_sample_distinct:
+ * @self: a #NcfmSampler
+ * @noise: (nullable): noise as for ncfm_sampler_sample_with_noise(), or
+ *   %NULL for the next slice of the stream (as ncfm_sampler_sample())
+ * @error: return location for a #GError
+ *
+ * The distinct frequencies of a draw: F32 [ncfm_sampler_get_distinct_freqs(),
+ * dim].  A learned sampler's M frequencies are psi's M/16 outputs repeated
+ * 16 times (PyTorch `out.repeat(16, 1)`), so this returns those outputs once,
+ * the first M/16 rows of the draw ncfm_sampler_sample() would give; a
+ * Gaussian sampler's draw is distinct already and is returned whole.
+ *
+ * Matching characteristic functions at the distinct rows is the same
+ * objective: the mean over the M frequencies counts each distinct one 16
+ * times, so it equals the mean over the distinct ones, and dL/dt of a
+ * distinct row (what ncfm_sampler_backward() takes for such a t) equals the
+ * sum of dL/dt over its 16 copies.  It costs 16 times less.
+ *
+ * Returns: (transfer full): t, F32 [distinct, dim], or %NULL if @noise has
+ *   the wrong shape
+ */
+NcfmTensor *
+ncfm_sampler_sample_distinct (NcfmSampler *self, NcfmTensor *noise, GError **error)
+{
+  g_return_val_if_fail (NCFM_IS_SAMPLER (self), NULL);
+  g_return_val_if_fail (noise == NULL || NCFM_IS_TENSOR (noise), NULL);
+  return draw (self, noise, TRUE, error);
 }
 
 /* grad += tmp */
@@ -480,11 +512,13 @@ accumulate (NcfmBackend *be, NcfmTensor *grad, const float *tmp)
  * @self: a #NcfmSampler
  * @t: a tensor returned by this sampler's ncfm_sampler_sample() (or
  *   ncfm_sampler_sample_with_noise())
- * @grad_t: dL/dt, F32 [num_freqs, dim]
+ * @grad_t: dL/dt, the shape of @t: F32 [num_freqs, dim], or [distinct, dim]
+ *   for a draw of ncfm_sampler_sample_distinct()
  * @error: return location for a #GError
  *
  * Adds dL/dpsi for the draw @t to the accumulated gradients (the 16 tiles'
- * contributions sum), from that draw's activations and the current weights
+ * contributions sum; a distinct draw's gradient is that sum already), from
+ * that draw's activations and the current weights
  * (which differ from the draw's if an ascent step came in between).  A Gaussian sampler has nothing to learn: it checks
  * the arguments the same way and returns %TRUE, so callers need not tell
  * the kinds apart.
@@ -505,7 +539,8 @@ ncfm_sampler_backward (NcfmSampler *self, NcfmTensor *t, NcfmTensor *grad_t, GEr
         "drawn before its state was loaded)", ncfm_sampler_kind_to_string (self->kind));
     return FALSE;
   }
-  if (!check_matrix (self, grad_t, self->num_freqs, "grad_t (dL/dt)", error))
+  const gint64 t_rows = ncfm_tensor_get_dim (t, 0);
+  if (!check_matrix (self, grad_t, t_rows, "grad_t (dL/dt)", error))
     return FALSE;
   if (self->kind == NCFM_SAMPLER_GAUSSIAN)
     return TRUE;
@@ -516,9 +551,10 @@ ncfm_sampler_backward (NcfmSampler *self, NcfmTensor *t, NcfmTensor *grad_t, GEr
   float *g = f32 (self->grad_a), *spare = f32 (self->grad_b);
   float *dw = f32 (self->grad_tmp), *db = dw + (size_t) d * d;
   float *dgamma = db + d, *dbeta = dgamma + d;
-  /* t repeats out 16 times: dL/dout is the sum of the tiles' gradients */
+  /* t repeats out 16 times: dL/dout is the sum of the tiles' gradients (one
+   * tile for a distinct draw) */
   be->ops->copy (be, g, f32 (grad_t), count * sizeof (float));
-  for (guint k = 1; k < N_TILES; k++)
+  for (gint64 k = 1; k < t_rows / r; k++)
     be->ops->axpby (be, count, 1.0f, f32 (grad_t) + k * count, 1.0f, g);
   for (gint b = N_BLOCKS - 1; b >= 0; b--) {
     if (b == N_BLOCKS - 1)
@@ -902,6 +938,20 @@ ncfm_sampler_get_kind (NcfmSampler *self)
 {
   g_return_val_if_fail (NCFM_IS_SAMPLER (self), NCFM_SAMPLER_GAUSSIAN);
   return self->kind;
+}
+
+/**
+ * ncfm_sampler_get_distinct_freqs:
+ * @self: a #NcfmSampler
+ *
+ * Returns: the rows of ncfm_sampler_sample_distinct(): M/16 for a learned
+ *   sampler, M for a Gaussian one
+ */
+guint
+ncfm_sampler_get_distinct_freqs (NcfmSampler *self)
+{
+  g_return_val_if_fail (NCFM_IS_SAMPLER (self), 0);
+  return self->rows;
 }
 
 /**

@@ -41,6 +41,8 @@ gboolean ncfm_sampler_load_state (NcfmSampler *self, NcfmSafetensors *file,
 NcfmTensor *ncfm_sampler_sample (NcfmSampler *self, GError **error);
 NcfmTensor *ncfm_sampler_sample_with_noise (NcfmSampler *self, NcfmTensor *noise,
     GError **error);
+NcfmTensor *ncfm_sampler_sample_distinct (NcfmSampler *self, NcfmTensor *noise,
+    GError **error);
 gboolean ncfm_sampler_backward (NcfmSampler *self, NcfmTensor *t, NcfmTensor *grad_t,
     GError **error);
 void ncfm_sampler_ascent_step (NcfmSampler *self);
@@ -54,6 +56,7 @@ void ncfm_sampler_get_optimizer (NcfmSampler *self, gfloat *lr, gfloat *momentum
 NcfmDevice *ncfm_sampler_get_device (NcfmSampler *self);
 NcfmSamplerKind ncfm_sampler_get_kind (NcfmSampler *self);
 guint ncfm_sampler_get_num_freqs (NcfmSampler *self);
+guint ncfm_sampler_get_distinct_freqs (NcfmSampler *self);
 guint ncfm_sampler_get_dim (NcfmSampler *self);
 guint ncfm_sampler_get_noise_rows (NcfmSampler *self);
 gfloat ncfm_sampler_get_sigma (NcfmSampler *self);

@@ -324,6 +324,64 @@ test_phase_reuse (gconstpointer data)
   g_assert_null (ncfm_cf_stats_peek_phases (stats, b2, t));
 }
 
+/* ---- psi's frequencies: the tiled draw against its distinct rows ---- */
+
+/* The objective at a learned sampler's M frequencies (M/16 distinct rows
+ * tiled 16 times) equals the objective at the distinct rows: the loss per
+ * class, dL/dsynthetic and dL/dreal features, and dL/dt of a distinct row
+ * against the sum of dL/dt over its 16 copies (float rounding apart). */
+static void
+test_distinct_frequencies (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (NcfmDevice) dev = ncfm_test_cpu_device ();
+  g_autoptr (GRand) rand = g_rand_new_with_seed (41);
+  const guint k = 3, m = 64, d = 12, r = m / 16;
+  const gint64 n_r = 30, n_s = 9;
+  g_autoptr (NcfmTensor) xr = random_tensor (dev, rand, n_r, d, 1.0f);
+  g_autoptr (NcfmTensor) xs = random_tensor (dev, rand, n_s, d, 1.0f);
+  g_autoptr (NcfmTensor) lr = labels_tensor (dev, n_r, k), ls = labels_tensor (dev, n_s, k);
+  g_autoptr (NcfmTensor) noise = random_tensor (dev, rand, r, d, 1.0f);
+  g_autoptr (NcfmSampler) tiled_psi = ncfm_sampler_new_learned (dev, m, d, 4, &error);
+  g_autoptr (NcfmSampler) distinct_psi = ncfm_sampler_new_learned (dev, m, d, 4, &error);
+  g_autoptr (NcfmTensor) t_all = ncfm_sampler_sample_with_noise (tiled_psi, noise, &error);
+  g_autoptr (NcfmTensor) t_one = ncfm_sampler_sample_distinct (distinct_psi, noise, &error);
+  g_assert_no_error (error);
+  double loss[2][3];
+  float *gs[2], *gr[2], *gt[2];
+  for (guint v = 0; v < 2; v++) {
+    NcfmTensor *t = v ? t_one : t_all;
+    g_autoptr (NcfmCFStats) stats = ncfm_cf_stats_new (dev, k, v ? r : m, d, TRUE, &error);
+    g_autoptr (NcfmNcfd) l = ncfm_ncfd_new (dev, NCFM_METRIC_NCFD, 0.5f, 0.5f);
+    g_assert_true (ncfm_cf_stats_accumulate (stats, xr, lr, t, &error));
+    g_assert_true (ncfm_ncfd_synthetic (l, stats, xs, ls, t, TRUE, &error));
+    g_assert_true (ncfm_ncfd_real_backward (l, xr, lr, TRUE, &error));
+    g_assert_no_error (error);
+    for (guint c = 0; c < k; c++)
+      loss[v][c] = ncfm_ncfd_get_class_loss (l, c);
+    gs[v] = ncfm_test_tensor_host (ncfm_ncfd_get_grad_syn_features (l));
+    gr[v] = ncfm_test_tensor_host (ncfm_ncfd_get_grad_real_features (l));
+    gt[v] = ncfm_test_tensor_host (ncfm_ncfd_get_grad_t (l));
+  }
+  for (guint c = 0; c < k; c++) {
+    g_test_message ("class %u: loss %.7g (M rows) %.7g (M/16 rows)", c, loss[0][c], loss[1][c]);
+    g_assert_cmpfloat (loss[0][c], >, 0.0);
+    g_assert_cmpfloat (fabs (loss[0][c] - loss[1][c]), <=, 1e-5 * loss[0][c]);
+  }
+  ncfm_test_assert_close ("dL/dsynthetic", gs[1], gs[0], n_s * d, 1e-4, 1e-6);
+  ncfm_test_assert_close ("dL/dreal", gr[1], gr[0], n_r * d, 1e-4, 1e-6);
+  g_autofree float *sum = g_new0 (float, r * d);
+  for (guint j = 0; j < 16; j++)
+    for (guint i = 0; i < r * d; i++)
+      sum[i] += gt[0][j * r * d + i];
+  ncfm_test_assert_close ("dL/dt (sum of the copies)", gt[1], sum, r * d, 1e-4, 1e-6);
+  for (guint v = 0; v < 2; v++) {
+    g_free (gs[v]);
+    g_free (gr[v]);
+    g_free (gt[v]);
+  }
+}
+
 static void
 test_errors (void)
 {
@@ -383,6 +441,7 @@ main (int argc, char **argv)
   g_test_add_data_func ("/ncfd/gradcheck/mmd", GINT_TO_POINTER (NCFM_METRIC_MMD), test_gradcheck);
   g_test_add_data_func ("/ncfd/phase-reuse/normalized", GINT_TO_POINTER (TRUE), test_phase_reuse);
   g_test_add_data_func ("/ncfd/phase-reuse/raw", GINT_TO_POINTER (FALSE), test_phase_reuse);
+  g_test_add_func ("/ncfd/distinct-frequencies", test_distinct_frequencies);
   g_test_add_func ("/ncfd/errors", test_errors);
   return g_test_run ();
 }

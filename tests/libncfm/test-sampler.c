@@ -314,6 +314,74 @@ test_learned_in_flight (void)
   g_free (b.r);
 }
 
+/* A distinct draw is the first M/16 rows of the tiled draw from the same
+ * state, advances the stream alike, and its backward with the sum of the
+ * 16 tiles' dL/dt (summed in the order backward sums them) gives bitwise
+ * the gradients of the tiled draw's backward.  A Gaussian sampler's distinct
+ * draw is its whole draw. */
+static void
+test_learned_distinct (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (NcfmDevice) dev = ncfm_test_cpu_device ();
+  g_autoptr (GRand) ra = g_rand_new_with_seed (29), rb = g_rand_new_with_seed (29);
+  PsiCtx a, b;
+  g_autoptr (NcfmSampler) sa = small_psi (dev, ra, 64, 5, &a);
+  g_autoptr (NcfmSampler) sb = small_psi (dev, rb, 64, 5, &b);
+  g_assert_cmpuint (ncfm_sampler_get_distinct_freqs (sb), ==, 4);
+  g_autoptr (NcfmTensor) ta = ncfm_sampler_sample (sa, &error);
+  g_autoptr (NcfmTensor) tb = ncfm_sampler_sample_distinct (sb, NULL, &error);
+  g_assert_no_error (error);
+  const gint64 dshape[2] = { 4, 5 };
+  g_assert_true (ncfm_tensor_has_shape (tb, dshape, 2));
+  g_autofree float *ha = ncfm_test_tensor_host (ta), *hb = ncfm_test_tensor_host (tb);
+  g_assert_cmpmem (ha, 4 * 5 * 4, hb, 4 * 5 * 4);
+
+  g_autoptr (NcfmTensor) gt = tensor_from (dev, a.r, 64, 5);
+  float sum[4 * 5];
+  memcpy (sum, a.r, sizeof sum);
+  for (guint k = 1; k < 16; k++)
+    for (guint i = 0; i < 4 * 5; i++)
+      sum[i] = sum[i] + a.r[k * 4 * 5 + i];
+  g_autoptr (NcfmTensor) gd = tensor_from (dev, sum, 4, 5);
+  g_assert_true (ncfm_sampler_backward (sa, ta, gt, &error));
+  /* the tiled gradient's shape is not a distinct draw's */
+  g_assert_false (ncfm_sampler_backward (sb, tb, gt, &error));
+  g_assert_error (error, NCFM_ERROR, NCFM_ERROR_SHAPE);
+  g_clear_error (&error);
+  g_assert_true (ncfm_sampler_backward (sb, tb, gd, &error));
+  g_assert_no_error (error);
+  for (guint i = 0; i < ncfm_sampler_get_n_parameters (sa); i++) {
+    const gchar *name = ncfm_sampler_get_parameter_name (sa, i);
+    NcfmTensor *g1 = ncfm_sampler_get_gradient (sa, name), *g2 = ncfm_sampler_get_gradient (sb, name);
+    if (!g1)
+      continue;
+    g_autofree float *h1 = ncfm_test_tensor_host (g1), *h2 = ncfm_test_tensor_host (g2);
+    g_assert_cmpmem (h1, ncfm_tensor_get_n_bytes (g1), h2, ncfm_tensor_get_n_bytes (g2));
+  }
+  /* the streams advanced alike; with given noise too */
+  g_autoptr (NcfmTensor) tb2 = ncfm_sampler_sample_distinct (sb, b.noise, &error);
+  g_autoptr (NcfmTensor) ta3 = ncfm_sampler_sample_with_noise (sa, a.noise, &error);
+  g_autofree float *ha3 = ncfm_test_tensor_host (ta3), *hb2 = ncfm_test_tensor_host (tb2);
+  g_assert_cmpmem (ha3, 4 * 5 * 4, hb2, 4 * 5 * 4);
+  g_autoptr (NcfmTensor) ta4 = ncfm_sampler_sample (sa, &error);
+  g_autoptr (NcfmTensor) tb4 = ncfm_sampler_sample_distinct (sb, NULL, &error);
+  g_autofree float *ha4 = ncfm_test_tensor_host (ta4), *hb4 = ncfm_test_tensor_host (tb4);
+  g_assert_cmpmem (ha4, 4 * 5 * 4, hb4, 4 * 5 * 4);
+
+  g_autoptr (NcfmSampler) ga = ncfm_sampler_new_gaussian (dev, 12, 3, 2.0f, 5, &error);
+  g_autoptr (NcfmSampler) gb = ncfm_sampler_new_gaussian (dev, 12, 3, 2.0f, 5, &error);
+  g_assert_cmpuint (ncfm_sampler_get_distinct_freqs (gb), ==, 12);
+  g_autoptr (NcfmTensor) g1 = ncfm_sampler_sample (ga, &error);
+  g_autoptr (NcfmTensor) g2 = ncfm_sampler_sample_distinct (gb, NULL, &error);
+  g_autofree float *hg1 = ncfm_test_tensor_host (g1), *hg2 = ncfm_test_tensor_host (g2);
+  g_assert_cmpmem (hg1, 12 * 3 * 4, hg2, 12 * 3 * 4);
+  g_object_unref (a.noise);
+  g_object_unref (b.noise);
+  g_free (a.r);
+  g_free (b.r);
+}
+
 static void
 test_learned_gradcheck (void)
 {
@@ -582,6 +650,7 @@ main (int argc, char **argv)
   g_test_add_func ("/sampler/learned/torch", test_learned_torch);
   g_test_add_func ("/sampler/learned/gradcheck", test_learned_gradcheck);
   g_test_add_func ("/sampler/learned/in-flight", test_learned_in_flight);
+  g_test_add_func ("/sampler/learned/distinct", test_learned_distinct);
   g_test_add_func ("/sampler/learned/ascent", test_learned_ascent);
   g_test_add_func ("/sampler/learned/stream-and-init", test_learned_stream_and_init);
   g_test_add_func ("/sampler/learned/resume", test_learned_resume);
