@@ -9,7 +9,8 @@ NCFD loss, one backward, AdamW on the stored images (multi-formation factor
 2: IPC stored images decode to IPC * 4), clamp, and the ascent step of psi.
 The train split is held in memory as uint8, as the reference holds its
 dataset, so the peak RSS compares with a whole distillation process.
-Prints one JSON object: step_s, peak_rss_mb."""
+Also the same step with M Gaussian frequencies in place of psi.
+Prints one JSON object: step_s, step_gaussian_s, peak_rss_mb."""
 import argparse
 import json
 import os
@@ -117,7 +118,7 @@ opt_img = [torch.optim.AdamW([s], lr=0.01, weight_decay=5e-4) for s in syn]
 mean, std = MEAN.to(dev), STD.to(dev)
 
 
-def step(c):
+def step(c, learned=True):
     pick = by_class[c][torch.randint(0, len(by_class[c]), (a.real,), generator=gen)]
     real = ((images[pick].float() / 255).to(dev) - mean) / std
     prm = draw()
@@ -125,15 +126,20 @@ def step(c):
         fr = F.normalize(net(dsa(real, prm))[0], dim=1)
     xs = dsa((multiformation(syn[c], a.factor) - mean) / std, prm)
     fs = F.normalize(net(xs)[0], dim=1)
-    t = psi(torch.randn(a.m // TILES, d, generator=gen).to(dev))
+    if learned:
+        t = psi(torch.randn(a.m // TILES, d, generator=gen).to(dev))
+    else:   # Gaussian frequencies: M distinct ones, no psi
+        t = torch.randn(a.m, d, generator=gen).to(dev)
     loss = ncfd(fr, fs, t)
     opt_img[c].zero_grad()
     opt_psi.zero_grad()
     loss.backward()
     for q in psi.parameters():
-        q.grad.neg_()   # psi ascends the loss
+        if q.grad is not None:
+            q.grad.neg_()   # psi ascends the loss
     opt_img[c].step()
-    opt_psi.step()
+    if learned:
+        opt_psi.step()
     with torch.no_grad():
         syn[c].clamp_(0, 1)
 
@@ -143,13 +149,21 @@ def sync():
         torch.cuda.synchronize()
 
 
-step(0)   # warm-up
-sync()
-t0 = time.perf_counter()
-for i in range(a.iters):
-    step((i + 1) % 10)
-sync()
-out = {'step_s': (time.perf_counter() - t0) / a.iters, 'torch': torch.__version__,
+
+
+def timed(learned):
+    step(0, learned)   # warm-up
+    sync()
+    t0 = time.perf_counter()
+    for i in range(a.iters):
+        step((i + 1) % 10, learned)
+    sync()
+    return (time.perf_counter() - t0) / a.iters
+
+
+step_s = timed(True)
+step_gaussian_s = timed(False)
+out = {'step_s': step_s, 'step_gaussian_s': step_gaussian_s, 'torch': torch.__version__,
        'peak_rss_mb': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
        'data': 'cifar10 train split' if a.root else 'random uint8'}
 print(json.dumps(out))
