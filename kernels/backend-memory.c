@@ -8,9 +8,21 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+static _Thread_local char thread_token;
+
+void *
+ncfm_backend_thread_token (void)
+{
+  return &thread_token;
+}
+
 void *
 ncfm_backend_scratch (NcfmBackend *be, size_t bytes)
 {
+  /* every op that uses scratch asks for it first, outside its parallel region */
+  void *owner = __atomic_load_n (&be->lock_owner, __ATOMIC_ACQUIRE);
+  if (owner && owner != &thread_token && be->on_race)
+    be->on_race (be);
   if (bytes <= be->scratch_bytes)
     return be->scratch;
   if (be->scratch)

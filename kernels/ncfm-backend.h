@@ -288,6 +288,12 @@ struct NcfmBackend {
   size_t bytes_in_use, peak_bytes;
   struct NcfmAllocation { void *ptr; size_t bytes; } *live;
   size_t n_live, cap_live;
+  /* A race detector for whoever serialises threads around the backend (the
+   * NcfmDevice lock): lock_owner is ncfm_backend_thread_token() of the thread
+   * holding that lock, or NULL (read and written with __atomic builtins);
+   * ncfm_backend_scratch() from any other thread meanwhile calls on_race. */
+  void *lock_owner;
+  void (*on_race) (NcfmBackend *be);
 };
 
 /* Creates a backend from a device spec: "auto", "cpu", "cuda" or "cuda:N".
@@ -305,6 +311,8 @@ void ncfm_backend_free (NcfmBackend *be);
 /* Scratch memory of at least `bytes` in backend memory, valid until the next
  * call on the same backend.  Aborts if memory is exhausted. */
 void *ncfm_backend_scratch (NcfmBackend *be, size_t bytes);
+/* A pointer unique to the calling thread (for NcfmBackend.lock_owner). */
+void *ncfm_backend_thread_token (void);
 
 /* Called by the backends' alloc/free to keep bytes_in_use / peak_bytes. */
 void ncfm_backend_note_alloc (NcfmBackend *be, void *ptr, size_t bytes);

@@ -94,13 +94,18 @@ gst_ncfm_distill_save (GstNcfmDistill *self)
   set_meta_printf (st, "ncfm.seed", "%" G_GUINT64_FORMAT, self->s_seed);
 
   if (self->psi) {
-    /* psi's weights, momentum and stream position: a resumed run continues it */
+    /* psi's weights, momentum and stream position: a resumed run continues it.
+     * The device lock first, then the sampler's, as ncfmcf takes them; the
+     * file is written after both are released. */
+    NcfmDevice *dev = ncfm_sampler_get_device (self->psi);
     GMutex *lock = ncfm_cf_sampler_get_lock (self->psi);
+    ncfm_device_lock (dev);
     if (lock)
       g_mutex_lock (lock);
     ncfm_sampler_save (self->psi, st, "psi.");
     if (lock)
       g_mutex_unlock (lock);
+    ncfm_device_unlock (dev);
   }
   if (!ncfm_safetensors_save (st, self->s_location, &error)) {
     GST_ELEMENT_ERROR (self, RESOURCE, WRITE, ("Cannot save the synthetic set to %s: %s",

@@ -21,8 +21,8 @@
  *
  * When the meta's sampler is the learned one (ncfmcf sampler=learned) and
  * the metric is ncfd, dL/dt (synthetic and real parts) is sent to the
- * sampler under its lock, if the meta's t is still its last draw (otherwise
- * that contribution is skipped), and one ascent step is taken per buffer.
+ * sampler under its lock (any draw still alive can be taken back, also when
+ * ncfmcf has drawn again since), and one ascent step is taken per buffer.
  *
  * After every buffer the element posts an element message "ncfm-progress"
  * with fields step (guint64), loss (gdouble, the mean of the buffer's class
@@ -306,6 +306,8 @@ resume_psi (GstNcfmDistill *self, NcfmSafetensors *st, NcfmCFMeta *cf)
               "psi starts afresh"), ("ncfmcf property sampler"));
     return TRUE;
   }
+  /* the device lock first, then the sampler's, as ncfmcf takes them */
+  g_autoptr (NcfmDeviceLocker) held = ncfm_device_locker_new (ncfm_sampler_get_device (cf->sampler));
   ncfm_cf_meta_lock_sampler (cf);
   const gboolean ok = ncfm_sampler_load_state (cf->sampler, st, "psi.", &error);
   ncfm_cf_meta_unlock_sampler (cf);
@@ -532,12 +534,17 @@ gst_ncfm_distill_render (GstBaseSink *sink, GstBuffer *buf)
   gdouble sum = 0.0;
   guint n_done = 0;
   gboolean psi_done = FALSE;
+  /* the device is shared with the upstream elements, which may run in other
+   * threads: held for the class steps and psi's step (then the device lock,
+   * then the sampler's, as ncfmcf takes them); not for the save */
+  ncfm_device_lock (self->device);
   for (guint i = 0; i < cf->n_class_ids; i++) {
     const guint c = cf->class_ids[i];
     gdouble loss = 0.0;
     if (c >= self->k)
       continue;
     if (!gst_ncfm_distill_step_class (self, cf, model, trained, params, c, &loss, &psi_done, &error)) {
+      ncfm_device_unlock (self->device);
       g_value_unset (&ids);
       g_value_unset (&losses);
       GST_ELEMENT_ERROR (self, STREAM, FAILED, ("Distillation step on class %u failed: %s", c,
@@ -562,6 +569,7 @@ gst_ncfm_distill_render (GstBaseSink *sink, GstBuffer *buf)
     ncfm_sampler_ascent_step (cf->sampler);
     ncfm_cf_meta_unlock_sampler (cf);
   }
+  ncfm_device_unlock (self->device);
   self->step++;
   self->n_real += (guint64) ncfm_tensor_get_dim (cf->features, 0);
   const gdouble secs = (g_get_monotonic_time () - self->t0) / 1e6;
@@ -589,15 +597,12 @@ gst_ncfm_distill_event (GstBaseSink *sink, GstEvent *event)
   GstNcfmDistill *self = GST_NCFM_DISTILL (sink);
   switch (GST_EVENT_TYPE (event)) {
     case GST_EVENT_EOS: {
-      /* the final set, then the end of the preview stream */
-      if (self->device)
-        ncfm_device_lock (self->device);
+      /* the final set, then the end of the preview stream (both take the
+       * device lock where they need it) */
       const gboolean saved = !self->img || self->saved_step == self->step
           || gst_ncfm_distill_save (self);
       if (saved)
         gst_ncfm_distill_queue_preview (self);
-      if (self->device)
-        ncfm_device_unlock (self->device);
       if (!saved) {
         gst_event_unref (event);
         return FALSE;

@@ -18,6 +18,7 @@ struct _NcfmDevice {
   GObject parent;
   NcfmBackend *backend;
   GRecMutex lock;   /* the backend serves one thread at a time */
+  guint depth;      /* of the lock, by its holder (backend->lock_owner) */
 };
 
 G_DEFINE_FINAL_TYPE (NcfmDevice, ncfm_device, G_TYPE_OBJECT)
@@ -44,6 +45,15 @@ ncfm_device_init (NcfmDevice *self)
   g_rec_mutex_init (&self->lock);
 }
 
+/* The backend's race detector: an op ran in a thread that does not hold the
+ * lock while another thread holds it. */
+static void
+on_race (NcfmBackend *be)
+{
+  g_critical ("%s used by a thread that does not hold its device lock while another thread "
+      "holds it (ncfm_device_lock): the backend's scratch memory is not shared safely", be->name);
+}
+
 /**
  * ncfm_device_new:
  * @spec: (nullable): "auto", "cpu", "cuda" or "cuda:N"; %NULL for $NCFM_DEVICE or "auto"
@@ -67,6 +77,7 @@ ncfm_device_new (const gchar *spec, GError **error)
     g_info ("using %s", be->name);
   NcfmDevice *self = g_object_new (NCFM_TYPE_DEVICE, NULL);
   self->backend = be;
+  be->on_race = on_race;
   return self;
 }
 
@@ -107,13 +118,17 @@ ncfm_device_is_cuda (NcfmDevice *self)
  * other threads (pipeline elements in different streaming threads, with
  * queues between them) holds the lock around them.  Recursive; tensor
  * allocation and release take it themselves, so a tensor may be freed from
- * any thread.
+ * any thread.  An op that needs the backend's scratch memory in a thread
+ * without the lock while another thread holds it is reported with
+ * g_critical() (a race, whose effects would otherwise be silent).
  */
 void
 ncfm_device_lock (NcfmDevice *self)
 {
   g_return_if_fail (NCFM_IS_DEVICE (self));
   g_rec_mutex_lock (&self->lock);
+  if (self->depth++ == 0)
+    __atomic_store_n (&self->backend->lock_owner, ncfm_backend_thread_token (), __ATOMIC_RELEASE);
 }
 
 /**
@@ -124,6 +139,8 @@ void
 ncfm_device_unlock (NcfmDevice *self)
 {
   g_return_if_fail (NCFM_IS_DEVICE (self));
+  if (--self->depth == 0)
+    __atomic_store_n (&self->backend->lock_owner, NULL, __ATOMIC_RELEASE);
   g_rec_mutex_unlock (&self->lock);
 }
 
