@@ -279,6 +279,27 @@ psi_backward (PsiCtx *ctx)
   g_assert_no_error (error);
 }
 
+/* Every accumulated gradient of sa is bitwise that of sb. */
+static void
+assert_same_gradients (NcfmSampler *sa, NcfmSampler *sb)
+{
+  for (guint i = 0; i < ncfm_sampler_get_n_parameters (sa); i++) {
+    const gchar *name = ncfm_sampler_get_parameter_name (sa, i);
+    NcfmTensor *g1 = ncfm_sampler_get_gradient (sa, name), *g2 = ncfm_sampler_get_gradient (sb, name);
+    if (!g1)
+      continue;
+    g_autofree float *h1 = ncfm_test_tensor_host (g1), *h2 = ncfm_test_tensor_host (g2);
+    g_assert_cmpmem (h1, ncfm_tensor_get_n_bytes (g1), h2, ncfm_tensor_get_n_bytes (g2));
+  }
+}
+
+static void
+psi_ctx_clear (PsiCtx *ctx)
+{
+  g_object_unref (ctx->noise);
+  g_free (ctx->r);
+}
+
 /* Pipelining: dL/dpsi of a draw taken back after two newer draws equals
  * that of the same draw taken back at once (the records keep its values). */
 static void
@@ -300,18 +321,9 @@ test_learned_in_flight (void)
   g_assert_cmpmem (ha, 64 * 5 * 4, hb, 64 * 5 * 4);
   g_assert_true (ncfm_sampler_backward (sb, tb, gt, &error));
   g_assert_no_error (error);
-  for (guint i = 0; i < ncfm_sampler_get_n_parameters (sa); i++) {
-    const gchar *name = ncfm_sampler_get_parameter_name (sa, i);
-    NcfmTensor *g1 = ncfm_sampler_get_gradient (sa, name), *g2 = ncfm_sampler_get_gradient (sb, name);
-    if (!g1)
-      continue;
-    g_autofree float *h1 = ncfm_test_tensor_host (g1), *h2 = ncfm_test_tensor_host (g2);
-    g_assert_cmpmem (h1, ncfm_tensor_get_n_bytes (g1), h2, ncfm_tensor_get_n_bytes (g2));
-  }
-  g_object_unref (a.noise);
-  g_object_unref (b.noise);
-  g_free (a.r);
-  g_free (b.r);
+  assert_same_gradients (sa, sb);
+  psi_ctx_clear (&a);
+  psi_ctx_clear (&b);
 }
 
 /* A distinct draw is the first M/16 rows of the tiled draw from the same
@@ -351,14 +363,7 @@ test_learned_distinct (void)
   g_clear_error (&error);
   g_assert_true (ncfm_sampler_backward (sb, tb, gd, &error));
   g_assert_no_error (error);
-  for (guint i = 0; i < ncfm_sampler_get_n_parameters (sa); i++) {
-    const gchar *name = ncfm_sampler_get_parameter_name (sa, i);
-    NcfmTensor *g1 = ncfm_sampler_get_gradient (sa, name), *g2 = ncfm_sampler_get_gradient (sb, name);
-    if (!g1)
-      continue;
-    g_autofree float *h1 = ncfm_test_tensor_host (g1), *h2 = ncfm_test_tensor_host (g2);
-    g_assert_cmpmem (h1, ncfm_tensor_get_n_bytes (g1), h2, ncfm_tensor_get_n_bytes (g2));
-  }
+  assert_same_gradients (sa, sb);
   /* the streams advanced alike; with given noise too */
   g_autoptr (NcfmTensor) tb2 = ncfm_sampler_sample_distinct (sb, b.noise, &error);
   g_autoptr (NcfmTensor) ta3 = ncfm_sampler_sample_with_noise (sa, a.noise, &error);
@@ -376,10 +381,8 @@ test_learned_distinct (void)
   g_autoptr (NcfmTensor) g2 = ncfm_sampler_sample_distinct (gb, NULL, &error);
   g_autofree float *hg1 = ncfm_test_tensor_host (g1), *hg2 = ncfm_test_tensor_host (g2);
   g_assert_cmpmem (hg1, 12 * 3 * 4, hg2, 12 * 3 * 4);
-  g_object_unref (a.noise);
-  g_object_unref (b.noise);
-  g_free (a.r);
-  g_free (b.r);
+  psi_ctx_clear (&a);
+  psi_ctx_clear (&b);
 }
 
 static void
@@ -416,8 +419,7 @@ test_learned_gradcheck (void)
   ncfm_sampler_zero_grad (s);
   g_autofree float *zero = ncfm_test_tensor_host (ncfm_sampler_get_gradient (s, "net.3.weight"));
   g_assert_cmpfloat (max_abs (zero, 36), ==, 0);
-  g_object_unref (ctx.noise);
-  g_free (ctx.r);
+  psi_ctx_clear (&ctx);
 }
 
 static void
@@ -444,8 +446,7 @@ test_learned_ascent (void)
     prev = now;
   }
   g_assert_cmpuint (ncfm_sampler_get_step (s), ==, 5);
-  g_object_unref (ctx.noise);
-  g_free (ctx.r);
+  psi_ctx_clear (&ctx);
 }
 
 static void
