@@ -5,15 +5,17 @@
  * nothing from its host). */
 #include "ncfm-backend.h"
 
+#include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
-
-static _Thread_local char thread_token;
 
 void *
 ncfm_backend_thread_token (void)
 {
-  return &thread_token;
+  /* pthread_self, not the address of a thread-local variable: the CUDA
+   * module links its own copy of this file, and both copies must agree */
+  return (void *) (uintptr_t) pthread_self ();
 }
 
 void *
@@ -21,7 +23,7 @@ ncfm_backend_scratch (NcfmBackend *be, size_t bytes)
 {
   /* every op that uses scratch asks for it first, outside its parallel region */
   void *owner = __atomic_load_n (&be->lock_owner, __ATOMIC_ACQUIRE);
-  if (owner && owner != &thread_token && be->on_race)
+  if (owner && owner != ncfm_backend_thread_token () && be->on_race)
     be->on_race (be);
   if (bytes <= be->scratch_bytes)
     return be->scratch;

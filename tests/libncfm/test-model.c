@@ -2,7 +2,8 @@
 /* What NcfmModel promises for every architecture: a batch's features in
  * parts equal the features of the whole batch (ncfm_model_forward_features),
  * and a frozen model's forward leaves the model untouched (shared between
- * an extractor's and a distiller's threads). */
+ * an extractor's and a distiller's threads); and the device lock's race
+ * detector that guards such sharing. */
 #include <math.h>
 #include <string.h>
 #include "libncfm-test.h"
@@ -176,6 +177,89 @@ test_rows (void)
   }
 }
 
+/* ---- the device lock's race detector ---- */
+
+typedef struct {
+  NcfmDevice *dev;
+  GMutex m;
+  GCond c;
+  gboolean locked, release;
+} Holder;
+
+/* Holds the device lock until told to let go. */
+static gpointer
+hold_device (gpointer data)
+{
+  Holder *h = data;
+  ncfm_device_lock (h->dev);
+  g_mutex_lock (&h->m);
+  h->locked = TRUE;
+  g_cond_broadcast (&h->c);
+  while (!h->release)
+    g_cond_wait (&h->c, &h->m);
+  g_mutex_unlock (&h->m);
+  ncfm_device_unlock (h->dev);
+  return NULL;
+}
+
+/* Starts a thread that holds the device lock until holder_release(). */
+static GThread *
+holder_start (Holder *h, NcfmDevice *dev)
+{
+  *h = (Holder) { .dev = dev };
+  g_mutex_init (&h->m);
+  g_cond_init (&h->c);
+  GThread *t = g_thread_new ("holder", hold_device, h);
+  g_mutex_lock (&h->m);
+  while (!h->locked)
+    g_cond_wait (&h->c, &h->m);
+  g_mutex_unlock (&h->m);
+  return t;
+}
+
+static void
+holder_release (Holder *h, GThread *t)
+{
+  g_mutex_lock (&h->m);
+  h->release = TRUE;
+  g_cond_broadcast (&h->c);
+  g_mutex_unlock (&h->m);
+  g_thread_join (t);
+  g_mutex_clear (&h->m);
+  g_cond_clear (&h->c);
+}
+
+/* Scratch memory asked for by a thread without the device lock while another
+ * thread holds it is reported (g_critical, fatal in tests: checked in a
+ * subprocess); with the lock, or with nobody holding it, it is not. */
+static void
+test_race_detector (void)
+{
+  g_autoptr (NcfmDevice) dev = ncfm_test_cpu_device ();
+  NcfmBackend *be = ncfm_device_get_backend (dev);
+  Holder h;
+  if (g_test_subprocess ()) {
+    GThread *t = holder_start (&h, dev);
+    ncfm_backend_scratch (be, 64);     /* the race: reported, and fatal here */
+    holder_release (&h, t);
+    return;
+  }
+  g_assert_nonnull (ncfm_backend_scratch (be, 64));      /* nobody holds it */
+  ncfm_device_lock (dev);
+  ncfm_device_lock (dev);                                 /* recursive */
+  g_assert_nonnull (ncfm_backend_scratch (be, 64));
+  ncfm_device_unlock (dev);
+  g_assert_nonnull (ncfm_backend_scratch (be, 64));      /* still held by us */
+  ncfm_device_unlock (dev);
+  GThread *t = holder_start (&h, dev);
+  holder_release (&h, t);
+  g_assert_nonnull (ncfm_backend_scratch (be, 64));      /* held and let go */
+
+  g_test_trap_subprocess (NULL, 0, G_TEST_SUBPROCESS_DEFAULT);
+  g_test_trap_assert_failed ();
+  g_test_trap_assert_stderr ("*does not hold its device lock while another thread holds it*");
+}
+
 int
 main (int argc, char **argv)
 {
@@ -189,5 +273,6 @@ main (int argc, char **argv)
   g_test_add_data_func ("/model/frozen/convnet", GINT_TO_POINTER (ARCH_CONVNET), test_frozen);
   g_test_add_data_func ("/model/frozen/resnet", GINT_TO_POINTER (ARCH_RESNET), test_frozen);
   g_test_add_func ("/model/rows", test_rows);
+  g_test_add_func ("/device/race-detector", test_race_detector);
   return g_test_run ();
 }
