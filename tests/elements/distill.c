@@ -27,6 +27,34 @@ run_result_clear (RunResult *r)
   g_clear_pointer (&r->losses, g_array_unref);
 }
 
+/* The first warning, and each ncfm-progress message checked and its loss kept. */
+static void
+on_message (GstMessage *msg, gpointer data)
+{
+  RunResult *r = data;
+  if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_WARNING) {
+    GError *e = NULL;
+    gst_message_parse_warning (msg, &e, NULL);
+    if (!r->warning)
+      r->warning = g_strdup (e->message);
+    g_error_free (e);
+    return;
+  }
+  const GstStructure *s = gst_message_get_structure (msg);
+  if (!gst_structure_has_name (s, "ncfm-progress"))
+    return;
+  gdouble loss = 0;
+  guint64 step = 0;
+  fail_unless (gst_structure_get_double (s, "loss", &loss));
+  fail_unless (gst_structure_get_uint64 (s, "step", &step));
+  fail_unless (gst_structure_has_field (s, "images-per-second"));
+  const GValue *cl = gst_structure_get_value (s, "class-losses");
+  fail_unless (cl != NULL && gst_value_array_get_size (cl) >= 1);
+  fail_unless (step > r->last_step);
+  r->last_step = step;
+  g_array_append_val (r->losses, loss);
+}
+
 /* Runs `ncfmdatasetsrc ... ! <middle> ! ncfmdistill <distill>` to EOS or error. */
 static void
 run_pipeline (const gchar *src, const gchar *middle, const gchar *distill, RunResult *r)
@@ -38,48 +66,8 @@ run_pipeline (const gchar *src, const gchar *middle, const gchar *distill, RunRe
   fail_unless (pipeline != NULL && err == NULL, "%s: %s", desc, err ? err->message : "");
   memset (r, 0, sizeof (*r));
   r->losses = g_array_new (FALSE, FALSE, sizeof (gdouble));
-  GstBus *bus = gst_element_get_bus (pipeline);
-  gst_element_set_state (pipeline, GST_STATE_PLAYING);
-  for (;;) {
-    GstMessage *msg = gst_bus_timed_pop_filtered (bus, 120 * GST_SECOND,
-        GST_MESSAGE_EOS | GST_MESSAGE_ERROR | GST_MESSAGE_ELEMENT | GST_MESSAGE_WARNING);
-    fail_unless (msg != NULL, "timeout");
-    if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_WARNING) {
-      GError *e = NULL;
-      gst_message_parse_warning (msg, &e, NULL);
-      if (!r->warning)
-        r->warning = g_strdup (e->message);
-      g_error_free (e);
-      gst_message_unref (msg);
-      continue;
-    }
-    if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_ELEMENT) {
-      const GstStructure *s = gst_message_get_structure (msg);
-      if (gst_structure_has_name (s, "ncfm-progress")) {
-        gdouble loss = 0;
-        guint64 step = 0;
-        fail_unless (gst_structure_get_double (s, "loss", &loss));
-        fail_unless (gst_structure_get_uint64 (s, "step", &step));
-        fail_unless (gst_structure_has_field (s, "images-per-second"));
-        const GValue *cl = gst_structure_get_value (s, "class-losses");
-        fail_unless (cl != NULL && gst_value_array_get_size (cl) >= 1);
-        fail_unless (step > r->last_step);
-        r->last_step = step;
-        g_array_append_val (r->losses, loss);
-      }
-      gst_message_unref (msg);
-      continue;
-    }
-    if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_EOS) {
-      r->eos = TRUE;
-    } else {
-      r->error = error_message_text (msg);
-    }
-    gst_message_unref (msg);
-    break;
-  }
-  gst_element_set_state (pipeline, GST_STATE_NULL);
-  gst_object_unref (bus);
+  r->error = play_to_eos (pipeline, 120, on_message, r);
+  r->eos = r->error == NULL;
   gst_object_unref (pipeline);
 }
 

@@ -82,3 +82,27 @@ error_message_text (GstMessage *msg)
   gst_message_parse_error (msg, &e, &dbg);
   return g_strdup_printf ("%s (%s)", e->message, dbg ? dbg : "");
 }
+
+gchar *
+play_to_eos (GstElement *pipeline, guint timeout_s, PlayMessageFunc on_message, gpointer data)
+{
+  GstBus *bus = gst_element_get_bus (pipeline);
+  gchar *error = NULL;
+  gst_element_set_state (pipeline, GST_STATE_PLAYING);
+  for (;;) {
+    GstMessage *msg = gst_bus_timed_pop_filtered (bus, timeout_s * GST_SECOND,
+        GST_MESSAGE_EOS | GST_MESSAGE_ERROR | GST_MESSAGE_ELEMENT | GST_MESSAGE_WARNING);
+    fail_unless (msg != NULL, "neither EOS nor an error in %u s", timeout_s);
+    const GstMessageType type = GST_MESSAGE_TYPE (msg);
+    if (type == GST_MESSAGE_ERROR)
+      error = error_message_text (msg);
+    else if (type != GST_MESSAGE_EOS && on_message)
+      on_message (msg, data);
+    gst_message_unref (msg);
+    if (type == GST_MESSAGE_ERROR || type == GST_MESSAGE_EOS)
+      break;
+  }
+  gst_element_set_state (pipeline, GST_STATE_NULL);
+  gst_object_unref (bus);
+  return error;
+}

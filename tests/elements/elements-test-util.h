@@ -21,5 +21,11 @@ void make_dataset (void);
 void remove_dataset (void);
 /* "message (debug)" of an ERROR message, newly allocated. */
 gchar *error_message_text (GstMessage *msg);
+/* Plays the pipeline until EOS or an error (the test fails after timeout_s);
+ * every ELEMENT and WARNING message goes to on_message (may be NULL).  Sets
+ * the pipeline back to NULL; returns the error's text, or NULL at EOS. */
+typedef void (*PlayMessageFunc) (GstMessage *msg, gpointer data);
+gchar *play_to_eos (GstElement *pipeline, guint timeout_s, PlayMessageFunc on_message,
+    gpointer data);
 
 #endif

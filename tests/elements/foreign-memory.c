@@ -49,6 +49,14 @@ on_new_sample (GstElement *sink, gpointer data)
   return GST_FLOW_OK;
 }
 
+static void
+keep_element_message (GstMessage *msg, gpointer data)
+{
+  Run *r = data;
+  if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_ELEMENT)
+    g_ptr_array_add (r->messages, gst_structure_copy (gst_message_get_structure (msg)));
+}
+
 /* Runs `desc` to EOS or error.  An appsrc named "src" gets `caps` and
  * `input` (then end-of-stream); an appsink named "sink" is collected. */
 static void
@@ -78,27 +86,8 @@ run (const gchar *desc, const gchar *caps, GPtrArray *input, Run *r)
     GstFlowReturn ret;
     g_signal_emit_by_name (src, "end-of-stream", &ret);
   }
-  GstBus *bus = gst_element_get_bus (pipeline);
-  gst_element_set_state (pipeline, GST_STATE_PLAYING);
-  for (;;) {
-    GstMessage *msg = gst_bus_timed_pop_filtered (bus, 120 * GST_SECOND,
-        GST_MESSAGE_EOS | GST_MESSAGE_ERROR | GST_MESSAGE_ELEMENT);
-    fail_unless (msg != NULL, "%s: neither EOS nor an error in 120 s", desc);
-    if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_ELEMENT) {
-      g_ptr_array_add (r->messages, gst_structure_copy (gst_message_get_structure (msg)));
-      gst_message_unref (msg);
-      continue;
-    }
-    if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_EOS) {
-      r->eos = TRUE;
-    } else {
-      r->error = error_message_text (msg);
-    }
-    gst_message_unref (msg);
-    break;
-  }
-  gst_element_set_state (pipeline, GST_STATE_NULL);
-  gst_object_unref (bus);
+  r->error = play_to_eos (pipeline, 120, keep_element_message, r);
+  r->eos = r->error == NULL;
   g_clear_object (&src);
   g_clear_object (&sink);
   gst_object_unref (pipeline);

@@ -36,25 +36,6 @@ line (const gchar *sep, const gchar *location)
   return line_with_norm (sep, "instancenorm", location);
 }
 
-/* Runs a pipeline to EOS or error; the error's text, NULL at EOS. */
-static gchar *
-run_to_eos (GstElement *pipeline)
-{
-  GstBus *bus = gst_element_get_bus (pipeline);
-  gchar *error = NULL;
-  gst_element_set_state (pipeline, GST_STATE_PLAYING);
-  GstMessage *msg = gst_bus_timed_pop_filtered (bus, 180 * GST_SECOND,
-      GST_MESSAGE_EOS | GST_MESSAGE_ERROR);
-  fail_unless (msg != NULL, "neither EOS nor an error in 180 s");
-  if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_ERROR) {
-    error = error_message_text (msg);
-  }
-  gst_message_unref (msg);
-  gst_element_set_state (pipeline, GST_STATE_NULL);
-  gst_object_unref (bus);
-  return error;
-}
-
 static GstElement *
 parse (const gchar *desc)
 {
@@ -104,7 +85,7 @@ run_line (const gchar *sep, const gchar *norm, const gchar *path)
 {
   g_autofree gchar *desc = line_with_norm (sep, norm, path);
   GstElement *pipeline = parse (desc);
-  g_autofree gchar *error = run_to_eos (pipeline);
+  g_autofree gchar *error = play_to_eos (pipeline, 180, NULL, NULL);
   fail_unless (error == NULL, "%s: %s", desc, error);
   gst_object_unref (pipeline);
   return read_bytes (path);
@@ -147,7 +128,7 @@ GST_START_TEST (test_learned_sampler_trains_with_queues)
       "ncfmcf num-freqs=64 seed=3 sampler=learned ! queue max-size-buffers=3 ! ncfmdistill "
       "dataset=%s factor=1 ipc=2 init=real save-every=0 location=%s", idx_dir, idx_dir, path);
   GstElement *pipeline = parse (desc);
-  g_autofree gchar *error = run_to_eos (pipeline);
+  g_autofree gchar *error = play_to_eos (pipeline, 180, NULL, NULL);
   fail_unless (error == NULL, "%s: %s", desc, error);
   gst_object_unref (pipeline);
   g_autoptr (NcfmSafetensors) st = ncfm_safetensors_load (path, NULL);
@@ -223,7 +204,7 @@ run_held (const gchar *sep, gint64 max_wait_us, Overlap *o)
   GstPad *dsink = gst_element_get_static_pad (d, "sink");
   gst_pad_add_probe (xsrc, GST_PAD_PROBE_TYPE_BUFFER, on_extracted, o, NULL);
   gst_pad_add_probe (dsink, GST_PAD_PROBE_TYPE_BUFFER, hold_first_buffer, o, NULL);
-  g_autofree gchar *error = run_to_eos (pipeline);
+  g_autofree gchar *error = play_to_eos (pipeline, 180, NULL, NULL);
   fail_unless (error == NULL, "%s: %s", desc, error);
   fail_unless (o->held, "the distiller got no buffer");
   gst_object_unref (xsrc);

@@ -11,7 +11,9 @@
 #include <gst/check/gstcheck.h>
 #include <ncfm.h>
 
-#define N_IMAGES 30
+#include "elements-test-util.h"
+
+#define SWAP_IMAGES 30
 #define SIDE 12
 #define N_CLASSES 10
 
@@ -29,16 +31,16 @@ put_be32 (guint8 *p, guint32 v)
 static void
 write_split (const gchar *prefix)
 {
-  const gsize n_pixels = (gsize) N_IMAGES * SIDE * SIDE;
+  const gsize n_pixels = (gsize) SWAP_IMAGES * SIDE * SIDE;
   g_autofree guint8 *images = g_malloc (16 + n_pixels);
-  guint8 labels[8 + N_IMAGES];
+  guint8 labels[8 + SWAP_IMAGES];
   put_be32 (images, 0x803);
-  put_be32 (images + 4, N_IMAGES);
+  put_be32 (images + 4, SWAP_IMAGES);
   put_be32 (images + 8, SIDE);
   put_be32 (images + 12, SIDE);
   put_be32 (labels, 0x801);
-  put_be32 (labels + 4, N_IMAGES);
-  for (guint i = 0; i < N_IMAGES; i++) {
+  put_be32 (labels + 4, SWAP_IMAGES);
+  for (guint i = 0; i < SWAP_IMAGES; i++) {
     const guint c = i % N_CLASSES;
     labels[8 + i] = (guint8) c;
     for (guint p = 0; p < SIDE * SIDE; p++) {
@@ -86,6 +88,17 @@ remove_data (void)
   "! ncfmdistill dataset=%s location=%s ipc=2 factor=2 init=real lr=0.05 save-every=0"
 
 /* Runs PIPELINE with @extractor to EOS; returns the loss of every step. */
+/* The loss of each ncfm-progress message, into a GArray of gdouble. */
+static void
+keep_loss (GstMessage *msg, gpointer data)
+{
+  const GstStructure *s = gst_message_get_structure (msg);
+  gdouble loss;
+  if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_ELEMENT && gst_structure_has_name (s, "ncfm-progress")
+      && gst_structure_get_double (s, "loss", &loss))
+    g_array_append_val ((GArray *) data, loss);
+}
+
 static GArray *
 run (const gchar *extractor, const gchar *synset)
 {
@@ -94,30 +107,8 @@ run (const gchar *extractor, const gchar *synset)
   GstElement *pipeline = gst_parse_launch (desc, &err);
   fail_unless (pipeline != NULL && err == NULL, "%s: %s", desc, err ? err->message : "");
   GArray *losses = g_array_new (FALSE, FALSE, sizeof (gdouble));
-  GstBus *bus = gst_element_get_bus (pipeline);
-  gst_element_set_state (pipeline, GST_STATE_PLAYING);
-  for (;;) {
-    GstMessage *msg = gst_bus_timed_pop_filtered (bus, 120 * GST_SECOND,
-        GST_MESSAGE_EOS | GST_MESSAGE_ERROR | GST_MESSAGE_ELEMENT);
-    fail_unless (msg != NULL, "%s: timeout", extractor);
-    const GstMessageType type = GST_MESSAGE_TYPE (msg);
-    if (type == GST_MESSAGE_ERROR) {
-      g_autoptr (GError) e = NULL;
-      g_autofree gchar *dbg = NULL;
-      gst_message_parse_error (msg, &e, &dbg);
-      fail ("%s: %s (%s)", extractor, e->message, dbg ? dbg : "");
-    }
-    const GstStructure *s = gst_message_get_structure (msg);
-    gdouble loss;
-    if (type == GST_MESSAGE_ELEMENT && gst_structure_has_name (s, "ncfm-progress")
-        && gst_structure_get_double (s, "loss", &loss))
-      g_array_append_val (losses, loss);
-    gst_message_unref (msg);
-    if (type == GST_MESSAGE_EOS)
-      break;
-  }
-  gst_element_set_state (pipeline, GST_STATE_NULL);
-  gst_object_unref (bus);
+  g_autofree gchar *error = play_to_eos (pipeline, 120, keep_loss, losses);
+  fail_unless (error == NULL, "%s: %s", extractor, error);
   gst_object_unref (pipeline);
   return losses;
 }

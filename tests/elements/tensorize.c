@@ -409,6 +409,14 @@ GST_END_TEST;
 
 /* ---- the whole chain: video frames of one label distilled ---- */
 
+static void
+count_progress (GstMessage *msg, gpointer data)
+{
+  if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_ELEMENT
+      && gst_structure_has_name (gst_message_get_structure (msg), "ncfm-progress"))
+    (*(guint *) data)++;
+}
+
 GST_START_TEST (test_distill_from_video)
 {
   g_autofree gchar *path = g_build_filename (tmp_root, "video.safetensors", NULL);
@@ -419,28 +427,9 @@ GST_START_TEST (test_distill_from_video)
       "dataset=%s ipc=1 factor=1 init=real save-every=0", IMG_W, IMG_H, path, idx_dir);
   GstElement *pipeline = gst_parse_launch (desc, NULL);
   fail_unless (pipeline != NULL, "%s", desc);
-  GstBus *bus = gst_element_get_bus (pipeline);
-  gst_element_set_state (pipeline, GST_STATE_PLAYING);
   guint steps = 0;
-  for (;;) {
-    GstMessage *msg = gst_bus_timed_pop_filtered (bus, 120 * GST_SECOND,
-        GST_MESSAGE_EOS | GST_MESSAGE_ERROR | GST_MESSAGE_ELEMENT);
-    fail_unless (msg != NULL, "timeout");
-    const GstMessageType type = GST_MESSAGE_TYPE (msg);
-    if (type == GST_MESSAGE_ERROR) {
-      GError *e = NULL;
-      gst_message_parse_error (msg, &e, NULL);
-      fail ("%s", e->message);
-    }
-    if (type == GST_MESSAGE_ELEMENT
-        && gst_structure_has_name (gst_message_get_structure (msg), "ncfm-progress"))
-      steps++;
-    gst_message_unref (msg);
-    if (type == GST_MESSAGE_EOS)
-      break;
-  }
-  gst_element_set_state (pipeline, GST_STATE_NULL);
-  gst_object_unref (bus);
+  g_autofree gchar *failure = play_to_eos (pipeline, 120, count_progress, &steps);
+  fail_unless (failure == NULL, "%s", failure);
   gst_object_unref (pipeline);
   fail_unless_equals_int (steps, 24 / 4);
 
