@@ -64,19 +64,49 @@ say() {
 work=$(mktemp -d "${TMPDIR:-/tmp}/ncfm-evaluate-XXXXXX")
 trap 'rm -rf "$work"' EXIT
 
-# Runs one gst-launch line; on failure prints its error (the element's message) and exits.
+# Runs one gst-launch line with -m, its output (messages included) in $work/launch.log;
+# with $progress set, ncfm-train messages become a progress line on stderr headed by it
+# (rewritten in place on a terminal).  On failure prints its error (the element's
+# message) and exits.
 launch() {
-  local what=$1 out
+  local what=$1 tty=0
   shift
+  [ -t 2 ] && tty=1
   # shellcheck disable=SC2086
-  if ! out=$(gst-launch-1.0 -q ${GST_LAUNCH_OPTS:-} "$@" 2>&1); then
+  if ! gst-launch-1.0 -m ${GST_LAUNCH_OPTS:-} "$@" 2>&1 | tee "$work/launch.log" |
+      show_progress "${progress:-}" "$tty"; then
     local err
-    err=$(printf '%s\n' "$out" | sed -n 's/^ERROR: from element [^ ]*: //p' | head -n 1)
+    err=$(sed -n 's/^ERROR: from element [^ ]*: //p' "$work/launch.log" | head -n 1)
     # the preflight's model stands for the synthetic set
     err=${err//"The model of $work/probe.safetensors (property weights)"/"The synthetic set"}
-    die "$what failed: ${err:-$(printf '%s\n' "$out" | tail -n 3)}"
+    die "$what failed: ${err:-$(tail -n 3 "$work/launch.log")}"
   fi
-  printf '%s\n' "$out"
+}
+
+# show_progress WHAT TTY: gst-launch -m's output on stdin, a line per ncfm-train message
+# on stderr (none if WHAT is empty).  field() reads one field of a message's structure: string values escape
+# ", " as "\,\ ", so ", NAME=(" cannot start inside another field's value.
+show_progress() {
+  awk -v what="$1" -v tty="$2" '
+    function field(line, name,   v) {
+      if (!match(line, ", " name "=\\([a-z0-9]+\\)[^,;]*"))
+        return ""
+      v = substr(line, RSTART, RLENGTH); sub(/^[^)]*\)/, "", v)
+      return v
+    }
+    what != "" && /^Got message #[0-9]* from element "[^"]*" \(element\): ncfm-train, / {
+      printf "%s  %s: step %d/%d (epoch %d), loss %.3f, training accuracy %.1f %%%s", \
+        (tty ? "\r" : ""), what, field($0, "step"), field($0, "steps"), field($0, "epoch") + 1, \
+        field($0, "loss"), field($0, "accuracy"), (tty ? "" : "\n") > "/dev/stderr"
+      shown = 1
+    }
+    END { if (tty && shown) printf "\n" > "/dev/stderr" }'
+}
+
+# message_field NAME FIELD: FIELD of the last element message NAME in $work/launch.log
+message_field() {
+  sed -n "s/^Got message #[0-9]* from element \"[^\"]*\" (element): $1, \(.*\);\$/, \1/p" \
+    "$work/launch.log" | tail -n 1 | sed -n "s/.*, $2=([a-z0-9]*)\([^,;]*\).*/\1/p"
 }
 
 model_props=(depth="$depth" width=128 norm=instancenorm)
@@ -90,26 +120,32 @@ variant="$variant$soft"
 # or image shape than the test split, fails here in seconds instead of after a training.
 launch "reading the synthetic set $synset" \
   ncfmdatasetsrc location="$synset" mode=mixed batch-size=128 num-buffers=1 ! \
-  ncfmtrain "${model_props[@]}" progress-every=0 init-location="$work/probe.safetensors" \
-  >/dev/null
+  ncfmtrain "${model_props[@]}" progress-every=0 init-location="$work/probe.safetensors"
 launch "checking the test split of $dataset against $synset" \
   ncfmdatasetsrc location="$dataset" split=test mode=mixed batch-size=128 num-buffers=1 ! \
-  ncfmevaluate weights="$work/probe.safetensors" silent=true >/dev/null
+  ncfmevaluate weights="$work/probe.safetensors" silent=true
 
+# a progress line about every 5 % of each training
+progress_every=$((epochs >= 20 ? epochs / 20 : 1))
 accs=()
 for r in $(seq 1 "$repeats"); do
   start=$(date +%s)
-  launch "training repeat $r on $synset" \
+  progress="training repeat $r/$repeats on $(basename "$synset")" launch \
+    "training repeat $r on $synset" \
     ncfmdatasetsrc location="$synset" mode=mixed batch-size=128 epochs="$epochs" seed="$r" ! \
     ncfmaugment mode=per-sample strategy=color_crop_cutout_flip_scale_rotate seed="$r" ! \
     ncfmtrain "${model_props[@]}" optimizer=adamw schedule=evaluation cutmix=0.5 \
-    seed="$r" progress-every=0 location="$work/model$r.safetensors" >/dev/null
-  line=$(launch "testing repeat $r on $dataset" \
+    seed="$r" progress-every="$progress_every" location="$work/model$r.safetensors"
+  echo "  testing repeat $r/$repeats on the test split of $dataset" >&2
+  launch "testing repeat $r on $dataset" \
     ncfmdatasetsrc location="$dataset" split=test mode=mixed batch-size=500 shuffle=false ! \
-    ncfmevaluate weights="$work/model$r.safetensors" label="repeat $r/$repeats")
-  top1=$(printf '%s\n' "$line" | sed -n 's/^ncfmevaluate: .* top-1 \([0-9.]*\) %.*/\1/p')
-  top5=$(printf '%s\n' "$line" | sed -n 's/.* top-[0-9]* \([0-9.]*\) % of .*/\1/p')
-  [ -n "$top1" ] || die "no accuracy in the output of ncfmevaluate: $line"
+    ncfmevaluate weights="$work/model$r.safetensors" label="repeat $r/$repeats" silent=true
+  # the accuracy from the ncfm-accuracy message (not from printed text)
+  top1=$(message_field ncfm-accuracy top1)
+  top5=$(message_field ncfm-accuracy top5)
+  [ -n "$top1" ] && [ -n "$top5" ] \
+    || die "no ncfm-accuracy message from ncfmevaluate: $(tail -n 3 "$work/launch.log")"
+  top1=$(printf '%.2f' "$top1") top5=$(printf '%.2f' "$top5")
   accs+=("$top1")
   say "repeat $r/$repeats: top-1 $top1 %, top-5 $top5 % ($(($(date +%s) - start)) s$soft)"
 done

@@ -18,8 +18,18 @@ gst-launch-1.0 -q ncfmdatasetsrc location="$tmp/blobs" batch-size=20 epochs=2 ! 
   ncfmconvnet depth=2 width=8 ! ncfmcf num-freqs=64 ! \
   ncfmdistill location="$tmp/synset.safetensors" dataset="$tmp/blobs" ipc=2 factor=2 init=real
 
-out=$("$evaluate" "$tmp/synset.safetensors" --epochs 3 --repeats 2 --dataset-dir "$tmp/blobs")
+out=$("$evaluate" "$tmp/synset.safetensors" --epochs 3 --repeats 2 --dataset-dir "$tmp/blobs" \
+  2> "$tmp/progress.txt")
 echo "$out"
+cat "$tmp/progress.txt"
+# progress on stderr: one line per ncfm-train message (progress-every 1 at 3 epochs)
+for r in 1 2; do
+  for s in 1 2 3; do
+    grep -qE "^  training repeat $r/2 on synset.safetensors: step $s/3 \(epoch $s\), loss [0-9.]+, training accuracy [0-9.]+ %\$" \
+      "$tmp/progress.txt" || fail "no progress line for step $s of repeat $r"
+  done
+done
+[ "$(grep -c 'step' "$tmp/progress.txt")" -eq 6 ] || fail "progress lines besides the trainings"
 [ "$(echo "$out" | wc -l)" -eq 3 ] || fail "expected 3 lines"
 while read -r line; do
   [[ $line == "[reduced protocol (3 epochs, 2 repeats)] "* ]] || fail "untagged line: $line"
