@@ -26,8 +26,8 @@ ncfm_check_finite_f32 (const gfloat *v, gsize n, const gchar *source, const gcha
     return TRUE;
   const gfloat x = v[first];
   g_set_error (error, NCFM_ERROR, NCFM_ERROR_NOT_FINITE,
-      "%s: tensor '%s' has %s at element %" G_GSIZE_FORMAT " (%" G_GSIZE_FORMAT " of its %"
-      G_GSIZE_FORMAT " elements are not finite)", source, tensor,
+      "%s: tensor '%s' has %s at element %" G_GSIZE_FORMAT " (non-finite elements: %"
+      G_GSIZE_FORMAT " of %" G_GSIZE_FORMAT ")", source, tensor,
       isnan (x) ? "a NaN" : x > 0 ? "+inf" : "-inf", first, bad, n);
   return FALSE;
 }

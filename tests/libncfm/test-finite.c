@@ -108,7 +108,7 @@ test_dtypes (void)
 
   ncfm_safetensors_set (st, "b.f64", NCFM_DTYPE_F64, &four, 1, big, sizeof big);
   g_assert_false (ncfm_safetensors_check_finite (st, &error));
-  assert_names (error, "weights", "b.f64", "+inf at element 2 (1 of its 4 elements");
+  assert_names (error, "weights", "b.f64", "+inf at element 2 (non-finite elements: 1 of 4)");
   g_clear_error (&error);
   ncfm_safetensors_remove (st, "b.f64");
 
@@ -137,7 +137,7 @@ test_model_check (void)
   ncfm_tensor_f32 (p)[5] = NAN;
   ncfm_tensor_f32 (p)[7] = INFINITY;
   g_assert_false (ncfm_model_check_finite (m, &error));
-  assert_names (error, "model", name, "a NaN at element 5 (2 of its");
+  assert_names (error, "model", name, "a NaN at element 5 (non-finite elements: 2 of ");
 }
 
 int
