@@ -33,6 +33,13 @@
  * upstream duration in buffers, which ncfmdatasetsrc answers from its
  * epochs).
  *
+ * A run that diverges stops with an error at the first non-finite loss (the
+ * weights are checked too, with each progress message and before every
+ * save), naming the step and suggesting a lower #GstNcfmTrain:lr; its
+ * #GstNcfmTrain:location is then not written.  Weights files with a NaN or
+ * an infinity (#GstNcfmTrain:init-weights, #GstNcfmTrain:teacher) are
+ * refused at start.
+ *
  * #GstNcfmTrain:init-location receives the weights before the first step,
  * #GstNcfmTrain:location the trained weights at EOS; both are written
  * atomically (ncfm_model_save() format plus training metadata), so they form
