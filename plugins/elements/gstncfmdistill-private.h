@@ -76,7 +76,7 @@ gchar *gst_ncfm_distill_class_names_json (NcfmDataset *ds);
 gboolean gst_ncfm_distill_meta_uint (NcfmSafetensors *st, const gchar *key, guint64 *out);
 
 /* gstncfmdistill-lock.c */
-gboolean gst_ncfm_distill_claim_location (GstNcfmDistill *self);
+NcfmFileLock *gst_ncfm_distill_claim_location (GstNcfmDistill *self);
 
 /* gstncfmdistill-step.c */
 gboolean gst_ncfm_distill_step_class (GstNcfmDistill *self, NcfmCFMeta *cf, NcfmModel *model,

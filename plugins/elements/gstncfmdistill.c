@@ -226,7 +226,9 @@ gst_ncfm_distill_start (GstBaseSink *sink)
         ("property location is required"));
     return FALSE;
   }
-  if (!gst_ncfm_distill_claim_location (self))
+  /* held from here; released by any failure below (a failed start gets no stop) */
+  g_autoptr (NcfmFileLock) claim = gst_ncfm_distill_claim_location (self);
+  if (!claim)
     return FALSE;
   if (!dataset || !*dataset) {
     GST_ELEMENT_ERROR (self, RESOURCE, NOT_FOUND, ("No dataset set"), ("property dataset"));
@@ -270,6 +272,7 @@ gst_ncfm_distill_start (GstBaseSink *sink)
     if (!gst_ncfm_distill_check_resume (self, self->resume))
       return FALSE;
   }
+  self->set_lock = g_steal_pointer (&claim);
   return TRUE;
 }
 

@@ -24,7 +24,7 @@ static GstElement *
 distill_pipeline (const gchar *extractor_props, const gchar *location)
 {
   g_autofree gchar *desc = g_strdup_printf ("ncfmdatasetsrc location=%s batch-size=5 epochs=1 "
-      "! ncfmaugment strategy=none ! " EXTRACTOR " %s ! ncfmcf num-freqs=64 ! ncfmdistill "
+      "! ncfmaugment strategy=none ! " EXTRACTOR " %s ! ncfmcf num-freqs=64 ! ncfmdistill name=d "
       "dataset=%s factor=1 ipc=1 location=%s", idx_dir, extractor_props, idx_dir, location);
   GError *err = NULL;
   GstElement *pipeline = gst_parse_launch (desc, &err);
@@ -133,6 +133,18 @@ GST_START_TEST (test_second_writer)
   g_autofree gchar *again = run_distill ("", set);
   fail_unless (again == NULL, "%s", again);
   fail_unless (g_file_test (set, G_FILE_TEST_IS_REGULAR));
+
+  /* a distiller whose start fails after taking the lock (no dataset) lets it go */
+  GstElement *failed = distill_pipeline ("", set);
+  GstElement *d = gst_bin_get_by_name (GST_BIN (failed), "d");
+  fail_unless (d != NULL);
+  g_object_set (d, "dataset", "/nonexistent-ncfm-dataset", NULL);
+  gst_object_unref (d);
+  fail_unless (gst_element_set_state (failed, GST_STATE_PAUSED) == GST_STATE_CHANGE_FAILURE);
+  g_autofree gchar *after_failure = run_distill ("", set);
+  fail_unless (after_failure == NULL, "%s", after_failure);
+  gst_element_set_state (failed, GST_STATE_NULL);
+  gst_object_unref (failed);
 }
 GST_END_TEST;
 
