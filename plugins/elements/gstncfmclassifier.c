@@ -59,20 +59,22 @@ gst_ncfm_image_batch_caps (GstElement *element, GstCaps *caps, guint *channels, 
  * @path: a weights file
  * @property: the property that named it
  *
- * Returns: (transfer full) (nullable): the file, which remembers its path
+ * Returns: (transfer full) (nullable): the file, which remembers its path;
+ *   %NULL (an error posted) if it cannot be read or holds a NaN or infinity
  */
 NcfmSafetensors *
 gst_ncfm_load_weights (GstElement *element, const gchar *path, const gchar *property)
 {
   g_autoptr (GError) error = NULL;
-  NcfmSafetensors *file = ncfm_safetensors_load (path, &error);
-  if (!file) {
-    GST_ELEMENT_ERROR (element, RESOURCE, OPEN_READ, ("Cannot read the weights %s (property "
+  g_autoptr (NcfmSafetensors) file = ncfm_safetensors_load (path, &error);
+  if (file)
+    g_object_set_data_full (G_OBJECT (file), "ncfm-path", g_strdup (path), g_free);
+  if (!file || !ncfm_safetensors_check_finite (file, &error)) {
+    GST_ELEMENT_ERROR (element, RESOURCE, OPEN_READ, ("Cannot use the weights %s (property "
             "%s): %s", path, property, error->message), (NULL));
     return NULL;
   }
-  g_object_set_data_full (G_OBJECT (file), "ncfm-path", g_strdup (path), g_free);
-  return file;
+  return g_steal_pointer (&file);
 }
 
 /**

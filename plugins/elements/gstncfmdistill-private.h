@@ -8,6 +8,7 @@
 #include "gstncfmdistill.h"
 
 #include <ncfm.h>
+#include <ncfm-file.h>
 #include <ncfm-multiformation.h>
 
 #include "gstncfmcfmeta.h"
@@ -36,6 +37,7 @@ struct _GstNcfmDistill {
   NcfmMetric s_metric;
   guint64 s_seed;
 
+  NcfmFileLock *set_lock;      /* this run's claim on s_location, start to stop */
   NcfmDataset *ds;             /* from start until the set is initialised, then dropped */
   gchar *ds_name, *ds_class_names;  /* what the saved set's metadata needs of it */
   NcfmSafetensors *resume;   /* the file found at start, until the first buffer */
@@ -72,6 +74,9 @@ gboolean gst_ncfm_distill_save (GstNcfmDistill *self);
 gboolean gst_ncfm_distill_check_resume (GstNcfmDistill *self, NcfmSafetensors *st);
 gchar *gst_ncfm_distill_class_names_json (NcfmDataset *ds);
 gboolean gst_ncfm_distill_meta_uint (NcfmSafetensors *st, const gchar *key, guint64 *out);
+
+/* gstncfmdistill-lock.c */
+NcfmFileLock *gst_ncfm_distill_claim_location (GstNcfmDistill *self);
 
 /* gstncfmdistill-step.c */
 gboolean gst_ncfm_distill_step_class (GstNcfmDistill *self, NcfmCFMeta *cf, NcfmModel *model,

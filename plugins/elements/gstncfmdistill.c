@@ -186,6 +186,7 @@ clear_state (GstNcfmDistill *self)
   g_clear_pointer (&self->ds_name, g_free);
   g_clear_pointer (&self->ds_class_names, g_free);
   g_clear_pointer (&self->s_location, g_free);
+  g_clear_pointer (&self->set_lock, ncfm_file_lock_release);
   self->step = 0;
   self->saved_step = G_MAXUINT64;
   self->previewed_step = G_MAXUINT64;
@@ -225,6 +226,10 @@ gst_ncfm_distill_start (GstBaseSink *sink)
         ("property location is required"));
     return FALSE;
   }
+  /* held from here; released by any failure below (a failed start gets no stop) */
+  g_autoptr (NcfmFileLock) claim = gst_ncfm_distill_claim_location (self);
+  if (!claim)
+    return FALSE;
   if (!dataset || !*dataset) {
     GST_ELEMENT_ERROR (self, RESOURCE, NOT_FOUND, ("No dataset set"), ("property dataset"));
     return FALSE;
@@ -267,6 +272,7 @@ gst_ncfm_distill_start (GstBaseSink *sink)
     if (!gst_ncfm_distill_check_resume (self, self->resume))
       return FALSE;
   }
+  self->set_lock = g_steal_pointer (&claim);
   return TRUE;
 }
 

@@ -20,7 +20,9 @@
  * #GstNcfmEvaluate:silent), e.g.
  * `ncfmevaluate: synset IPC10 repeat 2: top-1 81.52 %, top-5 99.12 % of 10000 images (10 classes)`.
  *
- * Unreadable weights fail the state change with a message naming the file;
+ * Unreadable weights, or weights with a NaN or an infinity (which would
+ * still score), fail the state change with a message naming the file (and
+ * the tensor);
  * images of another shape than the model takes, a class count of the
  * stream's #NcfmBatchMeta other than the model's, or a label outside the
  * model's classes fail the stream with both numbers in the message.  EOS

@@ -19,6 +19,32 @@ load_file (const gchar *path, GError **error)
   return file;
 }
 
+/* Reads @path and checks that all its tensors are finite: a NaN weight hides
+ * in the forward pass and poisons the synthetic set through the backward. */
+static gboolean
+check_file (const gchar *path, GError **error)
+{
+  g_autoptr (NcfmSafetensors) file = load_file (path, error);
+  return file && ncfm_safetensors_check_finite (file, error);
+}
+
+/* Checks every member of the pool at start, rather than when a rotation
+ * first draws it, so that a bad member stops the run before any step. */
+static gboolean
+check_members (const gchar *dir, guint n_members, gboolean blend, GError **error)
+{
+  for (guint k = 0; k < n_members; k++) {
+    for (guint j = 0; j < (blend ? 2u : 1u); j++) {
+      g_autofree gchar *name = g_strdup_printf ("premodel%u_%s.safetensors", k,
+          j ? "init" : "trained");
+      g_autofree gchar *path = g_build_filename (dir, name, NULL);
+      if (!check_file (path, error))
+        return FALSE;
+    }
+  }
+  return TRUE;
+}
+
 /* The pool members premodel0 .. premodel{K-1} present in @dir (init needed only to blend). */
 static guint
 count_members (const gchar *dir, gboolean blend)
@@ -213,9 +239,10 @@ gst_ncfm_extractor_start (GstBaseTransform *trans)
     }
   }
   g_autoptr (NcfmSafetensors) file = NULL;
-  if (have_weights && !(file = load_file (weights, &error))) {
+  if (have_weights && (!(file = load_file (weights, &error))
+          || !ncfm_safetensors_check_finite (file, &error))) {
     GST_ELEMENT_ERROR (self, RESOURCE, OPEN_READ,
-        ("Cannot read the weights file \"%s\" (property weights): %s", weights,
+        ("Cannot use the weights file \"%s\" (property weights): %s", weights,
             error->message), (NULL));
     return FALSE;
   }
@@ -224,6 +251,11 @@ gst_ncfm_extractor_start (GstBaseTransform *trans)
     GST_ELEMENT_ERROR (self, RESOURCE, NOT_FOUND,
         ("The model pool \"%s\" (property pool) holds no premodel0_trained.safetensors%s",
             pool, blend ? " and premodel0_init.safetensors" : ""), (NULL));
+    return FALSE;
+  }
+  if (have_pool && !check_members (pool, members, blend, &error)) {
+    GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS, ("Cannot use the model pool \"%s\" (property "
+            "pool): %s", pool, error->message), (NULL));
     return FALSE;
   }
   GST_INFO_OBJECT (self, "weights: %s; device %s", have_weights ? weights

@@ -33,6 +33,13 @@
  * upstream duration in buffers, which ncfmdatasetsrc answers from its
  * epochs).
  *
+ * A run that diverges stops with an error at the first non-finite loss (the
+ * weights are checked too, with each progress message and before every
+ * save), naming the step and suggesting a lower #GstNcfmTrain:lr; its
+ * #GstNcfmTrain:location is then not written.  Weights files with a NaN or
+ * an infinity (#GstNcfmTrain:init-weights, #GstNcfmTrain:teacher) are
+ * refused at start.
+ *
  * #GstNcfmTrain:init-location receives the weights before the first step,
  * #GstNcfmTrain:location the trained weights at EOS; both are written
  * atomically (ncfm_model_save() format plus training metadata), so they form
@@ -55,6 +62,7 @@
  */
 #include "gstncfmtrain.h"
 
+#include <math.h>
 #include <ncfm.h>
 
 #include "gstncfmcaps.h"
@@ -88,6 +96,7 @@ struct _GstNcfmTrain {
   GstNcfmOptimizer *optimizer;
   GstNcfmTrainStep *trainer;
   guint64 step, total_steps, epoch;
+  gboolean diverged;          /* an error was posted: nothing is saved at EOS */
   gdouble lr_now;
   /* the window of the next progress message */
   gdouble loss_sum;
@@ -126,6 +135,7 @@ clear_state (GstNcfmTrain *self)
   g_clear_object (&self->import_device);
   g_clear_pointer (&self->dataset, g_free);
   self->step = self->total_steps = self->epoch = 0;
+  self->diverged = FALSE;
   self->in_c = self->in_h = self->in_w = 0;
   self->loss_sum = 0.0;
   self->win_steps = self->win_images = self->win_correct = 0;
@@ -204,11 +214,37 @@ new_model (GstNcfmTrain *self, NcfmDevice *dev, guint k, GError **error)
   return m ? NCFM_MODEL (m) : NULL;
 }
 
+/* Stops a diverged run (a non-finite loss, or weights checked with
+ * @check_weights) with an error, before it saves NaN weights that a model
+ * pool or an evaluation would then use. */
+static gboolean
+check_not_diverged (GstNcfmTrain *self, gdouble loss, gboolean check_weights)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree gchar *what = NULL;
+  if (!isfinite (loss))
+    what = g_strdup_printf ("the loss is %s", isnan (loss) ? "NaN" : loss > 0 ? "+inf" : "-inf");
+  else if (check_weights && !ncfm_model_check_finite (self->model, &error))
+    what = g_strdup_printf ("the weights are not finite (%s)", error->message);
+  else
+    return TRUE;
+  GST_ELEMENT_ERROR (self, STREAM, FAILED, ("Training diverged at step %" G_GUINT64_FORMAT
+          " (epoch %" G_GUINT64_FORMAT "): %s. Try a lower learning rate (property lr, %g)",
+          self->step, self->epoch, what, self->s.lr), ("the weights are not saved%s%s%s",
+          is_set (self->s.location) ? " (location " : "",
+          is_set (self->s.location) ? self->s.location : "",
+          is_set (self->s.location) ? " is left as it was)" : ""));
+  self->diverged = TRUE;
+  return FALSE;
+}
+
 /* The weights with what they were trained on and how, written atomically. */
 static gboolean
 save_model (GstNcfmTrain *self, const gchar *path, const gchar *property)
 {
   g_autoptr (GError) error = NULL;
+  if (!check_not_diverged (self, 0.0, TRUE))
+    return FALSE;
   g_autoptr (NcfmSafetensors) st = ncfm_model_to_safetensors (self->model);
   g_autofree gchar *step = g_strdup_printf ("%" G_GUINT64_FORMAT, self->step);
   g_autofree gchar *seed = g_strdup_printf ("%" G_GUINT64_FORMAT, self->s.seed);
@@ -401,7 +437,11 @@ gst_ncfm_train_render (GstBaseSink *sink, GstBuffer *buf)
   self->win_correct += correct;
   GST_LOG_OBJECT (self, "step %" G_GUINT64_FORMAT ": loss %g, %u/%" G_GINT64_FORMAT " correct",
       self->step, loss, correct, n);
-  if (self->s.progress_every && self->step % self->s.progress_every == 0)
+  /* the loss every step; the weights (a copy from the device) with each progress message */
+  const gboolean progress = self->s.progress_every && self->step % self->s.progress_every == 0;
+  if (!check_not_diverged (self, loss, progress))
+    return GST_FLOW_ERROR;
+  if (progress)
     post_progress (self);
   return GST_FLOW_OK;
 }
@@ -410,6 +450,10 @@ static gboolean
 gst_ncfm_train_event (GstBaseSink *sink, GstEvent *event)
 {
   GstNcfmTrain *self = GST_NCFM_TRAIN (sink);
+  if (GST_EVENT_TYPE (event) == GST_EVENT_EOS && self->diverged) {
+    gst_event_unref (event);
+    return FALSE;
+  }
   if (GST_EVENT_TYPE (event) == GST_EVENT_EOS) {
     if (!self->model) {
       GST_ELEMENT_ERROR (self, STREAM, FAILED, ("No training batch reached ncfmtrain before "

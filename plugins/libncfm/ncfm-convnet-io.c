@@ -4,6 +4,7 @@
  * with the architecture in the metadata. */
 #define G_LOG_DOMAIN "Ncfm"
 #include "ncfm-convnet-private.h"
+#include "ncfm-finite-private.h"
 
 #include <string.h>
 
@@ -64,7 +65,9 @@ ncfm_convnet_load_safetensors (NcfmConvNet *self, NcfmSafetensors *file, GError 
     const gint64 *shape = ncfm_tensor_get_shape (p->value, &nd);
     gfloat *host = g_new (gfloat, MAX (ncfm_tensor_get_numel (p->value), 1));
     g_ptr_array_add (staged, host);
-    if (!ncfm_safetensors_read_f32 (file, key, shape, nd, host, error)) {
+    if (!ncfm_safetensors_read_f32 (file, key, shape, nd, host, error)
+        || !ncfm_check_finite_f32 (host, (gsize) ncfm_tensor_get_numel (p->value), fname, key,
+            error)) {
       g_ptr_array_unref (staged);
       return FALSE;
     }

@@ -21,12 +21,15 @@ GQuark ncfm_error_quark (void);
  * @NCFM_ERROR_SHAPE: a tensor has the wrong shape or type for the operation
  * @NCFM_ERROR_ARGUMENT: an argument is out of range
  * @NCFM_ERROR_WEIGHTS: weights are missing or do not fit the model
+ * @NCFM_ERROR_NOT_FINITE: a tensor (weights read from a file, or a model's
+ *   parameters) holds a NaN or an infinity
  */
 typedef enum {
   NCFM_ERROR_DEVICE,
   NCFM_ERROR_SHAPE,
   NCFM_ERROR_ARGUMENT,
   NCFM_ERROR_WEIGHTS,
+  NCFM_ERROR_NOT_FINITE,
 } NcfmError;
 
 #define NCFM_TYPE_DEVICE (ncfm_device_get_type ())

@@ -121,6 +121,8 @@ NcfmModel *ncfm_model_new_from_file (NcfmDevice *device, const gchar *path, GErr
 NcfmModel *ncfm_model_new_blend (NcfmModel *init, NcfmModel *trained, gdouble lambda,
     GError **error);
 gboolean ncfm_model_copy_parameters (NcfmModel *self, NcfmModel *source, GError **error);
+/* in ncfm-finite.c */
+gboolean ncfm_model_check_finite (NcfmModel *self, GError **error);
 
 #ifndef __GI_SCANNER__
 /* The architectures ncfm_model_new_from_safetensors() knows, by their

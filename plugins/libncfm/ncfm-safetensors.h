@@ -61,6 +61,8 @@ gfloat *ncfm_safetensors_dup_f32 (NcfmSafetensors *self, const gchar *name,
     gsize *n_elements, GError **error);
 gboolean ncfm_safetensors_read_f32 (NcfmSafetensors *self, const gchar *name,
     const gint64 *expect_shape, guint expect_n_dims, gfloat *dst, GError **error);
+/* in ncfm-finite.c */
+gboolean ncfm_safetensors_check_finite (NcfmSafetensors *self, GError **error);
 
 void ncfm_safetensors_set (NcfmSafetensors *self, const gchar *name, NcfmDType dtype,
     const gint64 *shape, guint n_dims, gconstpointer data, gsize n_bytes);

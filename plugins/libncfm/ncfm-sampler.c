@@ -29,6 +29,7 @@
  */
 #define G_LOG_DOMAIN "Ncfm"
 #include "ncfm-sampler.h"
+#include "ncfm-finite-private.h"
 
 #include <math.h>
 #include <string.h>
@@ -797,6 +798,7 @@ load_tensor (NcfmSafetensors *file, const gchar *name, NcfmTensor *dst, GError *
   gsize n = (gsize) ncfm_tensor_get_numel (dst);
   g_autofree gfloat *host = g_new (gfloat, n);
   return ncfm_safetensors_read_f32 (file, name, shape, nd, host, error)
+      && ncfm_check_finite_f32 (host, n, file_name_of (file), name, error)
       && ncfm_tensor_set_data (dst, (const guint8 *) host, n * sizeof (gfloat), error);
 }
 

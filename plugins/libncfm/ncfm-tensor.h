@@ -39,6 +39,9 @@ gboolean ncfm_tensor_set_data (NcfmTensor *self, const guint8 *data, gsize n_byt
 gboolean ncfm_tensor_copy_from (NcfmTensor *self, NcfmTensor *src, GError **error);
 void ncfm_tensor_fill (NcfmTensor *self, gfloat value);
 void ncfm_tensor_to_safetensors (NcfmTensor *self, NcfmSafetensors *file, const gchar *name);
+/* in ncfm-finite.c */
+gboolean ncfm_tensor_check_finite (NcfmTensor *self, const gchar *source, const gchar *name,
+    GError **error);
 
 #ifndef __GI_SCANNER__
 /* Raw pointer into device memory (C only). */

@@ -10,6 +10,7 @@
 
 #include "blobs.h"
 #include "train-test-util.h"
+#include "weights-test-util.h"
 
 #define K 10
 #define N_TRAIN 200
@@ -243,6 +244,13 @@ GST_START_TEST (test_errors)
   g_autofree gchar *five = save_convnet ("five.safetensors", 1, 5);
   g_autofree gchar *p3 = g_strdup_printf ("weights=%s", five);
   expect_error (data_dir, p3, (const gchar *[]) { five, "5 classes", "10", NULL });
+
+  /* one NaN: refused at start, naming the property, file and tensor (it would score) */
+  g_autofree gchar *nan = save_convnet ("nan.safetensors", 1, K);
+  poison_weights_file (nan, "classifier.weight", 17);
+  g_autofree gchar *p6 = g_strdup_printf ("weights=%s", nan);
+  expect_error (data_dir, p6, (const gchar *[]) { "property weights", nan,
+      "tensor 'classifier.weight' has a NaN at element 17", NULL });
 
   g_autofree gchar *rgb = save_convnet ("rgb.safetensors", 3, K);
   g_autofree gchar *p4 = g_strdup_printf ("weights=%s", rgb);

@@ -11,6 +11,7 @@
 
 #include "blobs.h"
 #include "train-test-util.h"
+#include "weights-test-util.h"
 
 #define K 10
 #define N_TRAIN 200
@@ -407,6 +408,46 @@ GST_START_TEST (test_errors)
 }
 GST_END_TEST;
 
+/* A teacher with one NaN is refused at start: no step, no file written. */
+GST_START_TEST (test_nan_teacher)
+{
+  g_autofree gchar *teacher = save_convnet ("nan-teacher.safetensors", 1, K);
+  poison_weights_file (teacher, "classifier.weight", 17);
+  g_autofree gchar *out = tmp_path ("student.safetensors");
+  g_autofree gchar *props = g_strdup_printf ("depth=1 teacher=%s location=%s", teacher, out);
+  expect_error ("batch-size=50 epochs=1", props, (const gchar *[]) { "property teacher",
+      teacher, "tensor 'classifier.weight' has a NaN at element 17", NULL });
+  fail_if (g_file_test (out, G_FILE_TEST_EXISTS), "%s was written", out);
+}
+GST_END_TEST;
+
+/* lr=10 without normalisation diverges within a few steps: an error at the
+ * first non-finite loss naming the step and lr, and location keeps the
+ * bytes of the previous run's weights. */
+GST_START_TEST (test_diverging_lr)
+{
+  g_autofree gchar *out = save_convnet ("previous.safetensors", 1, K);
+  g_autofree gchar *before = file_sha256 (out);
+  g_autofree gchar *props = g_strdup_printf ("depth=2 width=8 norm=none lr=10 location=%s", out);
+  RunResult r;
+  run_train ("batch-size=50 epochs=10", props, &r, FALSE);
+  fail_unless (!r.eos && r.error != NULL, "no error");
+  for (const gchar *const *n = (const gchar *[]) { "Training diverged at step ", "is NaN",
+          "lower learning rate (property lr, 10)", out, NULL }; *n; n++)
+    fail_unless (strstr (r.error, *n) != NULL, "\"%s\" not in: %s", *n, r.error);
+  /* it stopped at the first bad loss: every step before it had a finite one */
+  g_autoptr (GPtrArray) m = run_result_messages (&r, "ncfm-train");
+  fail_unless (m->len >= 1 && m->len < 40, "%u progress messages", m->len);
+  for (guint i = 0; i < m->len; i++)
+    fail_unless (isfinite (field_double (g_ptr_array_index (m, i), "loss")));
+  g_autofree gchar *step = g_strdup_printf ("step %u ", m->len + 1);
+  fail_unless (strstr (r.error, step) != NULL, "\"%s\" not in: %s", step, r.error);
+  run_result_clear (&r);
+  g_autofree gchar *after = file_sha256 (out);
+  fail_unless_equals_string (before, after);
+}
+GST_END_TEST;
+
 static Suite *
 train_suite (void)
 {
@@ -421,6 +462,8 @@ train_suite (void)
   tcase_add_test (tc, test_cutmix_learns);
   tcase_add_test (tc, test_resnet);
   tcase_add_test (tc, test_errors);
+  tcase_add_test (tc, test_nan_teacher);
+  tcase_add_test (tc, test_diverging_lr);
   suite_add_tcase (s, tc);
   return s;
 }

@@ -169,6 +169,26 @@ def convnet_errors():
         assert '[2, 3, 28, 28]' in e.message, e.message
 
 
+@test
+def nan_weights_refused():
+    dev = Ncfm.Device.new('cpu')
+    net = Ncfm.ConvNet.new(dev, 1, 8, 8, 10, 1, 4, Ncfm.Norm.INSTANCE, 0)
+    st = net.to_safetensors()
+    name = 'classifier.weight'
+    w = np.array(st.dup_f32(name), dtype=np.float32)
+    w[17] = np.nan
+    st.set(name, Ncfm.DType.F32, list(st.get_shape(name)), w.tobytes())
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, 'nan.safetensors')
+        assert st.save(path)
+        try:
+            Ncfm.Model.new_from_file(dev, path)
+            raise AssertionError('NaN weights accepted')
+        except GLib.Error as e:
+            assert e.matches(Ncfm.error_quark(), Ncfm.Error.NOT_FINITE), e
+            assert f"{path}: tensor '{name}' has a NaN at element 17" in e.message, e.message
+
+
 def main():
     print(f'1..{len(TESTS)}')
     failed = 0
