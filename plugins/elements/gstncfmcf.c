@@ -191,8 +191,10 @@ ensure_sampler (GstNcfmCF *self, NcfmDevice *dev, guint dim)
   g_autoptr (NcfmSampler) sampler = NULL;
   if (self->sampler_kind == NCFM_SAMPLER_LEARNED) {
     sampler = ncfm_sampler_new_learned (dev, self->num_freqs, dim, self->seed, &error);
+    if (sampler && !ncfm_sampler_set_optimizer (sampler, self->lr, self->momentum,
+            self->weight_decay, &error))
+      g_clear_object (&sampler);
     if (sampler) {
-      ncfm_sampler_set_optimizer (sampler, self->lr, self->momentum, self->weight_decay);
       /* psi's own noise stream, drawn separately so that the meta can carry it */
       self->noise_source = ncfm_sampler_new_gaussian (dev, self->num_freqs / LEARNED_TILES, dim,
           1.0f, self->seed, &error);

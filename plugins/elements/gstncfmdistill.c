@@ -286,7 +286,7 @@ new_f32 (NcfmDevice *dev, const gint64 *shape, guint nd, const gfloat *data, gsi
         n_bytes, error);
   NcfmTensor *t = ncfm_tensor_new (dev, NCFM_DTYPE_F32, shape, nd, error);
   if (t)
-    ncfm_tensor_fill (t, 0.0f);
+    ncfm_tensor_fill (t, 0.0f, NULL);
   return t;
 }
 
@@ -434,7 +434,11 @@ ensure_state (GstNcfmDistill *self, GstBuffer *buf, NcfmCFMeta *cf, NcfmDevice *
     GST_ELEMENT_ERROR (self, RESOURCE, NO_SPACE_LEFT, ("%s", error->message), (NULL));
     return FALSE;
   }
-  self->ncfd = ncfm_ncfd_new (dev, self->s_metric, self->s_alpha, self->s_beta);
+  self->ncfd = ncfm_ncfd_new (dev, self->s_metric, self->s_alpha, self->s_beta, &error);
+  if (!self->ncfd) {
+    GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS, ("%s", error->message), ("properties alpha, beta"));
+    return FALSE;
+  }
   self->dec_work = ncfm_activations_new ();
   self->acts = ncfm_activations_new ();
   self->aug_work = ncfm_activations_new ();
