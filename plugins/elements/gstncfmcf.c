@@ -472,7 +472,7 @@ install_sampler_properties (GObjectClass *gobject_class)
    */
   g_object_class_install_property (gobject_class, PROP_SIGMA,
       g_param_spec_float ("sigma", "Sigma", "Standard deviation of Gaussian frequencies",
-          0.0f, 1e6f, DEFAULT_SIGMA, PARAM_FLAGS));
+          1e-6f, 1e6f, DEFAULT_SIGMA, PARAM_FLAGS));
   /**
    * GstNcfmCF:sampler-lr:
    *

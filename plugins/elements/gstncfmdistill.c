@@ -757,14 +757,14 @@ gst_ncfm_distill_class_init (GstNcfmDistillClass *klass)
    */
   g_object_class_install_property (gobject_class, PROP_LR,
       g_param_spec_float ("lr", "Learning rate", "AdamW learning rate on the images", 0.0f,
-          100.0f, DEFAULT_LR, PARAM_FLAGS));
+          1.0f, DEFAULT_LR, PARAM_FLAGS));
   /**
    * GstNcfmDistill:alpha:
    *
    * NCFD weight of the amplitude term.
    */
   g_object_class_install_property (gobject_class, PROP_ALPHA,
-      g_param_spec_float ("alpha", "Alpha", "NCFD weight of the amplitude term", 0.0f, 1000.0f,
+      g_param_spec_float ("alpha", "Alpha", "NCFD weight of the amplitude term", 0.0f, 1.0f,
           DEFAULT_ALPHA, PARAM_FLAGS));
   /**
    * GstNcfmDistill:beta:
@@ -772,7 +772,7 @@ gst_ncfm_distill_class_init (GstNcfmDistillClass *klass)
    * NCFD weight of the phase term.
    */
   g_object_class_install_property (gobject_class, PROP_BETA,
-      g_param_spec_float ("beta", "Beta", "NCFD weight of the phase term", 0.0f, 1000.0f,
+      g_param_spec_float ("beta", "Beta", "NCFD weight of the phase term", 0.0f, 1.0f,
           DEFAULT_BETA, PARAM_FLAGS));
   /**
    * GstNcfmDistill:metric:

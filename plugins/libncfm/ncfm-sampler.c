@@ -187,7 +187,8 @@ sampler_new (NcfmDevice *device, NcfmSamplerKind kind, guint num_freqs, guint di
  * @error: return location for a #GError
  *
  * Returns: (transfer full): a sampler of t = sigma N(0, I) [M, d], or %NULL
- *   with @error set for sizes out of range or a negative or non-finite sigma
+ *   with @error set for sizes out of range or a sigma that is not finite and
+ *   positive (0 would make every t zero and the loss blind)
  */
 NcfmSampler *
 ncfm_sampler_new_gaussian (NcfmDevice *device, guint num_freqs, guint dim, gfloat sigma,
@@ -195,10 +196,10 @@ ncfm_sampler_new_gaussian (NcfmDevice *device, guint num_freqs, guint dim, gfloa
 {
   g_return_val_if_fail (NCFM_IS_DEVICE (device), NULL);
   if (num_freqs < 1 || num_freqs > MAX_FREQS || dim < 1 || dim > MAX_DIM
-      || !isfinite (sigma) || sigma < 0) {
+      || !isfinite (sigma) || !(sigma > 0)) {
     g_set_error (error, NCFM_ERROR, NCFM_ERROR_ARGUMENT,
         "invalid Gaussian sampler: num_freqs %u (1..%u), dim %u (1..%u), sigma %g (finite, "
-        ">= 0)", num_freqs, MAX_FREQS, dim, MAX_DIM, sigma);
+        "> 0)", num_freqs, MAX_FREQS, dim, MAX_DIM, sigma);
     return NULL;
   }
   return sampler_new (device, NCFM_SAMPLER_GAUSSIAN, num_freqs, dim, sigma, seed);
