@@ -436,7 +436,8 @@ ensure_state (GstNcfmDistill *self, GstBuffer *buf, NcfmCFMeta *cf, NcfmDevice *
   }
   self->ncfd = ncfm_ncfd_new (dev, self->s_metric, self->s_alpha, self->s_beta, &error);
   if (!self->ncfd) {
-    GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS, ("%s", error->message), ("properties alpha, beta"));
+    GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS, ("%s", error->message),
+        ("properties alpha, beta"));
     return FALSE;
   }
   self->dec_work = ncfm_activations_new ();

@@ -309,8 +309,8 @@ ncfm_loader_new (NcfmDataset *dataset, NcfmDevice *device, guint batch_size, Ncf
    * beyond the dataset costs nothing, and an impossible one is an error */
   self->chw = (gsize) c * ncfm_dataset_get_height (dataset) * ncfm_dataset_get_width (dataset);
   const gsize elem = dtype == NCFM_DTYPE_U8 ? 1 : sizeof (float);
-  g_autofree gchar *what = g_strdup_printf ("loader: batch-size %u of %ux%ux%u %s images", largest_batch,
-      c, ncfm_dataset_get_height (dataset), ncfm_dataset_get_width (dataset),
+  g_autofree gchar *what = g_strdup_printf ("loader: batch-size %u of %ux%ux%u %s images",
+      largest_batch, c, ncfm_dataset_get_height (dataset), ncfm_dataset_get_width (dataset),
       ncfm_dtype_to_string (dtype));
   self->host = ncfm_host_try_alloc (largest_batch, self->chw * elem, what, error);
   if (!self->host)
