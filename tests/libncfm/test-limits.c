@@ -90,28 +90,19 @@ test_loader_large_batch (void)
 
 /* ---- a forged PNG header in an ImageFolder ------------------------------ */
 
-static void
-put_be32 (guint8 *p, guint32 v)
-{
-  p[0] = v >> 24;
-  p[1] = v >> 16;
-  p[2] = v >> 8;
-  p[3] = v;
-}
-
 /* A PNG signature and an IHDR chunk claiming 16384x8192 RGB, nothing else
  * (33 bytes): a header that passes every size check but has no pixels. */
 static void
 write_forged_png (const gchar *path)
 {
   guint8 f[33] = { 0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n' };
-  put_be32 (f + 8, 13);
+  ncfm_test_put_be32 (f + 8, 13);
   memcpy (f + 12, "IHDR", 4);
-  put_be32 (f + 16, 16384);
-  put_be32 (f + 20, 8192);
+  ncfm_test_put_be32 (f + 16, 16384);
+  ncfm_test_put_be32 (f + 20, 8192);
   f[24] = 8;    /* bit depth */
   f[25] = 2;    /* RGB */
-  put_be32 (f + 29, (guint32) crc32 (crc32 (0, NULL, 0), f + 12, 17));
+  ncfm_test_put_be32 (f + 29, (guint32) crc32 (crc32 (0, NULL, 0), f + 12, 17));
   g_assert_true (g_file_set_contents (path, (const gchar *) f, sizeof f, NULL));
 }
 
@@ -183,22 +174,6 @@ test_imagefolder_forged_header (void)
   g_clear_error (&error);
 }
 
-static void
-remove_tree (const gchar *path)
-{
-  if (g_file_test (path, G_FILE_TEST_IS_DIR)) {
-    g_autoptr (GDir) d = g_dir_open (path, 0, NULL);
-    const gchar *e;
-    while (d && (e = g_dir_read_name (d))) {
-      g_autofree gchar *p = g_build_filename (path, e, NULL);
-      remove_tree (p);
-    }
-    g_rmdir (path);
-  } else {
-    g_unlink (path);
-  }
-}
-
 int
 main (int argc, char **argv)
 {
@@ -211,7 +186,7 @@ main (int argc, char **argv)
   g_test_add_func ("/limits/loader-large-batch", test_loader_large_batch);
   g_test_add_func ("/limits/imagefolder-forged-header", test_imagefolder_forged_header);
   int ret = g_test_run ();
-  remove_tree (tmp_root);
+  ncfm_test_remove_tree (tmp_root);
   g_free (tmp_root);
   return ret;
 }
