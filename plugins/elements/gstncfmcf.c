@@ -191,8 +191,10 @@ ensure_sampler (GstNcfmCF *self, NcfmDevice *dev, guint dim)
   g_autoptr (NcfmSampler) sampler = NULL;
   if (self->sampler_kind == NCFM_SAMPLER_LEARNED) {
     sampler = ncfm_sampler_new_learned (dev, self->num_freqs, dim, self->seed, &error);
+    if (sampler && !ncfm_sampler_set_optimizer (sampler, self->lr, self->momentum,
+            self->weight_decay, &error))
+      g_clear_object (&sampler);
     if (sampler) {
-      ncfm_sampler_set_optimizer (sampler, self->lr, self->momentum, self->weight_decay);
       /* psi's own noise stream, drawn separately so that the meta can carry it */
       self->noise_source = ncfm_sampler_new_gaussian (dev, self->num_freqs / LEARNED_TILES, dim,
           1.0f, self->seed, &error);
@@ -470,7 +472,7 @@ install_sampler_properties (GObjectClass *gobject_class)
    */
   g_object_class_install_property (gobject_class, PROP_SIGMA,
       g_param_spec_float ("sigma", "Sigma", "Standard deviation of Gaussian frequencies",
-          0.0f, 1e6f, DEFAULT_SIGMA, PARAM_FLAGS));
+          1e-6f, 1e6f, DEFAULT_SIGMA, PARAM_FLAGS));
   /**
    * GstNcfmCF:sampler-lr:
    *

@@ -52,6 +52,20 @@ GST_ELEMENT_REGISTER_DEFINE_WITH_CODE (ncfmconvnet, "ncfmconvnet", GST_RANK_NONE
 
 /* The feature dim of a ConvNet of the properties' depth and width on
  * [c, h, w] images (the layer arithmetic of ncfm_convnet_new). */
+/* The side of the last block's maps for an input side *s, or FALSE when some
+ * block would pool maps of side 0. */
+static gboolean
+pooled_side (guint c, guint depth, gint64 *s)
+{
+  for (guint l = 0; l < depth; l++) {
+    const gint64 pad = (c == 1 && l == 0) ? 3 : 1;   /* 28x28 grey -> 32x32 maps */
+    *s = (*s + 2 * pad - 2) / 2;
+    if (*s < 1)
+      return FALSE;
+  }
+  return TRUE;
+}
+
 static gboolean
 gst_ncfm_convnet_feature_dim (GstNcfmExtractor *base, guint c, guint h, guint w, guint *d,
     GError **error)
@@ -61,18 +75,15 @@ gst_ncfm_convnet_feature_dim (GstNcfmExtractor *base, guint c, guint h, guint w,
   const guint depth = self->depth, width = self->width;
   GST_OBJECT_UNLOCK (self);
   gint64 y = h, x = w;
-  for (guint l = 0; l < depth; l++) {
-    const gint64 pad = (c == 1 && l == 0) ? 3 : 1;
-    const gint64 yo = y + 2 * pad - 2, xo = x + 2 * pad - 2;
-    if (yo / 2 < 1 || xo / 2 < 1) {
-      g_set_error (error, GST_STREAM_ERROR, GST_STREAM_ERROR_FORMAT,
-          "caps field dimensions: images of %ux%u are too small for a ConvNet of depth %u "
-          "(property depth): block %u would pool %" G_GINT64_FORMAT "x%" G_GINT64_FORMAT
-          " maps", h, w, depth, l + 1, yo, xo);
-      return FALSE;
-    }
-    y = yo / 2;
-    x = xo / 2;
+  if (!pooled_side (c, depth, &y) || !pooled_side (c, depth, &x)) {
+    guint least = 1;          /* the smallest side that survives every pooling */
+    for (gint64 s = 1; !pooled_side (c, depth, &s); s = ++least)
+      ;
+    g_set_error (error, GST_STREAM_ERROR, GST_STREAM_ERROR_FORMAT,
+        "caps field dimensions: %s depth %u (property depth) needs %u-channel inputs of at least "
+        "%ux%u, got %ux%u", GST_ELEMENT_NAME (gst_element_get_factory (GST_ELEMENT (self))), depth,
+        c, least, least, h, w);
+    return FALSE;
   }
   if ((guint64) width * y * x > G_MAXINT) {
     g_set_error (error, GST_STREAM_ERROR, GST_STREAM_ERROR_FORMAT,

@@ -292,7 +292,7 @@ new_f32 (NcfmDevice *dev, const gint64 *shape, guint nd, const gfloat *data, gsi
         n_bytes, error);
   NcfmTensor *t = ncfm_tensor_new (dev, NCFM_DTYPE_F32, shape, nd, error);
   if (t)
-    ncfm_tensor_fill (t, 0.0f);
+    ncfm_tensor_fill (t, 0.0f, NULL);
   return t;
 }
 
@@ -440,7 +440,12 @@ ensure_state (GstNcfmDistill *self, GstBuffer *buf, NcfmCFMeta *cf, NcfmDevice *
     GST_ELEMENT_ERROR (self, RESOURCE, NO_SPACE_LEFT, ("%s", error->message), (NULL));
     return FALSE;
   }
-  self->ncfd = ncfm_ncfd_new (dev, self->s_metric, self->s_alpha, self->s_beta);
+  self->ncfd = ncfm_ncfd_new (dev, self->s_metric, self->s_alpha, self->s_beta, &error);
+  if (!self->ncfd) {
+    GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS, ("%s", error->message),
+        ("properties alpha, beta"));
+    return FALSE;
+  }
   self->dec_work = ncfm_activations_new ();
   self->acts = ncfm_activations_new ();
   self->aug_work = ncfm_activations_new ();
@@ -759,14 +764,14 @@ gst_ncfm_distill_class_init (GstNcfmDistillClass *klass)
    */
   g_object_class_install_property (gobject_class, PROP_LR,
       g_param_spec_float ("lr", "Learning rate", "AdamW learning rate on the images", 0.0f,
-          100.0f, DEFAULT_LR, PARAM_FLAGS));
+          1.0f, DEFAULT_LR, PARAM_FLAGS));
   /**
    * GstNcfmDistill:alpha:
    *
    * NCFD weight of the amplitude term.
    */
   g_object_class_install_property (gobject_class, PROP_ALPHA,
-      g_param_spec_float ("alpha", "Alpha", "NCFD weight of the amplitude term", 0.0f, 1000.0f,
+      g_param_spec_float ("alpha", "Alpha", "NCFD weight of the amplitude term", 0.0f, 1.0f,
           DEFAULT_ALPHA, PARAM_FLAGS));
   /**
    * GstNcfmDistill:beta:
@@ -774,7 +779,7 @@ gst_ncfm_distill_class_init (GstNcfmDistillClass *klass)
    * NCFD weight of the phase term.
    */
   g_object_class_install_property (gobject_class, PROP_BETA,
-      g_param_spec_float ("beta", "Beta", "NCFD weight of the phase term", 0.0f, 1000.0f,
+      g_param_spec_float ("beta", "Beta", "NCFD weight of the phase term", 0.0f, 1.0f,
           DEFAULT_BETA, PARAM_FLAGS));
   /**
    * GstNcfmDistill:metric:

@@ -146,6 +146,13 @@ input_geometry (GstNcfmExtractor *self, const GstNcfmTensorsInfo *in, guint *c, 
         "caps field types is \"%s\", expected \"float32,int32\" (images and labels)", types);
     return FALSE;
   }
+  if (img->n_dims == 2 && lab->n_dims == 1) {
+    g_set_error (error, GST_STREAM_ERROR, GST_STREAM_ERROR_FORMAT,
+        "%s takes images [B,C,H,W], got features [B,%" G_GINT64_FORMAT "] (is there a second "
+        "extractor?)", GST_ELEMENT_NAME (gst_element_get_factory (GST_ELEMENT (self))),
+        img->shape[1]);
+    return FALSE;
+  }
   if (img->n_dims != 4 || lab->n_dims != 1 || lab->shape[0] != img->shape[0]) {
     g_autofree gchar *dims = gst_ncfm_tensors_info_dimensions (in);
     g_set_error (error, GST_STREAM_ERROR, GST_STREAM_ERROR_FORMAT,
@@ -201,9 +208,13 @@ gst_ncfm_extractor_transform_caps (GstBaseTransform *trans, GstPadDirection dire
     if (direction == GST_PAD_SINK && gst_caps_is_fixed (one)) {
       g_autoptr (GError) error = NULL;
       other = output_caps (self, one, &error);
+      /* caps the model cannot take still map to some features: the caps event
+       * then reaches sink_event(), which says why, instead of the upstream
+       * element's bare not-negotiated */
       if (!other)
         GST_DEBUG_OBJECT (self, "cannot take %" GST_PTR_FORMAT ": %s", one, error->message);
-    } else {
+    }
+    if (!other) {
       /* images of any size give features; features come from float32 + int32 */
       other = gst_caps_new_simple (GST_NCFM_TENSORS_MEDIA_TYPE, "format", G_TYPE_STRING,
           "static", "num_tensors", G_TYPE_INT, 2, "types", G_TYPE_STRING, "float32,int32", NULL);

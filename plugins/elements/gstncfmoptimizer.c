@@ -36,7 +36,7 @@ zeros_like (NcfmTensor *t, GError **error)
   const gint64 *shape = ncfm_tensor_get_shape (t, &nd);
   NcfmTensor *z = ncfm_tensor_new (ncfm_tensor_get_device (t), NCFM_DTYPE_F32, shape, nd, error);
   if (z)
-    ncfm_tensor_fill (z, 0.0f);
+    ncfm_tensor_fill (z, 0.0f, NULL);
   return z;
 }
 

@@ -149,7 +149,7 @@ gst_ncfm_resnet_class_init (GstNcfmResNetClass *klass)
    */
   g_object_class_install_property (gobject_class, PROP_WIDTH,
       g_param_spec_uint ("width", "Width",
-          "Channels of the first stage (then 2x, 4x, 8x); features = 8 x width", 1, 1024,
+          "Channels of the first stage (then 2x, 4x, 8x); features = 8 x width", 1, 256,
           DEFAULT_WIDTH, PARAM_FLAGS));
   /**
    * GstNcfmResNet:norm:

@@ -123,9 +123,9 @@ ncfm_cf_stats_reset (NcfmCFStats *self)
 {
   g_return_if_fail (NCFM_IS_CF_STATS (self));
   forget_phases (self);
-  ncfm_tensor_fill (self->sum_cos, 0.0f);
-  ncfm_tensor_fill (self->sum_sin, 0.0f);
-  ncfm_tensor_fill (self->sum_features, 0.0f);
+  ncfm_tensor_fill (self->sum_cos, 0.0f, NULL);
+  ncfm_tensor_fill (self->sum_sin, 0.0f, NULL);
+  ncfm_tensor_fill (self->sum_features, 0.0f, NULL);
   memset (self->counts, 0, self->k * sizeof (gint64));
 }
 

@@ -263,7 +263,7 @@ ncfm_convnet_reset_parameters (NcfmConvNet *self, guint64 seed)
       host[k] = p->fan_in ? (gfloat) g_rand_double_range (rand, -bound, bound) : p->init_value;
     ncfm_tensor_set_data (p->value, (const guint8 *) host, n * sizeof (gfloat), NULL);
     if (p->grad)
-      ncfm_tensor_fill (p->grad, 0.0f);
+      ncfm_tensor_fill (p->grad, 0.0f, NULL);
   }
   self->num_batches_tracked = 0;
 }
@@ -670,8 +670,8 @@ ncfm_convnet_backward (NcfmConvNet *self, NcfmActivations *activations,
   } else {
     be->ops->copy (be, g, f32 (grad_features), fcount * sizeof (float));
     if (pg) {
-      ncfm_tensor_fill (self->cls_w->grad, 0.0f);
-      ncfm_tensor_fill (self->cls_b->grad, 0.0f);
+      ncfm_tensor_fill (self->cls_w->grad, 0.0f, NULL);
+      ncfm_tensor_fill (self->cls_b->grad, 0.0f, NULL);
     }
   }
 

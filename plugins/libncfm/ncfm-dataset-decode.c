@@ -57,7 +57,7 @@ too_large (guint w, guint h)
 }
 
 static gboolean
-decode_jpeg (JpegJob *job, const guint8 *data, gsize len, gboolean header_only, guint *width,
+decode_jpeg (JpegJob *job, const guint8 *data, gsize len, guint *width,
     guint *height, gchar **why)
 {
   struct jpeg_decompress_struct *ci = &job->cinfo;
@@ -83,10 +83,6 @@ decode_jpeg (JpegJob *job, const guint8 *data, gsize len, gboolean header_only, 
     g_snprintf (job->msg, sizeof job->msg, "unsupported size %ux%u", *width, *height);
     longjmp (job->jump, 1);
   }
-  if (header_only) {
-    jpeg_destroy_decompress (ci);
-    return TRUE;
-  }
   ci->out_color_space = JCS_RGB;
   ci->dct_method = JDCT_ISLOW;
   jpeg_start_decompress (ci);
@@ -96,7 +92,11 @@ decode_jpeg (JpegJob *job, const guint8 *data, gsize len, gboolean header_only, 
         ci->output_components);
     longjmp (job->jump, 1);
   }
-  job->out = g_malloc ((gsize) *width * *height * 3);
+  job->out = g_try_malloc ((gsize) *width * *height * 3);
+  if (!job->out) {
+    g_snprintf (job->msg, sizeof job->msg, "out of memory for %ux%u pixels", *width, *height);
+    longjmp (job->jump, 1);
+  }
   while (ci->output_scanline < ci->output_height) {
     JSAMPROW row = job->out + (gsize) ci->output_scanline * *width * 3;
     jpeg_read_scanlines (ci, &row, 1);
@@ -144,7 +144,7 @@ png_on_warning (png_structp png, png_const_charp msg)
 }
 
 static gboolean
-decode_png (PngJob *job, const guint8 *data, gsize len, gboolean header_only, guint *width,
+decode_png (PngJob *job, const guint8 *data, gsize len, guint *width,
     guint *height, gchar **why)
 {
   job->data = data;
@@ -178,10 +178,6 @@ decode_png (PngJob *job, const guint8 *data, gsize len, gboolean header_only, gu
   *height = png_get_image_height (job->png, job->info);
   if (too_large (*width, *height))
     png_error (job->png, "unsupported size");
-  if (header_only) {
-    png_destroy_read_struct (&job->png, &job->info, NULL);
-    return TRUE;
-  }
   int color = png_get_color_type (job->png, job->info);
   png_set_expand (job->png);          /* palette -> RGB, grey < 8 bits -> 8, tRNS -> alpha */
   png_set_strip_16 (job->png);
@@ -192,7 +188,9 @@ decode_png (PngJob *job, const guint8 *data, gsize len, gboolean header_only, gu
   png_read_update_info (job->png, job->info);
   if (png_get_rowbytes (job->png, job->info) != (gsize) *width * 3)
     png_error (job->png, "unexpected row size after conversion to RGB");
-  job->out = g_malloc ((gsize) *width * *height * 3);
+  job->out = g_try_malloc ((gsize) *width * *height * 3);
+  if (!job->out)
+    png_error (job->png, "out of memory");
   job->rows = g_new (png_bytep, *height);
   for (guint y = 0; y < *height; y++)
     job->rows[y] = job->out + (gsize) y * *width * 3;
@@ -222,32 +220,18 @@ ncfm_dataset_decode_image (const guint8 *data, gsize len, guint8 **rgb, guint *w
   *rgb = NULL;
   if (is_jpeg (data, len)) {
     JpegJob job;
-    if (!decode_jpeg (&job, data, len, FALSE, width, height, why))
+    if (!decode_jpeg (&job, data, len, width, height, why))
       return FALSE;
     *rgb = job.out;
     return TRUE;
   }
   if (is_png (data, len)) {
     PngJob job;
-    if (!decode_png (&job, data, len, FALSE, width, height, why))
+    if (!decode_png (&job, data, len, width, height, why))
       return FALSE;
     *rgb = job.out;
     return TRUE;
   }
   *why = g_strdup ("not a JPEG or PNG file");
-  return FALSE;
-}
-
-gboolean
-ncfm_dataset_probe_image (const guint8 *data, gsize len, guint *width, guint *height)
-{
-  if (is_jpeg (data, len)) {
-    JpegJob job;
-    return decode_jpeg (&job, data, len, TRUE, width, height, NULL);
-  }
-  if (is_png (data, len)) {
-    PngJob job;
-    return decode_png (&job, data, len, TRUE, width, height, NULL);
-  }
   return FALSE;
 }

@@ -16,6 +16,7 @@
 
 #include "ncfm-dataset-private.h"
 #include "ncfm-backend.h"
+#include "ncfm-device.h"
 
 #include <omp.h>
 
@@ -190,15 +191,32 @@ read_file (const gchar *path, gchar **data, gsize *len, gchar **why)
   return FALSE;
 }
 
-/* The size of the first image that can be probed, for image_size 0. */
+/* Images kept at their own size (image size 0) are stored as they are, one
+ * slot per file: no real dataset image comes near 2^26 pixels (8192x8192). */
+#define NATIVE_MAX_PIXELS (G_GUINT64_CONSTANT (1) << 26)
+
 static gboolean
-probe_first (GArray *entries, guint *w, guint *h)
+too_large_to_keep (guint w, guint h, gchar **why)
+{
+  if ((guint64) w * h <= NATIVE_MAX_PIXELS)
+    return FALSE;
+  *why = g_strdup_printf ("%ux%u is more than %" G_GUINT64_FORMAT " pixels: set an image size "
+      "to resize it", w, h, NATIVE_MAX_PIXELS);
+  return TRUE;
+}
+
+/* The size of the first image that decodes (a header alone may lie), for
+ * image_size 0. */
+static gboolean
+first_image_size (GArray *entries, guint *w, guint *h)
 {
   for (guint i = 0; i < entries->len; i++) {
     g_autofree gchar *data = NULL, *why = NULL;
+    g_autofree guint8 *rgb = NULL;
     gsize len;
     if (read_file (g_array_index (entries, Entry, i).path, &data, &len, &why)
-        && ncfm_dataset_probe_image ((const guint8 *) data, len, w, h))
+        && ncfm_dataset_decode_image ((const guint8 *) data, len, &rgb, w, h, &why)
+        && !too_large_to_keep (*w, *h, &why))
       return TRUE;
   }
   return FALSE;
@@ -236,6 +254,8 @@ decode_all (GArray *entries, guint image_size, guint w, guint h, guint8 *pixels,
       if (!read_file (e->path, &data, &len, &why[i])
           || !ncfm_dataset_decode_image ((const guint8 *) data, len, &rgb, &iw, &ih, &why[i]))
         continue;
+      if (image_size == 0 && too_large_to_keep (iw, ih, &why[i]))
+        continue;
       if (image_size == 0 && (iw != w || ih != h)) {
         state[i] = SLOT_SIZE;
         why[i] = g_strdup_printf ("%ux%u", iw, ih);
@@ -268,10 +288,17 @@ decode_tree (GArray *entries, guint n_classes, guint image_size, NcfmDatasetFlag
   gsize slot;
   gboolean ok = TRUE;
 
-  if (image_size == 0 && !probe_first (entries, &w, &h))
+  if (image_size == 0 && !first_image_size (entries, &w, &h))
     w = h = 1;                    /* nothing decodes: every file is reported below */
   slot = (gsize) 3 * w * h;
-  pixels = g_malloc (slot * n);
+  {
+    g_autofree gchar *what = g_strdup_printf ("%s: %u images of 3x%ux%u", split_dir, n, h, w);
+    pixels = ncfm_host_try_alloc (n, slot, what, error);
+  }
+  if (!pixels) {
+    g_free (why);
+    return FALSE;
+  }
   labels = g_new (gint32, n);
   decode_all (entries, image_size, w, h, pixels, state, why);
 

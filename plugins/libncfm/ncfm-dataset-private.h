@@ -67,9 +67,6 @@ gboolean ncfm_dataset_read_synset (const gchar *file, NcfmDatasetParts *out, GEr
  * g_malloc'd reason in @why. */
 gboolean ncfm_dataset_decode_image (const guint8 *data, gsize len, guint8 **rgb,
     guint *width, guint *height, gchar **why);
-/* The size of the image without decoding the pixels. */
-gboolean ncfm_dataset_probe_image (const guint8 *data, gsize len, guint *width,
-    guint *height);
 
 /* ncfm-dataset-cache.c: the decoded ImageFolder cache. */
 /* 64-bit hash (xxh64-like, 4 lanes of 8 bytes): cache keys and checksums. */

@@ -14,6 +14,8 @@
 #define G_LOG_DOMAIN "Ncfm"
 #include "ncfm-device.h"
 
+#include <unistd.h>
+
 struct _NcfmDevice {
   GObject parent;
   NcfmBackend *backend;
@@ -23,6 +25,63 @@ struct _NcfmDevice {
 
 G_DEFINE_FINAL_TYPE (NcfmDevice, ncfm_device, G_TYPE_OBJECT)
 G_DEFINE_QUARK (ncfm-error-quark, ncfm_error)
+
+/**
+ * ncfm_host_check_bytes: (skip)
+ * @n_bytes: the size of an allocation about to be made
+ * @what: what the memory is for
+ * @error: return location for a #GError
+ *
+ * A request beyond physical memory can never be served; asking for it
+ * anyway would, with overcommit, succeed and fail later, and under a
+ * sanitizer abort.
+ *
+ * Returns: %TRUE if @n_bytes is at most the host's physical memory
+ */
+gboolean
+ncfm_host_check_bytes (guint64 n_bytes, const gchar *what, GError **error)
+{
+  const long pages = sysconf (_SC_PHYS_PAGES), page = sysconf (_SC_PAGESIZE);
+  const guint64 total = pages > 0 && page > 0 ? (guint64) pages * (guint64) page : G_MAXUINT64;
+  if (n_bytes <= total)
+    return TRUE;
+  g_set_error (error, NCFM_ERROR, NCFM_ERROR_DEVICE,
+      "%s: needs %" G_GUINT64_FORMAT " bytes, more than the %" G_GUINT64_FORMAT
+      " bytes of memory of this machine", what, n_bytes, total);
+  return FALSE;
+}
+
+/**
+ * ncfm_host_try_alloc: (skip)
+ * @n: number of items
+ * @size: bytes per item
+ * @what: what the memory is for, e.g. "loader: batch-size 256 of 3x32x32 F32 images"
+ * @error: return location for a #GError
+ *
+ * Sizes that come from properties, caps or file headers may be absurd: the
+ * product is checked and the memory is tried, so an impossible size is an
+ * error instead of g_malloc()'s abort.
+ *
+ * Returns: (transfer full) (nullable): uninitialised memory to g_free()
+ */
+gpointer
+ncfm_host_try_alloc (gsize n, gsize size, const gchar *what, GError **error)
+{
+  gsize n_bytes;
+  if (!g_size_checked_mul (&n_bytes, n, size)) {
+    g_set_error (error, NCFM_ERROR, NCFM_ERROR_ARGUMENT,
+        "%s: %" G_GSIZE_FORMAT " x %" G_GSIZE_FORMAT " bytes overflows the address space",
+        what, n, size);
+    return NULL;
+  }
+  if (!ncfm_host_check_bytes (n_bytes, what, error))
+    return NULL;
+  gpointer p = g_try_malloc (MAX (n_bytes, 1));
+  if (!p)
+    g_set_error (error, NCFM_ERROR, NCFM_ERROR_DEVICE,
+        "%s: cannot allocate %" G_GSIZE_FORMAT " bytes of host memory", what, n_bytes);
+  return p;
+}
 
 static void
 ncfm_device_finalize (GObject *object)

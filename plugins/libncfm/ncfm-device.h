@@ -47,6 +47,12 @@ guint64 ncfm_device_get_peak_bytes (NcfmDevice *self);
 void ncfm_device_reset_peak_bytes (NcfmDevice *self);
 
 #ifndef __GI_SCANNER__
+/* FALSE with an error naming @what and the bytes when @n_bytes exceeds the
+ * host's physical memory (no allocation could be served). */
+gboolean ncfm_host_check_bytes (guint64 n_bytes, const gchar *what, GError **error);
+/* Host memory for @n items of @size bytes, or NULL with an error naming
+ * @what and the bytes (an overflowing product is refused, not wrapped). */
+gpointer ncfm_host_try_alloc (gsize n, gsize size, const gchar *what, GError **error);
 #include "ncfm-backend.h"
 /* The kernels' backend behind this device (C only). */
 NcfmBackend *ncfm_device_get_backend (NcfmDevice *self);

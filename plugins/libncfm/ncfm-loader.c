@@ -289,10 +289,12 @@ ncfm_loader_new (NcfmDataset *dataset, NcfmDevice *device, guint batch_size, Ncf
   if (!set_classes (self, classes, n_classes, error))
     return NULL;
 
+  guint largest_batch;
   if (mode == NCFM_LOADER_MODE_MIXED) {
     self->batches_per_epoch = (self->pool_len + (guint64) batch_size - 1) / batch_size;
     self->images_per_epoch = self->pool_len;
     self->order = g_new (guint, self->pool_len);
+    largest_batch = MIN (batch_size, self->pool_len);
   } else {
     guint largest = 0;
     self->batches_per_epoch = self->n_classes;
@@ -301,13 +303,21 @@ ncfm_loader_new (NcfmDataset *dataset, NcfmDevice *device, guint batch_size, Ncf
       largest = MAX (largest, self->class_counts[j]);
     }
     self->order = g_new (guint, largest);
+    largest_batch = MIN (batch_size, largest);
   }
+  /* no batch is larger than the images it is drawn from: a batch size
+   * beyond the dataset costs nothing, and an impossible one is an error */
   self->chw = (gsize) c * ncfm_dataset_get_height (dataset) * ncfm_dataset_get_width (dataset);
   const gsize elem = dtype == NCFM_DTYPE_U8 ? 1 : sizeof (float);
-  self->host = g_malloc ((gsize) batch_size * self->chw * elem);
-  self->host_labels = g_new (gint32, batch_size);
+  g_autofree gchar *what = g_strdup_printf ("loader: batch-size %u of %ux%ux%u %s images",
+      largest_batch, c, ncfm_dataset_get_height (dataset), ncfm_dataset_get_width (dataset),
+      ncfm_dtype_to_string (dtype));
+  self->host = ncfm_host_try_alloc (largest_batch, self->chw * elem, what, error);
+  if (!self->host)
+    return NULL;
+  self->host_labels = g_new (gint32, MAX (largest_batch, 1));
   if (dtype == NCFM_DTYPE_U8) {
-    gint64 shape[1] = { (gint64) ((gsize) batch_size * self->chw) };
+    gint64 shape[1] = { (gint64) ((gsize) largest_batch * self->chw) };
     self->staging = ncfm_tensor_new (device, NCFM_DTYPE_U8, shape, 1, error);
     if (!self->staging)
       return NULL;

@@ -127,13 +127,28 @@ ncfm_ncfd_init (NcfmNcfd *self)
  * @metric: NCFD, or MMD for the DM baseline
  * @alpha: weight of the amplitude term (0.5 in the reference)
  * @beta: weight of the phase term (0.5 in the reference)
+ * @error: return location for a #GError
  *
- * Returns: (transfer full): a loss with scale 300
+ * The paper writes the two weights as alpha and 1 - alpha: each lies in
+ * [0, 1], and they cannot both be 0 (the loss would be 0 whatever the images).
+ *
+ * Returns: (transfer full) (nullable): a loss with scale 300, or %NULL with
+ *   @error set for an unknown metric or weights outside [0, 1]
  */
 NcfmNcfd *
-ncfm_ncfd_new (NcfmDevice *device, NcfmMetric metric, gfloat alpha, gfloat beta)
+ncfm_ncfd_new (NcfmDevice *device, NcfmMetric metric, gfloat alpha, gfloat beta, GError **error)
 {
   g_return_val_if_fail (NCFM_IS_DEVICE (device), NULL);
+  if (metric != NCFM_METRIC_NCFD && metric != NCFM_METRIC_MMD) {
+    g_set_error (error, NCFM_ERROR, NCFM_ERROR_ARGUMENT, "ncfd: unknown metric %d", (int) metric);
+    return NULL;
+  }
+  if (!(alpha >= 0.0f && alpha <= 1.0f) || !(beta >= 0.0f && beta <= 1.0f)
+      || alpha + beta <= 0.0f) {
+    g_set_error (error, NCFM_ERROR, NCFM_ERROR_ARGUMENT,
+        "ncfd: alpha %g and beta %g must each lie in [0, 1], not both 0", alpha, beta);
+    return NULL;
+  }
   NcfmNcfd *self = g_object_new (NCFM_TYPE_NCFD, NULL);
   self->device = g_object_ref (device);
   self->metric = metric;

@@ -26,7 +26,8 @@ gboolean ncfm_metric_from_string (const gchar *name, NcfmMetric *metric);
 #define NCFM_TYPE_NCFD (ncfm_ncfd_get_type ())
 G_DECLARE_FINAL_TYPE (NcfmNcfd, ncfm_ncfd, NCFM, NCFD, GObject)
 
-NcfmNcfd *ncfm_ncfd_new (NcfmDevice *device, NcfmMetric metric, gfloat alpha, gfloat beta);
+NcfmNcfd *ncfm_ncfd_new (NcfmDevice *device, NcfmMetric metric, gfloat alpha, gfloat beta,
+    GError **error);
 void ncfm_ncfd_set_scale (NcfmNcfd *self, gfloat scale);
 gfloat ncfm_ncfd_get_scale (NcfmNcfd *self);
 NcfmMetric ncfm_ncfd_get_metric (NcfmNcfd *self);

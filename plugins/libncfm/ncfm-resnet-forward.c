@@ -386,8 +386,8 @@ ncfm_resnet_backward (NcfmResNet *self, NcfmActivations *activations,
   } else {
     be->ops->copy (be, gf, f32 (grad_features), (size_t) n * d * sizeof (float));
     if (parameter_gradients) {
-      ncfm_tensor_fill (self->fc_w->grad, 0.0f);
-      ncfm_tensor_fill (self->fc_b->grad, 0.0f);
+      ncfm_tensor_fill (self->fc_w->grad, 0.0f, NULL);
+      ncfm_tensor_fill (self->fc_b->grad, 0.0f, NULL);
     }
   }
   NcfmTensor *pool_w = ncfm_activations_peek (activations, SHARED (self, SHARED_POOL_WEIGHTS));

@@ -333,7 +333,7 @@ ncfm_resnet_reset_parameters (NcfmResNet *self, guint64 seed)
     }
     ncfm_tensor_set_data (p->value, (const guint8 *) host, n * sizeof (gfloat), NULL);
     if (p->grad)
-      ncfm_tensor_fill (p->grad, 0.0f);
+      ncfm_tensor_fill (p->grad, 0.0f, NULL);
   }
   self->num_batches_tracked = 0;
 }

@@ -188,7 +188,8 @@ sampler_new (NcfmDevice *device, NcfmSamplerKind kind, guint num_freqs, guint di
  * @error: return location for a #GError
  *
  * Returns: (transfer full): a sampler of t = sigma N(0, I) [M, d], or %NULL
- *   with @error set for sizes out of range or a negative or non-finite sigma
+ *   with @error set for sizes out of range or a sigma that is not finite and
+ *   positive (0 would make every t zero and the loss blind)
  */
 NcfmSampler *
 ncfm_sampler_new_gaussian (NcfmDevice *device, guint num_freqs, guint dim, gfloat sigma,
@@ -196,10 +197,10 @@ ncfm_sampler_new_gaussian (NcfmDevice *device, guint num_freqs, guint dim, gfloa
 {
   g_return_val_if_fail (NCFM_IS_DEVICE (device), NULL);
   if (num_freqs < 1 || num_freqs > MAX_FREQS || dim < 1 || dim > MAX_DIM
-      || !isfinite (sigma) || sigma < 0) {
+      || !isfinite (sigma) || !(sigma > 0)) {
     g_set_error (error, NCFM_ERROR, NCFM_ERROR_ARGUMENT,
         "invalid Gaussian sampler: num_freqs %u (1..%u), dim %u (1..%u), sigma %g (finite, "
-        ">= 0)", num_freqs, MAX_FREQS, dim, MAX_DIM, sigma);
+        "> 0)", num_freqs, MAX_FREQS, dim, MAX_DIM, sigma);
     return NULL;
   }
   return sampler_new (device, NCFM_SAMPLER_GAUSSIAN, num_freqs, dim, sigma, seed);
@@ -622,7 +623,7 @@ ncfm_sampler_zero_grad (NcfmSampler *self)
   g_return_if_fail (NCFM_IS_SAMPLER (self));
   for (guint i = 0; i < N_PARAMS; i++)
     if (self->params[i].grad)
-      ncfm_tensor_fill (self->params[i].grad, 0.0f);
+      ncfm_tensor_fill (self->params[i].grad, 0.0f, NULL);
 }
 
 /**
@@ -631,15 +632,27 @@ ncfm_sampler_zero_grad (NcfmSampler *self)
  * @lr: learning rate (1e-3 by default)
  * @momentum: SGD momentum (0.5 by default)
  * @weight_decay: L2 weight decay (5e-4 by default)
+ * @error: return location for a #GError
+ *
+ * Returns: %TRUE, or %FALSE with @error set (and nothing changed) when @lr is
+ *   outside [0, 1000] or @momentum or @weight_decay outside [0, 1]
  */
-void
-ncfm_sampler_set_optimizer (NcfmSampler *self, gfloat lr, gfloat momentum, gfloat weight_decay)
+gboolean
+ncfm_sampler_set_optimizer (NcfmSampler *self, gfloat lr, gfloat momentum, gfloat weight_decay,
+    GError **error)
 {
-  g_return_if_fail (NCFM_IS_SAMPLER (self));
-  g_return_if_fail (lr >= 0 && momentum >= 0 && weight_decay >= 0);
+  g_return_val_if_fail (NCFM_IS_SAMPLER (self), FALSE);
+  if (!(lr >= 0.0f && lr <= 1000.0f) || !(momentum >= 0.0f && momentum <= 1.0f)
+      || !(weight_decay >= 0.0f && weight_decay <= 1.0f)) {
+    g_set_error (error, NCFM_ERROR, NCFM_ERROR_ARGUMENT, "sampler: learning rate %g (0 .. 1000), "
+        "momentum %g (0 .. 1) or weight decay %g (0 .. 1) out of range", lr, momentum,
+        weight_decay);
+    return FALSE;
+  }
   self->lr = lr;
   self->momentum = momentum;
   self->weight_decay = weight_decay;
+  return TRUE;
 }
 
 /**
@@ -849,7 +862,10 @@ ncfm_sampler_new_from_safetensors (NcfmDevice *device, NcfmSafetensors *file,
     return NULL;
   self->offset = offset;
   self->step = step;
-  ncfm_sampler_set_optimizer (self, lr, momentum, wd);
+  if (!ncfm_sampler_set_optimizer (self, lr, momentum, wd, error)) {
+    g_prefix_error (error, "%s: ", prefix);
+    return NULL;
+  }
   for (guint i = 0; kind == NCFM_SAMPLER_LEARNED && i < N_PARAMS; i++) {
     Param *p = &self->params[i];
     g_autofree gchar *name = g_strconcat (prefix, p->name, NULL);

@@ -48,8 +48,8 @@ gboolean ncfm_sampler_backward (NcfmSampler *self, NcfmTensor *t, NcfmTensor *gr
 void ncfm_sampler_ascent_step (NcfmSampler *self);
 void ncfm_sampler_zero_grad (NcfmSampler *self);
 
-void ncfm_sampler_set_optimizer (NcfmSampler *self, gfloat lr, gfloat momentum,
-    gfloat weight_decay);
+gboolean ncfm_sampler_set_optimizer (NcfmSampler *self, gfloat lr, gfloat momentum,
+    gfloat weight_decay, GError **error);
 void ncfm_sampler_get_optimizer (NcfmSampler *self, gfloat *lr, gfloat *momentum,
     gfloat *weight_decay);
 

@@ -55,6 +55,18 @@ ncfm_tensor_init (NcfmTensor *self)
   (void) self;
 }
 
+/* "F32 [2, 3, 4]" */
+static gchar *
+describe_shape (NcfmDType dtype, const gint64 *shape, guint n_dims)
+{
+  GString *s = g_string_new (ncfm_dtype_to_string (dtype));
+  g_string_append (s, " [");
+  for (guint i = 0; i < n_dims; i++)
+    g_string_append_printf (s, "%s%" G_GINT64_FORMAT, i ? ", " : "", shape[i]);
+  g_string_append_c (s, ']');
+  return g_string_free (s, FALSE);
+}
+
 static gboolean
 check_shape (NcfmDType dtype, const gint64 *shape, guint n_dims, gint64 *numel,
     gsize *n_bytes, GError **error)
@@ -91,6 +103,11 @@ tensor_alloc (NcfmDevice *device, NcfmDType dtype, const gint64 *shape, guint n_
   if (!check_shape (dtype, shape, n_dims, &numel, &n_bytes, error))
     return NULL;
   NcfmBackend *be = ncfm_device_get_backend (device);
+  if (!ncfm_device_is_cuda (device) && !ncfm_host_check_bytes (n_bytes, "tensor", NULL)) {
+    g_autofree gchar *what = describe_shape (dtype, shape, n_dims);
+    ncfm_host_check_bytes (n_bytes, what, error);
+    return NULL;
+  }
   ncfm_device_lock (device);
   gpointer data = be->ops->alloc (be, n_bytes);
   ncfm_device_unlock (device);
@@ -308,9 +325,12 @@ ncfm_tensor_get_shape (NcfmTensor *self, guint *n_dims)
 }
 
 /**
- * ncfm_tensor_get_dim:
+ * ncfm_tensor_get_dim: (skip)
  * @self: a #NcfmTensor
  * @axis: an axis; negative counts from the end
+ *
+ * The C accessor for code that knows the rank (bindings get
+ * ncfm_tensor_get_dim_checked() under this name).
  *
  * Returns: the size along @axis, or -1 if there is no such axis
  */
@@ -323,6 +343,27 @@ ncfm_tensor_get_dim (NcfmTensor *self, gint axis)
   if (axis < 0 || axis >= (gint) self->n_dims)
     return -1;
   return self->shape[axis];
+}
+
+/**
+ * ncfm_tensor_get_dim_checked: (rename-to ncfm_tensor_get_dim)
+ * @self: a #NcfmTensor
+ * @axis: an axis; negative counts from the end
+ * @error: return location for a #GError
+ *
+ * Returns: the size along @axis, or -1 with @error set if there is no such axis
+ */
+gint64
+ncfm_tensor_get_dim_checked (NcfmTensor *self, gint axis, GError **error)
+{
+  g_return_val_if_fail (NCFM_IS_TENSOR (self), -1);
+  const gint64 dim = ncfm_tensor_get_dim (self, axis);
+  if (dim < 0) {
+    g_autofree gchar *d = ncfm_tensor_describe (self);
+    g_set_error (error, NCFM_ERROR, NCFM_ERROR_ARGUMENT, "axis %d is outside %s (rank %u)", axis,
+        d, self->n_dims);
+  }
+  return dim;
 }
 
 /**
@@ -394,12 +435,7 @@ gchar *
 ncfm_tensor_describe (NcfmTensor *self)
 {
   g_return_val_if_fail (NCFM_IS_TENSOR (self), NULL);
-  GString *s = g_string_new (ncfm_dtype_to_string (self->dtype));
-  g_string_append (s, " [");
-  for (guint i = 0; i < self->n_dims; i++)
-    g_string_append_printf (s, "%s%" G_GINT64_FORMAT, i ? ", " : "", self->shape[i]);
-  g_string_append_c (s, ']');
-  return g_string_free (s, FALSE);
+  return describe_shape (self->dtype, self->shape, self->n_dims);
 }
 
 /**
@@ -472,14 +508,23 @@ ncfm_tensor_copy_from (NcfmTensor *self, NcfmTensor *src, GError **error)
  * ncfm_tensor_fill:
  * @self: a F32 #NcfmTensor
  * @value: the value for every element
+ * @error: return location for a #GError
+ *
+ * Returns: %TRUE, or %FALSE with @error set when @self is not F32
  */
-void
-ncfm_tensor_fill (NcfmTensor *self, gfloat value)
+gboolean
+ncfm_tensor_fill (NcfmTensor *self, gfloat value, GError **error)
 {
-  g_return_if_fail (NCFM_IS_TENSOR (self) && self->dtype == NCFM_DTYPE_F32);
+  g_return_val_if_fail (NCFM_IS_TENSOR (self), FALSE);
+  if (self->dtype != NCFM_DTYPE_F32) {
+    g_autofree gchar *d = ncfm_tensor_describe (self);
+    g_set_error (error, NCFM_ERROR, NCFM_ERROR_SHAPE, "fill: %s is not a F32 tensor", d);
+    return FALSE;
+  }
   NcfmBackend *be = ncfm_device_get_backend (self->device);
   g_autoptr (NcfmDeviceLocker) held = ncfm_device_locker_new (self->device);
   be->ops->fill (be, (size_t) self->numel, value, self->data);
+  return TRUE;
 }
 
 /**

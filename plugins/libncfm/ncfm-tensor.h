@@ -27,6 +27,7 @@ NcfmDevice *ncfm_tensor_get_device (NcfmTensor *self);
 NcfmDType ncfm_tensor_get_dtype (NcfmTensor *self);
 const gint64 *ncfm_tensor_get_shape (NcfmTensor *self, guint *n_dims);
 gint64 ncfm_tensor_get_dim (NcfmTensor *self, gint axis);
+gint64 ncfm_tensor_get_dim_checked (NcfmTensor *self, gint axis, GError **error);
 guint ncfm_tensor_get_n_dims (NcfmTensor *self);
 gint64 ncfm_tensor_get_numel (NcfmTensor *self);
 gsize ncfm_tensor_get_n_bytes (NcfmTensor *self);
@@ -37,7 +38,7 @@ GBytes *ncfm_tensor_to_bytes (NcfmTensor *self);
 gboolean ncfm_tensor_set_data (NcfmTensor *self, const guint8 *data, gsize n_bytes,
     GError **error);
 gboolean ncfm_tensor_copy_from (NcfmTensor *self, NcfmTensor *src, GError **error);
-void ncfm_tensor_fill (NcfmTensor *self, gfloat value);
+gboolean ncfm_tensor_fill (NcfmTensor *self, gfloat value, GError **error);
 void ncfm_tensor_to_safetensors (NcfmTensor *self, NcfmSafetensors *file, const gchar *name);
 /* in ncfm-finite.c */
 gboolean ncfm_tensor_check_finite (NcfmTensor *self, const gchar *source, const gchar *name,

@@ -68,7 +68,7 @@ main (int argc, char **argv)
     for (gsize i = 0; i < n; i++)
       h[i] = (float) g_rand_double_range (rand, -2, 2);
     ncfm_tensor_set_data (x, (const guint8 *) h, n * 4, NULL);
-    ncfm_tensor_fill (gl, 1.0f / batch);
+    ncfm_tensor_fill (gl, 1.0f / batch, NULL);
   }
   g_autoptr (NcfmActivations) act = ncfm_activations_new ();
   Job fwd = { net, x, gl, act, FALSE }, fb = { net, x, gl, act, TRUE };

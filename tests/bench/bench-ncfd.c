@@ -78,7 +78,7 @@ main (int argc, char **argv)
   j.lr = ncfm_tensor_new (dev, NCFM_DTYPE_I32, nr, 1, &error);
   j.ls = ncfm_tensor_new (dev, NCFM_DTYPE_I32, ns, 1, &error);   /* all class 0 */
   j.stats = ncfm_cf_stats_new (dev, 1, M, D, TRUE, &error);
-  j.loss = ncfm_ncfd_new (dev, NCFM_METRIC_NCFD, 0.5f, 0.5f);
+  j.loss = ncfm_ncfd_new (dev, NCFM_METRIC_NCFD, 0.5f, 0.5f, NULL);
   g_assert_no_error (error);
   double base = bench_peak_rss_mb ();
   guint64 inputs = ncfm_device_get_bytes_in_use (dev);

@@ -247,7 +247,7 @@ GST_START_TEST (test_learned_sampler)
             (M / 16) * D * sizeof (gfloat)) == 0);
   /* the consumer's side: dL/dt goes back to psi (the last draw), then one ascent step */
   g_autoptr (NcfmTensor) grad = ncfm_tensor_new (cpu, NCFM_DTYPE_F32, tshape, 2, NULL);
-  ncfm_tensor_fill (grad, 0.01f);
+  ncfm_tensor_fill (grad, 0.01f, NULL);
   ncfm_cf_meta_lock_sampler (m);
   fail_unless (ncfm_sampler_backward (m->sampler, m->t, grad, NULL));
   ncfm_sampler_ascent_step (m->sampler);

@@ -20,7 +20,10 @@ main (void)
     fprintf (stderr, "install-consumer: no tensor: %s\n", error->message);
     return 1;
   }
-  ncfm_tensor_fill (t, 1.5f);
+  if (!ncfm_tensor_fill (t, 1.5f, &error)) {
+    fprintf (stderr, "install-consumer: fill: %s\n", error->message);
+    return 1;
+  }
   g_autoptr (GBytes) bytes = ncfm_tensor_to_bytes (t);
   gsize n = 0;
   const gfloat *v = g_bytes_get_data (bytes, &n);

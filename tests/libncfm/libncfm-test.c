@@ -2,6 +2,7 @@
 #include "libncfm-test.h"
 
 #include <math.h>
+#include <glib/gstdio.h>
 
 NcfmDevice *
 ncfm_test_cpu_device (void)
@@ -60,4 +61,29 @@ ncfm_test_assert_tensor_matches (const gchar *what, NcfmTensor *t, NcfmSafetenso
   g_assert_nonnull (t);
   g_autofree float *h = ncfm_test_tensor_host (t);
   ncfm_test_assert_matches (what, h, (gsize) ncfm_tensor_get_numel (t), ref, name, scale);
+}
+
+void
+ncfm_test_remove_tree (const gchar *path)
+{
+  if (g_file_test (path, G_FILE_TEST_IS_DIR) && !g_file_test (path, G_FILE_TEST_IS_SYMLINK)) {
+    g_autoptr (GDir) d = g_dir_open (path, 0, NULL);
+    const gchar *e;
+    while (d && (e = g_dir_read_name (d))) {
+      g_autofree gchar *p = g_build_filename (path, e, NULL);
+      ncfm_test_remove_tree (p);
+    }
+    g_rmdir (path);
+  } else {
+    g_unlink (path);
+  }
+}
+
+void
+ncfm_test_put_be32 (guint8 *p, guint32 v)
+{
+  p[0] = v >> 24;
+  p[1] = v >> 16;
+  p[2] = v >> 8;
+  p[3] = v;
 }

@@ -25,5 +25,10 @@ void ncfm_test_assert_matches (const gchar *what, const float *got, gsize n,
 void ncfm_test_assert_tensor_matches (const gchar *what, NcfmTensor *t, NcfmSafetensors *ref,
     const gchar *name, double scale);
 
+/* Removes @path and everything below it (a test's scratch directory). */
+void ncfm_test_remove_tree (const gchar *path);
+/* Writes @v big-endian at @p (IDX and PNG headers). */
+void ncfm_test_put_be32 (guint8 *p, guint32 v);
+
 G_END_DECLS
 #endif

@@ -72,22 +72,6 @@ read_file (const gchar *path)
   return g_bytes_new_take (data, len);
 }
 
-static void
-rm_rf (const gchar *path)
-{
-  if (g_file_test (path, G_FILE_TEST_IS_DIR) && !g_file_test (path, G_FILE_TEST_IS_SYMLINK)) {
-    g_autoptr (GDir) d = g_dir_open (path, 0, NULL);
-    const gchar *e;
-    while (d && (e = g_dir_read_name (d))) {
-      g_autofree gchar *p = g_build_filename (path, e, NULL);
-      rm_rf (p);
-    }
-    g_rmdir (path);
-  } else {
-    g_unlink (path);
-  }
-}
-
 /* The error is ours, has @code and its message names @what. */
 static void
 assert_error (GError **error, gint code, const gchar *what)
@@ -155,25 +139,16 @@ idx_pixel (guint i, guint p)
   return (guint8) ((i * IDX_H * IDX_W + p) * 7 + 1);
 }
 
-static void
-put_be32 (guint8 *p, guint32 v)
-{
-  p[0] = v >> 24;
-  p[1] = v >> 16;
-  p[2] = v >> 8;
-  p[3] = v;
-}
-
 /* IDX bytes: magic, dims, data. */
 static GBytes *
 idx_images (guint32 magic, guint32 n, guint32 h, guint32 w)
 {
   gsize len = 16 + (gsize) n * h * w;
   guint8 *b = g_malloc (len);
-  put_be32 (b, magic);
-  put_be32 (b + 4, n);
-  put_be32 (b + 8, h);
-  put_be32 (b + 12, w);
+  ncfm_test_put_be32 (b, magic);
+  ncfm_test_put_be32 (b + 4, n);
+  ncfm_test_put_be32 (b + 8, h);
+  ncfm_test_put_be32 (b + 12, w);
   for (gsize p = 0; p < (gsize) n * h * w; p++)
     b[16 + p] = idx_pixel (p / (h * w), p % (h * w));
   return g_bytes_new_take (b, len);
@@ -183,8 +158,8 @@ static GBytes *
 idx_labels_file (guint32 magic, guint32 n, const guint8 *labels)
 {
   guint8 *b = g_malloc (8 + n);
-  put_be32 (b, magic);
-  put_be32 (b + 4, n);
+  ncfm_test_put_be32 (b, magic);
+  ncfm_test_put_be32 (b + 4, n);
   for (guint i = 0; i < n; i++)
     b[8 + i] = labels[i % IDX_N];
   return g_bytes_new_take (b, 8 + n);
@@ -287,9 +262,9 @@ test_idx_errors (void)
   for (guint i = 0; i < G_N_ELEMENTS (dims); i++) {
     g_autoptr (GBytes) b = idx_images (dims[i].magic, 1, 1, 1);
     guint8 *hdr = g_memdup2 (g_bytes_get_data (b, NULL), 16);
-    put_be32 (hdr + 4, dims[i].n);
-    put_be32 (hdr + 8, dims[i].h);
-    put_be32 (hdr + 12, dims[i].w);
+    ncfm_test_put_be32 (hdr + 4, dims[i].n);
+    ncfm_test_put_be32 (hdr + 8, dims[i].h);
+    ncfm_test_put_be32 (hdr + 12, dims[i].w);
     write_file (img, hdr, 16);
     g_free (hdr);
     load_fails (dir, NCFM_DATASET_FORMAT_IDX, NULL, 0, 0, NCFM_DATASET_ERROR_FORMAT, img);
@@ -1190,7 +1165,7 @@ main (int argc, char **argv)
   g_test_add_func ("/dataset/fashion-mnist", test_fashion_mnist);
   g_test_add_func ("/dataset/fuzz", test_fuzz);
   rc = g_test_run ();
-  rm_rf (tmp_root);
+  ncfm_test_remove_tree (tmp_root);
   g_free (tmp_root);
   g_ptr_array_unref (warnings);
   return rc;

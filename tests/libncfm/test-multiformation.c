@@ -147,7 +147,7 @@ test_backward (void)
         &c, 0.1, 1e-3, 200, rand);
 
     /* backward overwrites: a second call gives the same gradient */
-    ncfm_tensor_fill (gx, NAN);
+    ncfm_tensor_fill (gx, NAN, NULL);
     NcfmTensor *gx2 = ncfm_multiformation_backward (r, sh->rho, work, &error);
     g_assert_true (gx2 == gx);
     g_autofree float *grad2 = ncfm_test_tensor_host (gx2);

@@ -38,7 +38,7 @@ test_torch_fixture (gconstpointer data)
   g_autoptr (NcfmTensor) syn = load (ref, "syn", dev);
   g_autoptr (NcfmTensor) ls = load (ref, "syn_labels", dev);
   g_autoptr (NcfmTensor) t = load (ref, "t", dev);
-  g_autoptr (NcfmNcfd) loss = ncfm_ncfd_new (dev, metric, alpha, beta);
+  g_autoptr (NcfmNcfd) loss = ncfm_ncfd_new (dev, metric, alpha, beta, NULL);
   g_assert_true (ncfm_ncfd_compute (loss, real, lr, syn, ls, t, k, normalize, &error));
   g_assert_no_error (error);
   ncfm_test_assert_tensor_matches (file, ncfm_ncfd_get_class_losses (loss), ref, "class_loss", 1e-3);
@@ -133,7 +133,7 @@ test_properties (void)
 
   /* equal sets give (numerically) zero loss; the loss is symmetric in R and S */
   {
-    g_autoptr (NcfmNcfd) l = ncfm_ncfd_new (dev, NCFM_METRIC_NCFD, 0.5f, 0.5f);
+    g_autoptr (NcfmNcfd) l = ncfm_ncfd_new (dev, NCFM_METRIC_NCFD, 0.5f, 0.5f, NULL);
     g_assert_true (ncfm_ncfd_compute (l, a, la, a, la, t, k, TRUE, &error));
     /* only the clamp remains: 300 sqrt(0.5e-12) per class */
     g_assert_cmpfloat (ncfm_ncfd_get_loss (l), <=, k * 300 * sqrt (0.5e-12) * 1.01 + 1e-3);
@@ -144,7 +144,7 @@ test_properties (void)
     g_assert_cmpfloat (ab, >, 1.0);
     g_assert_cmpfloat (fabs (ab - ba), <=, 1e-5 * ab);
     /* the weights matter */
-    g_autoptr (NcfmNcfd) l2 = ncfm_ncfd_new (dev, NCFM_METRIC_NCFD, 0.9f, 0.1f);
+    g_autoptr (NcfmNcfd) l2 = ncfm_ncfd_new (dev, NCFM_METRIC_NCFD, 0.9f, 0.1f, NULL);
     g_assert_true (ncfm_ncfd_compute (l2, a, la, b, lb, t, k, TRUE, &error));
     g_assert_cmpfloat (fabs (ncfm_ncfd_get_loss (l2) - ab), >, 1e-3 * ab);
   }
@@ -176,7 +176,7 @@ test_gradcheck (gconstpointer data)
   const guint m = 40, d = 6, k = 2;
   ObjCtx c = { 0 };
   c.k = k;
-  c.loss = ncfm_ncfd_new (dev, metric, 0.6f, 0.4f);
+  c.loss = ncfm_ncfd_new (dev, metric, 0.6f, 0.4f, NULL);
   c.real = random_tensor (dev, rand, 20, d, 1.0f);
   c.syn = random_tensor (dev, rand, 6, d, 1.0f);
   c.t = random_tensor (dev, rand, m, d, 1.0f);
@@ -265,7 +265,7 @@ assert_as_recomputed (ReuseCtx *c, NcfmCFStats *stats, NcfmTensor *features, gbo
   g_autoptr (NcfmCFStats) plain = forgetful_copy (c->dev, stats);
   g_autoptr (NcfmTensor) same = copy_tensor (features);
   g_assert_null (ncfm_cf_stats_peek_phases (stats, same, c->t));
-  g_autoptr (NcfmNcfd) loss = ncfm_ncfd_new (c->dev, NCFM_METRIC_NCFD, 0.5f, 0.5f);
+  g_autoptr (NcfmNcfd) loss = ncfm_ncfd_new (c->dev, NCFM_METRIC_NCFD, 0.5f, 0.5f, NULL);
   g_autofree float *gt_ref = NULL, *gr_ref = NULL, *gt_copy = NULL, *gr_copy = NULL;
   real_grads (c, loss, plain, features, &gt_ref, &gr_ref);
   real_grads (c, loss, stats, same, &gt_copy, &gr_copy);
@@ -352,7 +352,7 @@ test_distinct_frequencies (void)
   for (guint v = 0; v < 2; v++) {
     NcfmTensor *t = v ? t_one : t_all;
     g_autoptr (NcfmCFStats) stats = ncfm_cf_stats_new (dev, k, v ? r : m, d, TRUE, &error);
-    g_autoptr (NcfmNcfd) l = ncfm_ncfd_new (dev, NCFM_METRIC_NCFD, 0.5f, 0.5f);
+    g_autoptr (NcfmNcfd) l = ncfm_ncfd_new (dev, NCFM_METRIC_NCFD, 0.5f, 0.5f, NULL);
     g_assert_true (ncfm_cf_stats_accumulate (stats, xr, lr, t, &error));
     g_assert_true (ncfm_ncfd_synthetic (l, stats, xs, ls, t, TRUE, &error));
     g_assert_true (ncfm_ncfd_real_backward (l, xr, lr, TRUE, &error));
@@ -414,7 +414,7 @@ test_errors (void)
   g_clear_error (&error);
 
   /* real_backward before synthetic, and a synthetic batch with bad labels */
-  g_autoptr (NcfmNcfd) loss = ncfm_ncfd_new (dev, NCFM_METRIC_NCFD, 0.5f, 0.5f);
+  g_autoptr (NcfmNcfd) loss = ncfm_ncfd_new (dev, NCFM_METRIC_NCFD, 0.5f, 0.5f, NULL);
   g_assert_false (ncfm_ncfd_real_backward (loss, x, l, TRUE, &error));
   g_assert_error (error, NCFM_ERROR, NCFM_ERROR_ARGUMENT);
   g_clear_error (&error);

@@ -434,7 +434,7 @@ test_learned_ascent (void)
   g_assert_cmpfloat (lr, ==, 1e-3f);
   g_assert_cmpfloat (mom, ==, 0.5f);
   g_assert_cmpfloat (wd, ==, 5e-4f);
-  ncfm_sampler_set_optimizer (s, 1e-4f, 0.5f, 5e-4f);
+  g_assert_true (ncfm_sampler_set_optimizer (s, 1e-4f, 0.5f, 5e-4f, NULL));
   /* L(p - lr g') ~ L + lr |g|^2 to first order: every small step goes uphill */
   double prev = psi_loss (&ctx);
   for (guint k = 0; k < 5; k++) {
@@ -503,7 +503,7 @@ test_learned_resume (void)
   const guint m = 64, d = 8;
   g_autoptr (NcfmSampler) s = ncfm_sampler_new_learned (dev, m, d, 77, &error);
   g_assert_no_error (error);
-  ncfm_sampler_set_optimizer (s, 2e-3f, 0.6f, 1e-4f);
+  g_assert_true (ncfm_sampler_set_optimizer (s, 2e-3f, 0.6f, 1e-4f, NULL));
   g_autofree float *r = ncfm_test_new_uniform (rand, m * d, -1, 1);
   g_autoptr (NcfmTensor) gt = tensor_from (dev, r, m, d);
   /* two steps so momentum and running statistics are non-trivial */

@@ -189,6 +189,39 @@ def nan_weights_refused():
             assert f"{path}: tensor '{name}' has a NaN at element 17" in e.message, e.message
 
 
+def raises(call, *words):
+    """call() must raise GLib.Error whose message names every word."""
+    try:
+        call()
+    except GLib.Error as e:
+        assert all(w in e.message for w in words), (e.message, words)
+        return
+    raise AssertionError(f'no GLib.Error (expected one naming {words})')
+
+
+@test
+def argument_errors():
+    """Values that cannot make sense are GLib.Errors, not criticals or NaN later."""
+    dev = Ncfm.Device.new('cpu')
+    raises(lambda: Ncfm.Ncfd.new(dev, Ncfm.Metric.NCFD, -0.5, 0.5), 'alpha -0.5', '[0, 1]')
+    raises(lambda: Ncfm.Ncfd.new(dev, Ncfm.Metric.NCFD, 0.5, float('nan')), 'beta nan')
+    raises(lambda: Ncfm.Ncfd.new(dev, Ncfm.Metric.NCFD, 0.0, 0.0), 'not both 0')
+    assert Ncfm.Ncfd.new(dev, Ncfm.Metric.NCFD, 1.0, 0.0) is not None
+    labels = Ncfm.Tensor.new(dev, Ncfm.DType.I32, [4])
+    raises(lambda: labels.fill(1.0), 'I32 [4]', 'not a F32')
+    x = Ncfm.Tensor.new(dev, Ncfm.DType.F32, [2, 3])
+    assert x.fill(0.25) and f32(x)[1, 2] == 0.25
+    assert x.get_dim(-2) == 2 and x.get_dim(1) == 3
+    raises(lambda: x.get_dim(2), 'axis 2', 'F32 [2, 3]')
+    raises(lambda: x.get_dim(-3), 'axis -3')
+    psi = Ncfm.Sampler.new_learned(dev, 32, 8, 7)
+    raises(lambda: psi.set_optimizer(-0.1, 0.5, 0.0), 'learning rate -0.1')
+    raises(lambda: psi.set_optimizer(0.1, 1.5, 0.0), 'momentum 1.5')
+    assert np.allclose(psi.get_optimizer(), (1e-3, 0.5, 5e-4)), psi.get_optimizer()  # unchanged
+    # a shape whose bytes exceed any memory is an error, not an abort
+    raises(lambda: Ncfm.Tensor.new(dev, Ncfm.DType.F32, [1 << 30, 1 << 28]), 'bytes')
+
+
 def main():
     print(f'1..{len(TESTS)}')
     failed = 0
