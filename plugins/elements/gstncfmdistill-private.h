@@ -27,6 +27,8 @@ struct _GstNcfmDistill {
   gfloat lr, weight_decay, alpha, beta, calib;
   NcfmMetric metric;
   guint64 seed;
+  guint max_nonfinite_steps;
+  gboolean allow_dataset_change;
 
   /* streaming state: the property values copied at start */
   gchar *s_location;
@@ -35,9 +37,12 @@ struct _GstNcfmDistill {
   gfloat s_lr, s_weight_decay, s_alpha, s_beta, s_calib;
   NcfmMetric s_metric;
   guint64 s_seed;
+  guint s_max_nonfinite_steps;
+  gboolean s_allow_dataset_change;
 
   NcfmDataset *ds;             /* from start until the set is initialised, then dropped */
   gchar *ds_name, *ds_class_names;  /* what the saved set's metadata needs of it */
+  gchar *ds_path;              /* the dataset property as an absolute path */
   NcfmSafetensors *resume;   /* the file found at start, until the first buffer */
   guint k, c, h, w;
   gfloat mean[NCFM_MAX_CHANNELS], std[NCFM_MAX_CHANNELS];
@@ -48,6 +53,8 @@ struct _GstNcfmDistill {
   gint dec_labels_class;       /* the class dec_labels holds, -1 before the first step */
   NcfmTensor *step_xn, *step_xa, *step_gx;  /* the class step's image-sized scratch */
   guint64 step, saved_step, previewed_step;
+  guint64 nonfinite_steps;     /* class steps skipped for a non-finite loss or gradient */
+  guint nonfinite_run;         /* of them, the ones in a row up to the last class step */
   NcfmNcfd *ncfd;
   NcfmSampler *psi;            /* the learned sampler of the last buffer, saved with the set */
   NcfmActivations *dec_work, *acts, *aug_work, *calib_acts;
@@ -72,11 +79,12 @@ gboolean gst_ncfm_distill_save (GstNcfmDistill *self);
 gboolean gst_ncfm_distill_check_resume (GstNcfmDistill *self, NcfmSafetensors *st);
 gchar *gst_ncfm_distill_class_names_json (NcfmDataset *ds);
 gboolean gst_ncfm_distill_meta_uint (NcfmSafetensors *st, const gchar *key, guint64 *out);
+gchar *gst_ncfm_distill_dataset_path (const gchar *location);
 
 /* gstncfmdistill-step.c */
 gboolean gst_ncfm_distill_step_class (GstNcfmDistill *self, NcfmCFMeta *cf, NcfmModel *model,
     NcfmModel *trained, NcfmAugmentParams *params, guint c, gdouble *loss, gboolean *psi_done,
-    GError **error);
+    gboolean *skipped, GError **error);
 
 /* gstncfmdistill-preview.c */
 void gst_ncfm_distill_preview_init (GstNcfmDistill *self, GstStaticPadTemplate *templ);

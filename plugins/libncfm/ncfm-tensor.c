@@ -11,6 +11,7 @@
 #define G_LOG_DOMAIN "Ncfm"
 #include "ncfm-tensor.h"
 
+#include <math.h>
 #include <string.h>
 
 struct _NcfmTensor {
@@ -480,6 +481,37 @@ ncfm_tensor_fill (NcfmTensor *self, gfloat value)
   NcfmBackend *be = ncfm_device_get_backend (self->device);
   g_autoptr (NcfmDeviceLocker) held = ncfm_device_locker_new (self->device);
   be->ops->fill (be, (size_t) self->numel, value, self->data);
+}
+
+/**
+ * ncfm_tensor_all_finite:
+ * @self: a #NcfmTensor
+ *
+ * Whether every element of a F32 tensor is finite (no NaN, no infinity),
+ * on any device: a CPU tensor is scanned in place, another one through a
+ * host copy (a device sync).  Tensors of other dtypes have no non-finite
+ * values.
+ *
+ * Returns: %TRUE if no element is NaN or infinite
+ */
+gboolean
+ncfm_tensor_all_finite (NcfmTensor *self)
+{
+  g_return_val_if_fail (NCFM_IS_TENSOR (self), FALSE);
+  if (self->dtype != NCFM_DTYPE_F32)
+    return TRUE;
+  g_autoptr (NcfmDeviceLocker) held = ncfm_device_locker_new (self->device);
+  g_autofree gfloat *copy = NULL;
+  const gfloat *x = self->data;
+  if (ncfm_device_is_cuda (self->device)) {
+    copy = g_malloc (self->n_bytes);
+    ncfm_tensor_download (self, copy, self->n_bytes);
+    x = copy;
+  }
+  for (gint64 i = 0; i < self->numel; i++)
+    if (!isfinite (x[i]))
+      return FALSE;
+  return TRUE;
 }
 
 /**

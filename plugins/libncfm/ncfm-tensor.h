@@ -38,6 +38,7 @@ gboolean ncfm_tensor_set_data (NcfmTensor *self, const guint8 *data, gsize n_byt
     GError **error);
 gboolean ncfm_tensor_copy_from (NcfmTensor *self, NcfmTensor *src, GError **error);
 void ncfm_tensor_fill (NcfmTensor *self, gfloat value);
+gboolean ncfm_tensor_all_finite (NcfmTensor *self);
 void ncfm_tensor_to_safetensors (NcfmTensor *self, NcfmSafetensors *file, const gchar *name);
 
 #ifndef __GI_SCANNER__
