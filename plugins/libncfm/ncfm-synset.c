@@ -252,8 +252,8 @@ check_adamw (NcfmSafetensors *set, const gint64 *ishape, const Where *at, GError
     s = GINT64_FROM_LE (s);
     if (s < 0 || (guint64) s > NCFM_SYNSET_MAX_STEP)
       return fail (error, NCFM_SYNSET_ERROR_VALUE, at->file, "tensor adamw.step: element %"
-          G_GINT64_FORMAT " (class %" G_GINT64_FORMAT ") is %" G_GINT64_FORMAT " (outside [0, 2^53])",
-          i, i, s);
+          G_GINT64_FORMAT " (class %" G_GINT64_FORMAT ") is %" G_GINT64_FORMAT
+          " (outside [0, 2^53])", i, i, s);
   }
   return TRUE;
 }
