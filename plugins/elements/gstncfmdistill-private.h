@@ -55,6 +55,8 @@ struct _GstNcfmDistill {
   guint64 step, saved_step, previewed_step;
   guint64 nonfinite_steps;     /* class steps skipped for a non-finite loss or gradient */
   guint nonfinite_run;         /* of them, the ones in a row up to the last class step */
+  gboolean failed;             /* a step or save posted an error: no save at EOS (the
+                                * source still sends one), the file keeps its last save */
   NcfmNcfd *ncfd;
   NcfmSampler *psi;            /* the learned sampler of the last buffer, saved with the set */
   NcfmActivations *dec_work, *acts, *aug_work, *calib_acts;

@@ -208,6 +208,7 @@ clear_state (GstNcfmDistill *self)
   self->n_real = 0;
   self->nonfinite_steps = 0;
   self->nonfinite_run = 0;
+  self->failed = FALSE;
   self->t0 = 0;
   self->warned_per_sample = FALSE;
   self->warned_no_trained = FALSE;
@@ -589,6 +590,7 @@ gst_ncfm_distill_render (GstBaseSink *sink, GstBuffer *buf)
       ncfm_device_unlock (self->device);
       g_value_unset (&ids);
       g_value_unset (&losses);
+      self->failed = TRUE;
       if (error)
         GST_ELEMENT_ERROR (self, STREAM, FAILED, ("Distillation step on class %u failed: %s", c,
                 error->message), (NULL));
@@ -632,8 +634,11 @@ gst_ncfm_distill_render (GstBaseSink *sink, GstBuffer *buf)
   gst_structure_take_value (s, "class-losses", &losses);
   gst_element_post_message (GST_ELEMENT (self), gst_message_new_element (GST_OBJECT (self), s));
 
-  if (self->s_save_every && self->step % self->s_save_every == 0 && !gst_ncfm_distill_save (self))
+  if (self->s_save_every && self->step % self->s_save_every == 0
+      && !gst_ncfm_distill_save (self)) {
+    self->failed = TRUE;
     return GST_FLOW_ERROR;
+  }
   if (self->s_preview_every && self->step % self->s_preview_every == 0)
     gst_ncfm_distill_queue_preview (self);
   return GST_FLOW_OK;
@@ -647,7 +652,7 @@ gst_ncfm_distill_event (GstBaseSink *sink, GstEvent *event)
     case GST_EVENT_EOS: {
       /* the final set, then the end of the preview stream (both take the
        * device lock where they need it) */
-      const gboolean saved = !self->img || self->saved_step == self->step
+      const gboolean saved = !self->img || self->failed || self->saved_step == self->step
           || gst_ncfm_distill_save (self);
       if (saved)
         gst_ncfm_distill_queue_preview (self);
