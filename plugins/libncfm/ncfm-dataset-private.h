@@ -68,6 +68,11 @@ gboolean ncfm_dataset_read_synset (const gchar *file, NcfmDatasetParts *out, GEr
  * (NCFM_SYNSET_ERROR). */
 gint64 *ncfm_synset_read_labels (NcfmSafetensors *set, const gchar *file, gint64 n,
     guint n_classes, GError **error);
+/* The c numbers of JSON array metadata @key (ncfm.mean, ncfm.std) into @out;
+ * *have FALSE when the key is absent.  FALSE with @error set when it does
+ * not parse or has another length. */
+gboolean ncfm_synset_read_stats (NcfmSafetensors *set, const gchar *file, const gchar *key,
+    guint c, gfloat *out, gboolean *have, GError **error);
 
 /* ncfm-dataset-decode.c: one JPEG or PNG file (recognised by its magic bytes)
  * to 8-bit RGB, [height, width, 3] interleaved, g_malloc'd.  FALSE with a

@@ -18,68 +18,6 @@
 
 #include <math.h>
 #include <string.h>
-#include <json-glib/json-glib.h>
-
-static gboolean
-format_error (GError **error, const gchar *file, const gchar *fmt, ...) G_GNUC_PRINTF (3, 4);
-
-static gboolean
-format_error (GError **error, const gchar *file, const gchar *fmt, ...)
-{
-  va_list ap;
-  va_start (ap, fmt);
-  g_autofree gchar *msg = g_strdup_vprintf (fmt, ap);
-  va_end (ap);
-  g_set_error (error, NCFM_DATASET_ERROR, NCFM_DATASET_ERROR_FORMAT, "%s: %s", file, msg);
-  return FALSE;
-}
-
-/* A JSON array from metadata @key, or NULL (no such key). */
-static JsonArray *
-metadata_array (NcfmSafetensors *st, const gchar *file, const gchar *key, gboolean *bad,
-    GError **error)
-{
-  const gchar *text = ncfm_safetensors_get_metadata (st, key);
-  g_autoptr (JsonParser) parser = NULL;
-  JsonNode *root;
-
-  *bad = FALSE;
-  if (!text)
-    return NULL;
-  parser = json_parser_new ();
-  if (!json_parser_load_from_data (parser, text, -1, NULL)
-      || !(root = json_parser_get_root (parser)) || !JSON_NODE_HOLDS_ARRAY (root)) {
-    *bad = TRUE;
-    format_error (error, file, "metadata %s is not a JSON array", key);
-    return NULL;
-  }
-  return json_array_ref (json_node_get_array (root));
-}
-
-static gboolean
-read_stats (NcfmSafetensors *st, const gchar *file, const gchar *key, guint c, gfloat *out,
-    gboolean *have, GError **error)
-{
-  gboolean bad;
-  g_autoptr (JsonArray) a = metadata_array (st, file, key, &bad, error);
-  if (bad)
-    return FALSE;
-  if (!a) {
-    *have = FALSE;
-    return TRUE;
-  }
-  if (json_array_get_length (a) != c)
-    return format_error (error, file, "metadata %s has %u values for %u channels", key,
-        json_array_get_length (a), c);
-  for (guint i = 0; i < c; i++) {
-    JsonNode *v = json_array_get_element (a, i);
-    GType t = JSON_NODE_HOLDS_VALUE (v) ? json_node_get_value_type (v) : G_TYPE_INVALID;
-    if (t != G_TYPE_DOUBLE && t != G_TYPE_INT64)
-      return format_error (error, file, "metadata %s[%u] is not a number", key, i);
-    out[i] = (gfloat) json_node_get_double (v);
-  }
-  return TRUE;
-}
 
 /* Decodes multi-formation: [n, c, h, w] -> [n * f * f, c, h, w]. */
 static gfloat *
@@ -125,7 +63,8 @@ ncfm_dataset_read_synset (const gchar *file, NcfmDatasetParts *out, GError **err
         : NCFM_DATASET_ERROR_FORMAT, "%s", err->message);
     return FALSE;
   }
-  /* the format, the shapes, finite pixels in [0, 1], labels naming classes */
+  /* the format, the shapes, finite pixels in [0, 1], labels naming classes,
+   * mean and std */
   if (!ncfm_synset_validate (st, file, &err))
     return invalid_set (error, err);
   if ((v = ncfm_safetensors_get_metadata (st, "ncfm.factor")))
@@ -133,9 +72,8 @@ ncfm_dataset_read_synset (const gchar *file, NcfmDatasetParts *out, GError **err
   ncfm_safetensors_get_info (st, "images", NULL, NULL, ishape, NULL);
   const guint n = ishape[0], c = ishape[1], h = ishape[2], w = ishape[3];
   g_auto (GStrv) names = ncfm_synset_get_class_names (st, file, NULL);
-  if (!read_stats (st, file, "ncfm.mean", c, out->mean, &have_mean, error)
-      || !read_stats (st, file, "ncfm.std", c, out->std, &have_std, error))
-    return FALSE;
+  ncfm_synset_read_stats (st, file, "ncfm.mean", c, out->mean, &have_mean, NULL);
+  ncfm_synset_read_stats (st, file, "ncfm.std", c, out->std, &have_std, NULL);
 
   g_autofree gfloat *pixels = ncfm_safetensors_dup_f32 (st, "images", &count, NULL);
   g_autofree gint64 *y = ncfm_synset_read_labels (st, file, n, 0, NULL);

@@ -30,6 +30,51 @@ fail (GError **error, NcfmSynsetError code, const gchar *file, const gchar *fmt,
   return FALSE;
 }
 
+/* The JSON array of metadata @key, or NULL: without @error set when the key
+ * is absent. */
+static JsonArray *
+metadata_array (NcfmSafetensors *set, const gchar *file, const gchar *key, GError **error)
+{
+  const gchar *text = ncfm_safetensors_get_metadata (set, key);
+  if (!text)
+    return NULL;
+  g_autoptr (JsonParser) parser = json_parser_new ();
+  JsonNode *root;
+  if (!json_parser_load_from_data (parser, text, -1, NULL)
+      || !(root = json_parser_get_root (parser)) || !JSON_NODE_HOLDS_ARRAY (root)) {
+    fail (error, NCFM_SYNSET_ERROR_FORMAT, file, "metadata %s is not a JSON array", key);
+    return NULL;
+  }
+  return json_array_ref (json_node_get_array (root));
+}
+
+gboolean
+ncfm_synset_read_stats (NcfmSafetensors *set, const gchar *file, const gchar *key, guint c,
+    gfloat *out, gboolean *have, GError **error)
+{
+  g_autoptr (GError) err = NULL;
+  g_autoptr (JsonArray) a = metadata_array (set, file, key, &err);
+  *have = a != NULL;
+  if (err) {
+    g_propagate_error (error, g_steal_pointer (&err));
+    return FALSE;
+  }
+  if (!a)
+    return TRUE;
+  if (json_array_get_length (a) != c)
+    return fail (error, NCFM_SYNSET_ERROR_FORMAT, file, "metadata %s has %u values for %u "
+        "channels", key, json_array_get_length (a), c);
+  for (guint i = 0; i < c; i++) {
+    JsonNode *v = json_array_get_element (a, i);
+    GType t = JSON_NODE_HOLDS_VALUE (v) ? json_node_get_value_type (v) : G_TYPE_INVALID;
+    if (t != G_TYPE_DOUBLE && t != G_TYPE_INT64)
+      return fail (error, NCFM_SYNSET_ERROR_FORMAT, file, "metadata %s[%u] is not a number",
+          key, i);
+    out[i] = (gfloat) json_node_get_double (v);
+  }
+  return TRUE;
+}
+
 /**
  * ncfm_synset_get_class_names:
  * @set: a loaded synthetic set
@@ -46,17 +91,9 @@ gchar **
 ncfm_synset_get_class_names (NcfmSafetensors *set, const gchar *name, GError **error)
 {
   g_return_val_if_fail (NCFM_IS_SAFETENSORS (set), NULL);
-  const gchar *text = ncfm_safetensors_get_metadata (set, "ncfm.class_names");
-  if (!text)
+  g_autoptr (JsonArray) a = metadata_array (set, name, "ncfm.class_names", error);
+  if (!a)
     return NULL;
-  g_autoptr (JsonParser) parser = json_parser_new ();
-  JsonNode *root;
-  if (!json_parser_load_from_data (parser, text, -1, NULL)
-      || !(root = json_parser_get_root (parser)) || !JSON_NODE_HOLDS_ARRAY (root)) {
-    fail (error, NCFM_SYNSET_ERROR_FORMAT, name, "metadata ncfm.class_names is not a JSON array");
-    return NULL;
-  }
-  JsonArray *a = json_node_get_array (root);
   const guint n = json_array_get_length (a);
   g_auto (GStrv) names = g_new0 (gchar *, n + 1);
   for (guint i = 0; i < n; i++) {
@@ -68,6 +105,24 @@ ncfm_synset_get_class_names (NcfmSafetensors *set, const gchar *name, GError **e
     names[i] = g_strdup (json_node_get_string (v));
   }
   return g_steal_pointer (&names);
+}
+
+/* ncfm.mean and ncfm.std, when present: C finite numbers, std > 0. */
+static gboolean
+check_stats (NcfmSafetensors *set, const gchar *file, guint c, GError **error)
+{
+  const gchar *keys[2] = { "ncfm.mean", "ncfm.std" };
+  for (guint k = 0; k < 2; k++) {
+    gfloat v[NCFM_DATASET_MAX_CHANNELS];
+    gboolean have;
+    if (!ncfm_synset_read_stats (set, file, keys[k], c, v, &have, error))
+      return FALSE;
+    for (guint i = 0; have && i < c; i++)
+      if (!isfinite (v[i]) || (k == 1 && !(v[i] > 0.0f)))
+        return fail (error, NCFM_SYNSET_ERROR_VALUE, file, "metadata %s[%u] is %g (%s)",
+            keys[k], i, v[i], k ? "not a positive number" : "not finite");
+  }
+  return TRUE;
 }
 
 /* An optional unsigned metadata value in [lo, hi]. */
@@ -284,7 +339,8 @@ check_psi (NcfmSafetensors *set, const gchar *file, GError **error)
  *
  * Checks everything a reader of the set relies on: the metadata
  * (ncfm.format "synset", ncfm.format_version 1, ncfm.factor, ncfm.ipc,
- * ncfm.step and ncfm.class_names parse), `images` F32 [N, C, H, W] with every
+ * ncfm.step and ncfm.class_names parse; ncfm.mean and ncfm.std hold one
+ * finite number per channel, std > 0), `images` F32 [N, C, H, W] with every
  * pixel finite and in [0, 1] (give or take %NCFM_SYNSET_PIXEL_TOLERANCE),
  * `labels` I64 or I32 [N] naming classes of ncfm.class_names, the AdamW state
  * when present (`adamw.m` and `adamw.v` of the images' shape, finite,
@@ -302,7 +358,8 @@ ncfm_synset_validate (NcfmSafetensors *set, const gchar *name, GError **error)
   g_return_val_if_fail (name != NULL, FALSE);
   g_autoptr (GError) err = NULL;
   gint64 shape[NCFM_MAX_DIMS];
-  if (!check_metadata (set, name, error) || !check_images (set, name, shape, error))
+  if (!check_metadata (set, name, error) || !check_images (set, name, shape, error)
+      || !check_stats (set, name, (guint) shape[1], error))
     return FALSE;
   g_auto (GStrv) class_names = ncfm_synset_get_class_names (set, name, &err);
   if (err) {

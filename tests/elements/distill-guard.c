@@ -62,21 +62,6 @@ guard_path (const gchar *name)
 }
 
 static void
-rm_tree (const gchar *path)
-{
-  GDir *d = g_dir_open (path, 0, NULL);
-  for (const gchar *e; d && (e = g_dir_read_name (d));) {
-    g_autofree gchar *p = g_build_filename (path, e, NULL);
-    if (g_file_test (p, G_FILE_TEST_IS_DIR))
-      rm_tree (p);
-    else
-      g_unlink (p);
-  }
-  g_clear_pointer (&d, g_dir_close);
-  g_rmdir (path);
-}
-
-static void
 guard_setup (void)
 {
   make_dataset ();
@@ -87,7 +72,7 @@ guard_setup (void)
 static void
 guard_teardown (void)
 {
-  rm_tree (guard_dir);
+  synset_test_rm_tree (guard_dir);
   g_clear_pointer (&guard_dir, g_free);
   remove_dataset ();
 }

@@ -2,6 +2,7 @@
 #include "synset-test-util.h"
 
 #include <math.h>
+#include <glib/gstdio.h>
 
 static const gchar *const targets[SYNSET_N_POISONS] = {
   "images", "images", "adamw.m", "adamw.v", "adamw.step", "ncfm.step", "psi.",
@@ -127,4 +128,19 @@ synset_test_file_hash (const gchar *path)
   gsize len = 0;
   g_assert_true (g_file_get_contents (path, &data, &len, NULL));
   return g_compute_checksum_for_data (G_CHECKSUM_SHA256, (const guint8 *) data, len);
+}
+
+void
+synset_test_rm_tree (const gchar *path)
+{
+  GDir *d = g_dir_open (path, 0, NULL);
+  for (const gchar *e; d && (e = g_dir_read_name (d));) {
+    g_autofree gchar *p = g_build_filename (path, e, NULL);
+    if (g_file_test (p, G_FILE_TEST_IS_DIR))
+      synset_test_rm_tree (p);
+    else
+      g_unlink (p);
+  }
+  g_clear_pointer (&d, g_dir_close);
+  g_rmdir (path);
 }

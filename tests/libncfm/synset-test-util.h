@@ -31,6 +31,8 @@ void synset_test_poison (NcfmSafetensors *set, SynsetPoison poison);
 void synset_test_poison_file (const gchar *path, SynsetPoison poison);
 /* A checksum of the file's bytes (the file must exist). */
 gchar *synset_test_file_hash (const gchar *path);
+/* Removes a directory and everything in it. */
+void synset_test_rm_tree (const gchar *path);
 
 G_END_DECLS
 #endif

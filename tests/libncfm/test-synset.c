@@ -91,6 +91,12 @@ test_structure (void)
   const gfloat x[2] = { 0, 0 };
   ncfm_safetensors_set (st6, "adamw.m", NCFM_DTYPE_F32, shape, 1, x, sizeof x);
   assert_invalid (st6, "f", NCFM_SYNSET_ERROR_TENSOR, "adamw.m");
+
+  g_autoptr (NcfmSafetensors) st7 = synset_test_make (2, 1, 1, 4, 4);
+  ncfm_safetensors_set_metadata (st7, "ncfm.std", "[0]");
+  assert_invalid (st7, "f", NCFM_SYNSET_ERROR_VALUE, "ncfm.std[0] is 0");
+  ncfm_safetensors_set_metadata (st7, "ncfm.std", "[1, 2]");
+  assert_invalid (st7, "f", NCFM_SYNSET_ERROR_FORMAT, "ncfm.std has 2 values");
 }
 
 /* files that are not synthetic sets at all: clean errors naming the file */
@@ -175,14 +181,7 @@ main (int argc, char **argv)
   g_test_add_func ("/synset/dataset-reader", test_dataset_reader);
   g_test_add_func ("/synset/tensor-all-finite", test_tensor_all_finite);
   const int rc = g_test_run ();
-  /* the tests write files only, all directly in tmp_root */
-  GDir *d = g_dir_open (tmp_root, 0, NULL);
-  for (const gchar *e; d && (e = g_dir_read_name (d));) {
-    g_autofree gchar *f = g_build_filename (tmp_root, e, NULL);
-    g_unlink (f);
-  }
-  g_clear_pointer (&d, g_dir_close);
-  g_rmdir (tmp_root);
+  synset_test_rm_tree (tmp_root);
   g_free (tmp_root);
   return rc;
 }

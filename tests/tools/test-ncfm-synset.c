@@ -206,21 +206,6 @@ test_usage (void)
   }
 }
 
-static void
-rm_tree (const gchar *path)
-{
-  GDir *d = g_dir_open (path, 0, NULL);
-  for (const gchar *e; d && (e = g_dir_read_name (d));) {
-    g_autofree gchar *p = g_build_filename (path, e, NULL);
-    if (g_file_test (p, G_FILE_TEST_IS_DIR))
-      rm_tree (p);
-    else
-      g_unlink (p);
-  }
-  g_clear_pointer (&d, g_dir_close);
-  g_rmdir (path);
-}
-
 int
 main (int argc, char **argv)
 {
@@ -231,7 +216,7 @@ main (int argc, char **argv)
   g_test_add_func ("/ncfm-synset/bad-files", test_bad_files);
   g_test_add_func ("/ncfm-synset/usage", test_usage);
   const int rc = g_test_run ();
-  rm_tree (tmp_root);
+  synset_test_rm_tree (tmp_root);
   g_free (tmp_root);
   return rc;
 }
