@@ -3,6 +3,7 @@
  * the checks on an existing file before resuming from it. */
 #include "gstncfmdistill-private.h"
 
+#include <stdlib.h>
 #include <json-glib/json-glib.h>
 
 #include "gstncfmcfmeta.h"
@@ -46,7 +47,8 @@ set_meta_printf (NcfmSafetensors *st, const gchar *key, const gchar *fmt, ...)
   ncfm_safetensors_set_metadata (st, key, v);
 }
 
-/* Writes the set, its AdamW state and metadata atomically to the location. */
+/* Writes the set, its AdamW state and metadata atomically to the location,
+ * once they pass the checks of a synthetic set. */
 gboolean
 gst_ncfm_distill_save (GstNcfmDistill *self)
 {
@@ -81,6 +83,7 @@ gst_ncfm_distill_save (GstNcfmDistill *self)
   ncfm_safetensors_set_metadata (st, "ncfm.mean", mean);
   ncfm_safetensors_set_metadata (st, "ncfm.std", std);
   ncfm_safetensors_set_metadata (st, "ncfm.dataset", self->ds_name);
+  ncfm_safetensors_set_metadata (st, "ncfm.dataset_path", self->ds_path);
   set_meta_printf (st, "ncfm.factor", "%u", self->s_factor);
   set_meta_printf (st, "ncfm.ipc", "%u", self->s_ipc);
   set_meta_printf (st, "ncfm.step", "%" G_GUINT64_FORMAT, self->step);
@@ -107,6 +110,14 @@ gst_ncfm_distill_save (GstNcfmDistill *self)
       g_mutex_unlock (lock);
     ncfm_device_unlock (dev);
   }
+  /* a non-finite value that got past the class steps' checks is never
+   * written: the file keeps its last good save */
+  if (!ncfm_synset_validate (st, self->s_location, &error)) {
+    GST_ELEMENT_ERROR (self, STREAM, FAILED, ("Step %" G_GUINT64_FORMAT ": not saving the "
+            "synthetic set, which is no longer valid (%s keeps its last good save): %s",
+            self->step, self->s_location, error->message), ("property location"));
+    return FALSE;
+  }
   if (!ncfm_safetensors_save (st, self->s_location, &error)) {
     GST_ELEMENT_ERROR (self, RESOURCE, WRITE, ("Cannot save the synthetic set to %s: %s",
             self->s_location, error->message), ("property location"));
@@ -125,7 +136,66 @@ gst_ncfm_distill_meta_uint (NcfmSafetensors *st, const gchar *key, guint64 *out)
   return v && g_ascii_string_to_unsigned (v, 10, 0, G_MAXUINT64, out, NULL);
 }
 
-/* The existing file at start: it must agree with the properties and the dataset. */
+/* The dataset property as an absolute path without symbolic links (it may
+ * not exist: then as given, made absolute). */
+gchar *
+gst_ncfm_distill_dataset_path (const gchar *location)
+{
+  g_autofree gchar *real = realpath (location, NULL);
+  return real ? g_strdup (real) : g_canonicalize_filename (location, NULL);
+}
+
+/* The file's class names as the JSON of gst_ncfm_distill_class_names_json(). */
+static gchar *
+file_class_names_json (NcfmSafetensors *st, const gchar *file)
+{
+  g_auto (GStrv) names = ncfm_synset_get_class_names (st, file, NULL);
+  if (!names)
+    return NULL;
+  g_autoptr (JsonBuilder) b = json_builder_new ();
+  json_builder_begin_array (b);
+  for (guint i = 0; names[i]; i++)
+    json_builder_add_string_value (b, names[i]);
+  json_builder_end_array (b);
+  g_autoptr (JsonNode) root = json_builder_get_root (b);
+  return json_to_string (root, FALSE);
+}
+
+/* The file must come from the dataset of the dataset property: the same name,
+ * class names and (when the file records it) path, unless allow-dataset-change. */
+static gboolean
+check_same_dataset (GstNcfmDistill *self, NcfmSafetensors *st)
+{
+  const gchar *file = self->s_location;
+  const gchar *name = ncfm_safetensors_get_metadata (st, "ncfm.dataset");
+  const gchar *path = ncfm_safetensors_get_metadata (st, "ncfm.dataset_path");
+  g_autofree gchar *classes = file_class_names_json (st, file);
+  const gchar *what = NULL;
+  if (name && g_strcmp0 (name, self->ds_name) != 0)
+    what = "name";
+  else if (path && g_strcmp0 (path, self->ds_path) != 0)
+    what = "path";
+  else if (classes && g_strcmp0 (classes, self->ds_class_names) != 0)
+    what = "class names";
+  if (!what)
+    return TRUE;
+  if (self->s_allow_dataset_change) {
+    GST_WARNING_OBJECT (self, "%s was distilled from dataset %s (%s), continuing it on %s (%s): "
+        "allow-dataset-change is set", file, name ? name : "?", path ? path : "?",
+        self->ds_name, self->ds_path);
+    return TRUE;
+  }
+  GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS, ("%s was distilled from dataset %s (%s, classes "
+          "%s) but property dataset is %s (%s, classes %s): the %s differs; not resuming from (or "
+          "overwriting) it", file, name ? name : "?", path ? path : "path not recorded",
+          classes ? classes : "?", self->ds_name, self->ds_path, self->ds_class_names, what),
+      ("set property allow-dataset-change=true to continue the set on the other dataset, or "
+          "choose another location"));
+  return FALSE;
+}
+
+/* The existing file at start: it must be a valid synthetic set that agrees
+ * with the properties and the dataset. */
 gboolean
 gst_ncfm_distill_check_resume (GstNcfmDistill *self, NcfmSafetensors *st)
 {
@@ -137,6 +207,11 @@ gst_ncfm_distill_check_resume (GstNcfmDistill *self, NcfmSafetensors *st)
     GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS, ("%s exists and is not a synthetic set "
             "(ncfm.format %s): not overwriting it", file, fmt ? fmt : "(missing)"),
         ("property location"));
+    return FALSE;
+  }
+  if (!ncfm_synset_validate (st, file, &error)) {
+    GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS, ("Cannot resume from %s, not overwriting it: "
+            "%s", file, error->message), ("property location"));
     return FALSE;
   }
   if (!gst_ncfm_distill_meta_uint (st, "ncfm.ipc", &ipc) || !gst_ncfm_distill_meta_uint (st, "ncfm.factor", &factor)
@@ -179,6 +254,8 @@ gst_ncfm_distill_check_resume (GstNcfmDistill *self, NcfmSafetensors *st)
             self->s_ipc, self->k), (NULL));
     return FALSE;
   }
+  if (!check_same_dataset (self, st))
+    return FALSE;
   GST_INFO_OBJECT (self, "resuming from %s at step %" G_GUINT64_FORMAT, file, step);
   return TRUE;
 }

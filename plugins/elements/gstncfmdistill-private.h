@@ -28,6 +28,8 @@ struct _GstNcfmDistill {
   gfloat lr, weight_decay, alpha, beta, calib;
   NcfmMetric metric;
   guint64 seed;
+  guint max_nonfinite_steps;
+  gboolean allow_dataset_change;
 
   /* streaming state: the property values copied at start */
   gchar *s_location;
@@ -36,10 +38,13 @@ struct _GstNcfmDistill {
   gfloat s_lr, s_weight_decay, s_alpha, s_beta, s_calib;
   NcfmMetric s_metric;
   guint64 s_seed;
+  guint s_max_nonfinite_steps;
+  gboolean s_allow_dataset_change;
 
   NcfmFileLock *set_lock;      /* this run's claim on s_location, start to stop */
   NcfmDataset *ds;             /* from start until the set is initialised, then dropped */
   gchar *ds_name, *ds_class_names;  /* what the saved set's metadata needs of it */
+  gchar *ds_path;              /* the dataset property as an absolute path */
   NcfmSafetensors *resume;   /* the file found at start, until the first buffer */
   guint k, c, h, w;
   gfloat mean[NCFM_MAX_CHANNELS], std[NCFM_MAX_CHANNELS];
@@ -50,6 +55,10 @@ struct _GstNcfmDistill {
   gint dec_labels_class;       /* the class dec_labels holds, -1 before the first step */
   NcfmTensor *step_xn, *step_xa, *step_gx;  /* the class step's image-sized scratch */
   guint64 step, saved_step, previewed_step;
+  guint64 nonfinite_steps;     /* class steps skipped for a non-finite loss or gradient */
+  guint nonfinite_run;         /* of them, the ones in a row up to the last class step */
+  gboolean failed;             /* a step or save posted an error: no save at EOS (the
+                                * source still sends one), the file keeps its last save */
   NcfmNcfd *ncfd;
   NcfmSampler *psi;            /* the learned sampler of the last buffer, saved with the set */
   NcfmActivations *dec_work, *acts, *aug_work, *calib_acts;
@@ -74,6 +83,7 @@ gboolean gst_ncfm_distill_save (GstNcfmDistill *self);
 gboolean gst_ncfm_distill_check_resume (GstNcfmDistill *self, NcfmSafetensors *st);
 gchar *gst_ncfm_distill_class_names_json (NcfmDataset *ds);
 gboolean gst_ncfm_distill_meta_uint (NcfmSafetensors *st, const gchar *key, guint64 *out);
+gchar *gst_ncfm_distill_dataset_path (const gchar *location);
 
 /* gstncfmdistill-lock.c */
 NcfmFileLock *gst_ncfm_distill_claim_location (GstNcfmDistill *self);
@@ -81,7 +91,7 @@ NcfmFileLock *gst_ncfm_distill_claim_location (GstNcfmDistill *self);
 /* gstncfmdistill-step.c */
 gboolean gst_ncfm_distill_step_class (GstNcfmDistill *self, NcfmCFMeta *cf, NcfmModel *model,
     NcfmModel *trained, NcfmAugmentParams *params, guint c, gdouble *loss, gboolean *psi_done,
-    GError **error);
+    gboolean *skipped, GError **error);
 
 /* gstncfmdistill-preview.c */
 void gst_ncfm_distill_preview_init (GstNcfmDistill *self, GstStaticPadTemplate *templ);

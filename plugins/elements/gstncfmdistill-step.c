@@ -8,6 +8,8 @@
 #include "gstncfmaugmentmeta.h"
 #include "gstncfmcfmeta.h"
 
+#include <math.h>
+
 #define GST_CAT_DEFAULT gst_ncfm_distill_debug
 
 #define ADAM_BETA1 0.9f
@@ -66,10 +68,13 @@ calibrate (GstNcfmDistill *self, NcfmModel *trained, NcfmTensor *x, NcfmTensor *
 }
 
 /* One optimisation step on class c; *loss gets its loss.  psi_done is set when
- * dL/dt of this class went to the learned sampler. */
+ * dL/dt of this class went to the learned sampler.  *skipped is set (and
+ * neither the images, their AdamW state nor psi change) when the loss, the
+ * gradient on the images or dL/dt is not finite. */
 gboolean
 gst_ncfm_distill_step_class (GstNcfmDistill *self, NcfmCFMeta *cf, NcfmModel *model, NcfmModel *trained,
-    NcfmAugmentParams *params, guint c, gdouble *loss, gboolean *psi_done, GError **error)
+    NcfmAugmentParams *params, guint c, gdouble *loss, gboolean *psi_done, gboolean *skipped,
+    GError **error)
 {
   NcfmBackend *be = ncfm_device_get_backend (self->device);
   const gboolean learned = self->s_metric == NCFM_METRIC_NCFD && cf->sampler
@@ -115,19 +120,11 @@ gst_ncfm_distill_step_class (GstNcfmDistill *self, NcfmCFMeta *cf, NcfmModel *mo
           error))
     return FALSE;
   *loss = ncfm_ncfd_get_class_loss (self->ncfd, c);
-
-  if (learned) {
-    if (!ncfm_ncfd_real_backward (self->ncfd, cf->features, cf->labels, FALSE, error))
-      return FALSE;
-    g_autoptr (GError) perr = NULL;
-    ncfm_cf_meta_lock_sampler (cf);
-    if (ncfm_sampler_backward (cf->sampler, cf->t, ncfm_ncfd_get_grad_t (self->ncfd), &perr))
-      *psi_done = TRUE;
-    else
-      GST_DEBUG_OBJECT (self, "not training the sampler on draw %" G_GUINT64_FORMAT
-          " (class %u): %s", cf->draw, c, perr->message);
-    ncfm_cf_meta_unlock_sampler (cf);
-  }
+  /* a non-finite loss or gradient would poison the images, their AdamW
+   * state and psi for good: the step is skipped (the caller counts it) */
+  *skipped = !isfinite (*loss);
+  if (*skipped)
+    return TRUE;
 
   if (!ncfm_model_backward (model, self->acts, ncfm_ncfd_get_grad_syn_features (self->ncfd),
           NULL, FALSE, error))
@@ -152,6 +149,27 @@ gst_ncfm_distill_step_class (GstNcfmDistill *self, NcfmCFMeta *cf, NcfmModel *mo
   NcfmTensor *g = ncfm_multiformation_backward (gx, self->s_factor, self->dec_work, error);
   if (!g)
     return FALSE;
+  *skipped = !ncfm_tensor_check_finite (g, "class step", "image gradient", NULL);
+  if (*skipped)
+    return TRUE;
+
+  if (learned) {
+    if (!ncfm_ncfd_real_backward (self->ncfd, cf->features, cf->labels, FALSE, error))
+      return FALSE;
+    NcfmTensor *grad_t = ncfm_ncfd_get_grad_t (self->ncfd);
+    *skipped = !ncfm_tensor_check_finite (grad_t, "class step", "dL/dt", NULL);
+    if (*skipped)
+      return TRUE;
+    g_autoptr (GError) perr = NULL;
+    ncfm_cf_meta_lock_sampler (cf);
+    if (ncfm_sampler_backward (cf->sampler, cf->t, grad_t, &perr))
+      *psi_done = TRUE;
+    else
+      GST_DEBUG_OBJECT (self, "not training the sampler on draw %" G_GUINT64_FORMAT
+          " (class %u): %s", cf->draw, c, perr->message);
+    ncfm_cf_meta_unlock_sampler (cf);
+  }
+
   const size_t count = (size_t) ncfm_tensor_get_numel (self->img[c]);
   be->ops->adamw_step (be, count, ncfm_tensor_f32 (self->img[c]), ncfm_tensor_f32 (g),
       ncfm_tensor_f32 (self->m[c]), ncfm_tensor_f32 (self->v[c]), self->s_lr, ADAM_BETA1,

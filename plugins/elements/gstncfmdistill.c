@@ -26,9 +26,18 @@
  *
  * After every buffer the element posts an element message "ncfm-progress"
  * with fields step (guint64), loss (gdouble, the mean of the buffer's class
- * losses), class-ids and class-losses (GstValueArray of guint / gdouble) and
+ * losses), class-ids and class-losses (GstValueArray of guint / gdouble),
  * images-per-second (gdouble, real images consumed per second since the
- * first buffer).
+ * first buffer), nonfinite-steps (guint64, the class steps skipped so far
+ * because their loss or gradient was not finite; they are not in class-ids)
+ * and nonfinite-run (guint, how many of them in a row up to now; see
+ * #GstNcfmDistill:max-nonfinite-steps).
+ *
+ * Nothing non-finite reaches the file: every save first checks the set
+ * (ncfm_synset_validate(): finite pixels in [0, 1], finite AdamW and psi
+ * state) and on a fault posts an error naming the step, class and tensor
+ * without writing; a file found at start is checked the same way before
+ * resuming from it.
  *
  * The set is saved atomically to #GstNcfmDistill:location every
  * #GstNcfmDistill:save-every steps and at EOS, in the synset format that
@@ -39,8 +48,10 @@
  * hyperparameters (ncfm.lr, ncfm.alpha, ncfm.beta, ncfm.metric, ncfm.init,
  * ncfm.seed).  When the file exists at start, the run resumes from it
  * (images, AdamW state, step); a file whose ipc, factor, image shape or
- * class count disagrees with the properties and the dataset is an error
- * naming the property and both values, and the file is left untouched.
+ * class count disagrees with the properties and the dataset, or that was
+ * distilled from another dataset (see #GstNcfmDistill:allow-dataset-change),
+ * is an error naming the property and both values, and the file is left
+ * untouched.  The dataset's absolute path is saved as ncfm.dataset_path.
  *
  * The initial images come from ncfm_multiformation_init() on the dataset of
  * #GstNcfmDistill:dataset (read at start, also for init=noise: it fixes the
@@ -91,6 +102,8 @@ GST_DEBUG_CATEGORY (gst_ncfm_distill_debug);
 #define DEFAULT_WEIGHT_DECAY 5e-4f
 #define DEFAULT_CALIB 0.0f
 #define DEFAULT_PREVIEW_EVERY 10
+#define DEFAULT_MAX_NONFINITE_STEPS 10
+#define DEFAULT_ALLOW_DATASET_CHANGE FALSE
 
 
 enum {
@@ -109,6 +122,8 @@ enum {
   PROP_WEIGHT_DECAY,
   PROP_CALIB,
   PROP_PREVIEW_EVERY,
+  PROP_MAX_NONFINITE_STEPS,
+  PROP_ALLOW_DATASET_CHANGE,
 };
 
 
@@ -185,12 +200,16 @@ clear_state (GstNcfmDistill *self)
   g_clear_object (&self->ds);
   g_clear_pointer (&self->ds_name, g_free);
   g_clear_pointer (&self->ds_class_names, g_free);
+  g_clear_pointer (&self->ds_path, g_free);
   g_clear_pointer (&self->s_location, g_free);
   g_clear_pointer (&self->set_lock, ncfm_file_lock_release);
   self->step = 0;
   self->saved_step = G_MAXUINT64;
   self->previewed_step = G_MAXUINT64;
   self->n_real = 0;
+  self->nonfinite_steps = 0;
+  self->nonfinite_run = 0;
+  self->failed = FALSE;
   self->t0 = 0;
   self->warned_per_sample = FALSE;
   self->warned_no_trained = FALSE;
@@ -219,6 +238,8 @@ gst_ncfm_distill_start (GstBaseSink *sink)
   self->s_beta = self->beta;
   self->s_metric = self->metric;
   self->s_seed = self->seed;
+  self->s_max_nonfinite_steps = self->max_nonfinite_steps;
+  self->s_allow_dataset_change = self->allow_dataset_change;
   GST_OBJECT_UNLOCK (self);
 
   if (!self->s_location || !*self->s_location) {
@@ -243,6 +264,7 @@ gst_ncfm_distill_start (GstBaseSink *sink)
   }
   self->k = ncfm_dataset_get_num_classes (self->ds);
   self->ds_name = g_strdup (ncfm_dataset_get_name (self->ds));
+  self->ds_path = gst_ncfm_distill_dataset_path (dataset);
   self->ds_class_names = gst_ncfm_distill_class_names_json (self->ds);
   self->c = ncfm_dataset_get_channels (self->ds);
   self->h = ncfm_dataset_get_height (self->ds);
@@ -501,6 +523,25 @@ gst_ncfm_distill_preroll (GstBaseSink *sink, GstBuffer *buf)
   return GST_FLOW_OK;
 }
 
+/* A skipped class step (non-finite loss or gradient): logged and counted;
+ * FALSE (an error posted) when it makes max-nonfinite-steps in a row. */
+static gboolean
+count_nonfinite (GstNcfmDistill *self, guint c, gdouble loss)
+{
+  self->nonfinite_steps++;
+  self->nonfinite_run++;
+  GST_WARNING_OBJECT (self, "step %" G_GUINT64_FORMAT ", class %u: non-finite loss (%g) or "
+      "gradient, step skipped (%u in a row, %" G_GUINT64_FORMAT " in all)", self->step + 1, c,
+      loss, self->nonfinite_run, self->nonfinite_steps);
+  if (!self->s_max_nonfinite_steps || self->nonfinite_run < self->s_max_nonfinite_steps)
+    return TRUE;
+  GST_ELEMENT_ERROR (self, STREAM, FAILED, ("Step %" G_GUINT64_FORMAT ", class %u: %u class "
+          "steps in a row had a non-finite loss or gradient (property max-nonfinite-steps); %s "
+          "keeps its last good save", self->step + 1, c, self->nonfinite_run, self->s_location),
+      ("lower lr, or the learned sampler's sampler-lr or sigma of ncfmcf"));
+  return FALSE;
+}
+
 static GstFlowReturn
 gst_ncfm_distill_render (GstBaseSink *sink, GstBuffer *buf)
 {
@@ -554,14 +595,21 @@ gst_ncfm_distill_render (GstBaseSink *sink, GstBuffer *buf)
     gdouble loss = 0.0;
     if (c >= self->k)
       continue;
-    if (!gst_ncfm_distill_step_class (self, cf, model, trained, params, c, &loss, &psi_done, &error)) {
+    gboolean skipped = FALSE;
+    if (!gst_ncfm_distill_step_class (self, cf, model, trained, params, c, &loss, &psi_done,
+            &skipped, &error) || (skipped && !count_nonfinite (self, c, loss))) {
       ncfm_device_unlock (self->device);
       g_value_unset (&ids);
       g_value_unset (&losses);
-      GST_ELEMENT_ERROR (self, STREAM, FAILED, ("Distillation step on class %u failed: %s", c,
-              error->message), (NULL));
+      self->failed = TRUE;
+      if (error)
+        GST_ELEMENT_ERROR (self, STREAM, FAILED, ("Distillation step on class %u failed: %s", c,
+                error->message), (NULL));
       return GST_FLOW_ERROR;
     }
+    if (skipped)
+      continue;
+    self->nonfinite_run = 0;
     GValue v = G_VALUE_INIT;
     g_value_init (&v, G_TYPE_UINT);
     g_value_set_uint (&v, c);
@@ -590,13 +638,18 @@ gst_ncfm_distill_render (GstBaseSink *sink, GstBuffer *buf)
   GstStructure *s = gst_structure_new ("ncfm-progress",
       "step", G_TYPE_UINT64, self->step,
       "loss", G_TYPE_DOUBLE, mean_loss,
-      "images-per-second", G_TYPE_DOUBLE, secs > 0 ? self->n_real / secs : 0.0, NULL);
+      "images-per-second", G_TYPE_DOUBLE, secs > 0 ? self->n_real / secs : 0.0,
+      "nonfinite-steps", G_TYPE_UINT64, self->nonfinite_steps,
+      "nonfinite-run", G_TYPE_UINT, self->nonfinite_run, NULL);
   gst_structure_take_value (s, "class-ids", &ids);
   gst_structure_take_value (s, "class-losses", &losses);
   gst_element_post_message (GST_ELEMENT (self), gst_message_new_element (GST_OBJECT (self), s));
 
-  if (self->s_save_every && self->step % self->s_save_every == 0 && !gst_ncfm_distill_save (self))
+  if (self->s_save_every && self->step % self->s_save_every == 0
+      && !gst_ncfm_distill_save (self)) {
+    self->failed = TRUE;
     return GST_FLOW_ERROR;
+  }
   if (self->s_preview_every && self->step % self->s_preview_every == 0)
     gst_ncfm_distill_queue_preview (self);
   return GST_FLOW_OK;
@@ -610,7 +663,7 @@ gst_ncfm_distill_event (GstBaseSink *sink, GstEvent *event)
     case GST_EVENT_EOS: {
       /* the final set, then the end of the preview stream (both take the
        * device lock where they need it) */
-      const gboolean saved = !self->img || self->saved_step == self->step
+      const gboolean saved = !self->img || self->failed || self->saved_step == self->step
           || gst_ncfm_distill_save (self);
       if (saved)
         gst_ncfm_distill_queue_preview (self);
@@ -654,6 +707,8 @@ gst_ncfm_distill_set_property (GObject *object, guint prop_id, const GValue *val
     case PROP_WEIGHT_DECAY: self->weight_decay = g_value_get_float (value); break;
     case PROP_CALIB: self->calib = g_value_get_float (value); break;
     case PROP_PREVIEW_EVERY: self->preview_every = g_value_get_uint (value); break;
+    case PROP_MAX_NONFINITE_STEPS: self->max_nonfinite_steps = g_value_get_uint (value); break;
+    case PROP_ALLOW_DATASET_CHANGE: self->allow_dataset_change = g_value_get_boolean (value); break;
     default: G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec); break;
   }
   GST_OBJECT_UNLOCK (self);
@@ -679,6 +734,8 @@ gst_ncfm_distill_get_property (GObject *object, guint prop_id, GValue *value, GP
     case PROP_WEIGHT_DECAY: g_value_set_float (value, self->weight_decay); break;
     case PROP_CALIB: g_value_set_float (value, self->calib); break;
     case PROP_PREVIEW_EVERY: g_value_set_uint (value, self->preview_every); break;
+    case PROP_MAX_NONFINITE_STEPS: g_value_set_uint (value, self->max_nonfinite_steps); break;
+    case PROP_ALLOW_DATASET_CHANGE: g_value_set_boolean (value, self->allow_dataset_change); break;
     default: G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec); break;
   }
   GST_OBJECT_UNLOCK (self);
@@ -837,6 +894,30 @@ gst_ncfm_distill_class_init (GstNcfmDistillClass *klass)
       g_param_spec_uint ("preview-every", "Preview every",
           "Steps between preview frames on the src pad (0 = first and last only)", 0,
           G_MAXUINT, DEFAULT_PREVIEW_EVERY, PARAM_FLAGS));
+  /**
+   * GstNcfmDistill:max-nonfinite-steps:
+   *
+   * A class step whose loss, gradient on the images or (learned sampler)
+   * dL/dt is not finite is skipped: the class's images, their AdamW state and
+   * psi stay as they were, a warning is logged and the ncfm-progress message
+   * counts it.  This many skipped class steps in a row are an error (the
+   * file keeps its last good save); 0 never errors.
+   */
+  g_object_class_install_property (gobject_class, PROP_MAX_NONFINITE_STEPS,
+      g_param_spec_uint ("max-nonfinite-steps", "Max non-finite steps",
+          "Class steps in a row skipped for a non-finite loss or gradient before an error "
+          "(0 = never)", 0, G_MAXUINT, DEFAULT_MAX_NONFINITE_STEPS, PARAM_FLAGS));
+  /**
+   * GstNcfmDistill:allow-dataset-change:
+   *
+   * Resuming a set distilled from another dataset (another ncfm.dataset
+   * name or path, or other class names) is an error unless this is set; then
+   * the set continues on the new dataset, whose name the next save records.
+   */
+  g_object_class_install_property (gobject_class, PROP_ALLOW_DATASET_CHANGE,
+      g_param_spec_boolean ("allow-dataset-change", "Allow dataset change",
+          "Resume a set distilled from another dataset (of the same shape)",
+          DEFAULT_ALLOW_DATASET_CHANGE, PARAM_FLAGS));
 
   gst_element_class_add_static_pad_template (element_class, &sink_template);
   gst_element_class_add_static_pad_template (element_class, &src_template);
@@ -870,6 +951,8 @@ gst_ncfm_distill_init (GstNcfmDistill *self)
   self->weight_decay = DEFAULT_WEIGHT_DECAY;
   self->calib = DEFAULT_CALIB;
   self->preview_every = DEFAULT_PREVIEW_EVERY;
+  self->max_nonfinite_steps = DEFAULT_MAX_NONFINITE_STEPS;
+  self->allow_dataset_change = DEFAULT_ALLOW_DATASET_CHANGE;
   gst_ncfm_distill_preview_init (self, &src_template);
   gst_base_sink_set_sync (GST_BASE_SINK (self), FALSE);
 }

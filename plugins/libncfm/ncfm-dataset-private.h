@@ -6,6 +6,7 @@
 #define NCFM_DATASET_PRIVATE_H
 
 #include "ncfm-dataset.h"
+#include "ncfm-safetensors.h"
 
 G_BEGIN_DECLS
 
@@ -61,6 +62,17 @@ gboolean ncfm_dataset_read_imagefolder (const gchar *root, const gchar *split,
     guint image_size, NcfmDatasetFlags flags, const gchar *cache_dir, NcfmDatasetParts *out,
     GError **error);
 gboolean ncfm_dataset_read_synset (const gchar *file, NcfmDatasetParts *out, GError **error);
+
+/* ncfm-synset.c: the labels of a synthetic set as gint64 [n] (I64 or I32
+ * [n], each in [0, n_classes) when n_classes > 0), or NULL with @error set
+ * (NCFM_SYNSET_ERROR). */
+gint64 *ncfm_synset_read_labels (NcfmSafetensors *set, const gchar *file, gint64 n,
+    guint n_classes, GError **error);
+/* The c numbers of JSON array metadata @key (ncfm.mean, ncfm.std) into @out;
+ * *have FALSE when the key is absent.  FALSE with @error set when it does
+ * not parse or has another length. */
+gboolean ncfm_synset_read_stats (NcfmSafetensors *set, const gchar *file, const gchar *key,
+    guint c, gfloat *out, gboolean *have, GError **error);
 
 /* ncfm-dataset-decode.c: one JPEG or PNG file (recognised by its magic bytes)
  * to 8-bit RGB, [height, width, 3] interleaved, g_malloc'd.  FALSE with a

@@ -91,9 +91,13 @@ ncfm_safetensors_check_finite (NcfmSafetensors *self, GError **error)
  * @self: a #NcfmTensor
  * @source: what the tensor belongs to, for the message (a file, "model")
  * @name: the tensor's name, for the message
- * @error: return location for a #GError (%NCFM_ERROR_NOT_FINITE)
+ * @error: (nullable): return location for a #GError (%NCFM_ERROR_NOT_FINITE)
  *
- * Copies an F32 tensor to the host and checks it; other dtypes always pass.
+ * Checks that every element of an F32 tensor is finite (no NaN, no
+ * infinity), on any device: a CPU tensor is scanned in place (under the
+ * device lock), another one through a host copy (a device sync).  Other
+ * dtypes always pass.  With @error %NULL it is a cheap yes/no, as the
+ * distiller uses it on every class step's gradients.
  *
  * Returns: %TRUE if every value is finite
  */
@@ -105,6 +109,10 @@ ncfm_tensor_check_finite (NcfmTensor *self, const gchar *source, const gchar *na
   if (ncfm_tensor_get_dtype (self) != NCFM_DTYPE_F32)
     return TRUE;
   const gsize n = (gsize) ncfm_tensor_get_numel (self);
+  NcfmDevice *dev = ncfm_tensor_get_device (self);
+  g_autoptr (NcfmDeviceLocker) held = ncfm_device_locker_new (dev);
+  if (!ncfm_device_is_cuda (dev))
+    return ncfm_check_finite_f32 (ncfm_tensor_f32 (self), n, source, name, error);
   g_autofree gfloat *host = g_new (gfloat, MAX (n, 1));
   ncfm_tensor_download (self, host, n * sizeof (gfloat));
   return ncfm_check_finite_f32 (host, n, source, name, error);

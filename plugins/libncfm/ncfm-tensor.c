@@ -11,6 +11,7 @@
 #define G_LOG_DOMAIN "Ncfm"
 #include "ncfm-tensor.h"
 
+#include <math.h>
 #include <string.h>
 
 struct _NcfmTensor {

@@ -18,5 +18,6 @@
 #include "ncfm-dataset.h"
 #include "ncfm-loader.h"
 #include "ncfm-multiformation.h"
+#include "ncfm-synset.h"
 
 #endif

@@ -88,10 +88,13 @@ gst-launch-1.0 -q ncfmdatasetsrc location="$tmp/blobs" batch-size=20 epochs=0 ! 
   ncfmconvnet depth=1 width=8 ! ncfmcf num-freqs=32 ! ncfmdistill \
   location="$tmp/set.safetensors" dataset="$tmp/blobs" ipc=1 factor=1 save-every=1 &
 first=$!
-for _ in $(seq 100); do
+# a loaded machine (CI runs two tests at a time) may take a while to start it
+for _ in $(seq 600); do
   [ -e "$tmp/.set.safetensors.lock" ] && break
+  kill -0 "$first" 2>/dev/null || fail "the first distiller ended before it took the lock"
   sleep 0.1
 done
+[ -e "$tmp/.set.safetensors.lock" ] || fail "the first distiller took no lock in 60 s"
 expect_failure "$tmp/set.safetensors" "property location" "process $first " -- distill
 kill -9 "$first"
 wait "$first" 2>/dev/null || true

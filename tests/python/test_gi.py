@@ -222,6 +222,32 @@ def argument_errors():
     raises(lambda: Ncfm.Tensor.new(dev, Ncfm.DType.F32, [1 << 30, 1 << 28]), 'bytes')
 
 
+@test
+def synset_validate_nan():
+    st = Ncfm.Safetensors.new()
+    img = np.full((2, 1, 4, 4), 0.5, dtype=np.float32)
+    img[1, 0, 2, 3] = np.nan
+    st.set('images', Ncfm.DType.F32, list(img.shape), img.tobytes())
+    st.set('labels', Ncfm.DType.I64, [2], np.arange(2, dtype=np.int64).tobytes())
+    st.set_metadata('ncfm.format', 'synset')
+    st.set_metadata('ncfm.format_version', '1')
+    st.set_metadata('ncfm.class_names', '["a", "b"]')
+    img_ok = img.copy()
+    img_ok[1, 0, 2, 3] = 0.25
+    ok = Ncfm.Safetensors.load_from_bytes(st.serialize(), 'ok')
+    ok.set('images', Ncfm.DType.F32, list(img.shape), img_ok.tobytes())
+    assert Ncfm.synset_validate(ok, 'ok.safetensors')
+    with tempfile.TemporaryDirectory() as d:
+        path = os.path.join(d, 'nan.safetensors')
+        assert st.save(path)
+        try:
+            Ncfm.synset_file_validate(path)
+            raise AssertionError('NaN set accepted')
+        except GLib.Error as e:
+            assert e.matches(Ncfm.synset_error_quark(), Ncfm.SynsetError.VALUE), e.message
+            assert path in e.message and 'images' in e.message and 'class 1' in e.message, e.message
+
+
 def main():
     print(f'1..{len(TESTS)}')
     failed = 0
