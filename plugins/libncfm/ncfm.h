@@ -18,5 +18,7 @@
 #include "ncfm-dataset.h"
 #include "ncfm-loader.h"
 #include "ncfm-multiformation.h"
+#include "ncfm-reservoir.h"
+#include "ncfm-labeller.h"
 
 #endif
