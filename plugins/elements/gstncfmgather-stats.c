@@ -35,7 +35,7 @@ gst_ncfm_gather_stats_frame (GstNcfmGatherStats *stats, GstElement *element, Gst
 {
   const GstClockTime pts = GST_BUFFER_PTS (buf);
   const gint64 now_us = g_get_monotonic_time ();
-  stats->frames++;
+  stats->buffers++;
   if (!GST_CLOCK_TIME_IS_VALID (pts))
     return;
   if (!GST_CLOCK_TIME_IS_VALID (stats->first_pts)) {
@@ -89,7 +89,7 @@ gst_ncfm_gather_stats_report (GstNcfmGatherStats *stats, NcfmReservoir *reservoi
     rtf = (gdouble) (stats->last_pts - stats->first_pts)
         / ((gdouble) (stats->last_us - stats->first_us) * 1000.0);
   GstStructure *s = gst_structure_new ("ncfm-gather",
-      "frames", G_TYPE_UINT64, stats->frames, "samples", G_TYPE_UINT64, stats->samples,
+      "buffers", G_TYPE_UINT64, stats->buffers, "samples", G_TYPE_UINT64, stats->samples,
       "unlabeled", G_TYPE_UINT64, stats->unlabeled, "stored", G_TYPE_UINT64, stats->stored,
       "replaced", G_TYPE_UINT64, stats->replaced, "discarded", G_TYPE_UINT64, stats->discarded,
       "while-busy", G_TYPE_UINT64, stats->while_busy, "batches", G_TYPE_UINT64, stats->batches,

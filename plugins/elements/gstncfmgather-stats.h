@@ -12,7 +12,7 @@
 G_BEGIN_DECLS
 
 typedef struct {
-  guint64 frames, samples, unlabeled, stored, replaced, discarded, while_busy, batches;
+  guint64 buffers, samples, unlabeled, stored, replaced, discarded, while_busy, batches;
   GstClockTime first_pts, last_pts;    /* stream time of the first and the last input */
   gint64 first_us, last_us;            /* monotonic wall time of their arrival */
   GstClockTimeDiff lag, max_lag;       /* clock running time - input running time */

@@ -137,7 +137,8 @@ GST_START_TEST (test_live_never_stalls)
   /* every sample accounted for; the slow sink took few batches, the rest was sampled */
   fail_unless (last != NULL);
   const guint64 samples = field (last, "samples");
-  fail_unless_equals_uint64 (samples, 4 * field (last, "frames"));
+  /* batches of 4 in, the last one at EOS maybe smaller */
+  fail_unless (samples > 4 * (field (last, "buffers") - 1) && samples <= 4 * field (last, "buffers"));
   fail_unless_equals_uint64 (field (last, "stored") + field (last, "replaced")
       + field (last, "discarded") + field (last, "unlabeled"), samples);
   fail_unless (field (last, "while-busy") > samples / 2);
