@@ -183,29 +183,24 @@ GST_START_TEST (test_label_errors)
   g_autofree gchar *tall = fresh_model ("tall.safetensors", K, 2 * IMG_H, 1);
   g_autofree gchar *junk = g_build_filename (tmp_root, "junk.safetensors", NULL);
   fail_unless (g_file_set_contents (junk, "not a model", -1, NULL));
-  g_autofree gchar *d = NULL;
-#define EXPECT(props, needle) \
-  d = g_strdup_printf (SOURCE " ! ncfmlabel %s ! fakesink", 8, K, props); \
-  expect_error (d, needle); \
-  g_clear_pointer (&d, g_free)
-  EXPECT ("", "Property weights is not set");
-  EXPECT ("weights=/nonexistent/m.safetensors", "/nonexistent/m.safetensors (property weights)");
-  g_autofree gchar *p = g_strdup_printf ("weights=%s", junk);
-  EXPECT (p, "(property weights)");
-  g_clear_pointer (&p, g_free);
-  p = g_strdup_printf ("weights=%s", five);
-  EXPECT (p, "has 5 classes but the stream has 10");
-  g_clear_pointer (&p, g_free);
-  p = g_strdup_printf ("weights=%s", tall);
-  EXPECT (p, "(property weights) takes images of [1,8,3]");
-  g_clear_pointer (&p, g_free);
-  p = g_strdup_printf ("weights=%s classes=0,Nope", weights);
-  EXPECT (p, "\"Nope\" is neither a class id below 10 nor a class name of the stream");
-  g_clear_pointer (&p, g_free);
-  p = g_strdup_printf ("weights=%s classes=10", weights);
-  EXPECT (p, "(property classes)");
-  g_clear_pointer (&p, g_free);
-#undef EXPECT
+  /* ncfmlabel's properties, with %s for the file of each case */
+  const struct {
+    const gchar *props, *file, *needle;
+  } cases[] = {
+    { "%s", "", "Property weights is not set" },
+    { "weights=%s", "/nonexistent/m.safetensors", "/nonexistent/m.safetensors (property weights)" },
+    { "weights=%s", junk, "(property weights)" },
+    { "weights=%s", five, "has 5 classes but the stream has 10" },
+    { "weights=%s", tall, "(property weights) takes images of [1,8,3]" },
+    { "weights=%s classes=0,Nope", weights,
+      "\"Nope\" is neither a class id below 10 nor a class name of the stream" },
+    { "weights=%s classes=10", weights, "(property classes)" },
+  };
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++) {
+    g_autofree gchar *props = g_strdup_printf (cases[i].props, cases[i].file);
+    g_autofree gchar *d = g_strdup_printf (SOURCE " ! ncfmlabel %s ! fakesink", 8, K, props);
+    expect_error (d, cases[i].needle);
+  }
   g_unlink (weights);
   g_unlink (five);
   g_unlink (tall);
