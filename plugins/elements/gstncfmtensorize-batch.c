@@ -134,7 +134,7 @@ gst_ncfm_batch_config_init (GstNcfmBatchConfig *cfg, const GstNcfmBatchSettings 
       names[i] = g_strdup_printf ("%u", i);
   }
   const guint k = g_strv_length (names);
-  if (s->label >= k)
+  if (!s->unlabeled && s->label >= k)
     return settings_error (error, "Invalid label %u: there are %u classes, 0 .. %u (property "
         "label; the classes come from classes or class-names)", s->label, k, k - 1);
 
@@ -160,8 +160,9 @@ gst_ncfm_batch_config_init (GstNcfmBatchConfig *cfg, const GstNcfmBatchSettings 
   cfg->height = s->height;
   cfg->channels = s->channels;
   cfg->batch_size = s->batch_size;
-  cfg->label = (gint32) s->label;
+  cfg->label = s->unlabeled ? -1 : (gint32) s->label;
   cfg->use_roi = s->use_roi;
+  cfg->unlabeled = s->unlabeled;
   cfg->class_names = g_steal_pointer (&names);
   return TRUE;
 }
@@ -384,15 +385,16 @@ add_regions (GstNcfmBatcher *self, const GstVideoFrame *frame, guint *n_regions,
               GST_VIDEO_REGION_OF_INTEREST_META_API_TYPE))) {
     const GstVideoRegionOfInterestMeta *roi = (const GstVideoRegionOfInterestMeta *) meta;
     const gchar *type = g_quark_to_string (roi->roi_type);
-    const gint32 label = class_of (self, type);
+    /* unlabeled: a detector's region of any type, its class left to a labeller */
+    const gint32 label = self->cfg.unlabeled ? -1 : class_of (self, type);
     (*n_regions)++;
     /* clipped to the frame */
     const gint64 x0 = MIN ((gint64) roi->x, fw), y0 = MIN ((gint64) roi->y, fh);
     const GstVideoRectangle r = { (gint) x0, (gint) y0, (gint) MIN ((gint64) roi->w, fw - x0),
       (gint) MIN ((gint64) roi->h, fh - y0) };
-    if (label < 0 || r.w <= 0 || r.h <= 0) {
+    if ((label < 0 && !self->cfg.unlabeled) || r.w <= 0 || r.h <= 0) {
       GST_DEBUG ("skipping region %d \"%s\" %ux%u at %u,%u: %s", roi->id, type, roi->w, roi->h,
-          roi->x, roi->y, label < 0 ? "its type is not a class name" : "outside the frame");
+          roi->x, roi->y, r.w > 0 && r.h > 0 ? "its type is not a class name" : "outside the frame");
       (*skipped)++;
       continue;
     }

@@ -29,7 +29,7 @@ typedef struct {
   guint width, height, channels, batch_size, label, classes;
   const gchar *class_names, *mean, *std;
   GstNcfmTensorizeDataset dataset;
-  gboolean use_roi;
+  gboolean use_roi, unlabeled;
 } GstNcfmBatchSettings;
 
 /* What the batches look like: fixed when the element starts. */
@@ -37,8 +37,9 @@ typedef struct {
   guint width, height, channels, batch_size;   /* channels 1 or 3 */
   gchar **class_names;                         /* the K names, NULL-terminated */
   gfloat mean[NCFM_MAX_CHANNELS], std[NCFM_MAX_CHANNELS];
-  gint32 label;                                /* of whole-frame samples */
+  gint32 label;                                /* of whole-frame samples; -1 unlabeled */
   gboolean use_roi;
+  gboolean unlabeled;                          /* every sample -1, every region taken */
 } GstNcfmBatchConfig;
 
 /* Checks the settings together and fills `config` (its class_names is then

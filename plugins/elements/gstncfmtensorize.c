@@ -21,7 +21,8 @@
  *   the index of its type (g_quark_to_string (roi_type)) in
  *   #GstNcfmTensorize:class-names.  Regions of another type, or empty after
  *   clipping, are skipped with a debug message and counted in
- *   #GstNcfmTensorize:rois-skipped.
+ *   #GstNcfmTensorize:rois-skipped.  With #GstNcfmTensorize:unlabeled every
+ *   label is -1 and regions of any type are taken (ncfmlabel labels them).
  *
  * Samples accumulate until #GstNcfmTensorize:batch-size of them are there;
  * then one buffer goes out, with the timestamps of the last frame that
@@ -73,6 +74,7 @@ GST_DEBUG_CATEGORY (gst_ncfm_tensorize_debug);
 #define DEFAULT_DATASET GST_NCFM_TENSORIZE_DATASET_NONE
 #define DEFAULT_USE_ROI TRUE
 #define DEFAULT_DROP_PARTIAL FALSE
+#define DEFAULT_UNLABELED FALSE
 
 enum {
   PROP_0,
@@ -88,6 +90,7 @@ enum {
   PROP_STD,
   PROP_USE_ROI,
   PROP_DROP_PARTIAL,
+  PROP_UNLABELED,
   PROP_DEVICE,
   PROP_ROIS_SKIPPED,
 };
@@ -99,7 +102,7 @@ struct _GstNcfmTensorize {
   guint width, height, channels, batch_size, label, classes;
   gchar *class_names, *mean, *std, *device;
   GstNcfmTensorizeDataset dataset;
-  gboolean use_roi, drop_partial;
+  gboolean use_roi, drop_partial, unlabeled;
   guint64 rois_skipped;       /* read-only, object lock */
 
   /* from start() to stop(); the batcher and the video info belong to the streaming thread */
@@ -157,7 +160,7 @@ gst_ncfm_tensorize_start (GstBaseTransform *trans)
     .width = self->width, .height = self->height, .channels = self->channels,
     .batch_size = self->batch_size, .label = self->label, .classes = self->classes,
     .class_names = self->class_names, .mean = self->mean, .std = self->std,
-    .dataset = self->dataset, .use_roi = self->use_roi,
+    .dataset = self->dataset, .use_roi = self->use_roi, .unlabeled = self->unlabeled,
   };
   GstNcfmBatchConfig cfg;
   const gboolean valid = gst_ncfm_batch_config_init (&cfg, &settings, &error);
@@ -448,6 +451,8 @@ gst_ncfm_tensorize_set_property (GObject *object, guint prop_id, const GValue *v
     self->use_roi = g_value_get_boolean (value);
   } else if (prop_id == PROP_DROP_PARTIAL) {
     self->drop_partial = g_value_get_boolean (value);
+  } else if (prop_id == PROP_UNLABELED) {
+    self->unlabeled = g_value_get_boolean (value);
   } else {
     G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
   }
@@ -472,6 +477,8 @@ gst_ncfm_tensorize_get_property (GObject *object, guint prop_id, GValue *value,
     g_value_set_boolean (value, self->use_roi);
   else if (prop_id == PROP_DROP_PARTIAL)
     g_value_set_boolean (value, self->drop_partial);
+  else if (prop_id == PROP_UNLABELED)
+    g_value_set_boolean (value, self->unlabeled);
   else if (prop_id == PROP_ROIS_SKIPPED)
     g_value_set_uint64 (value, self->rois_skipped);
   else
@@ -621,6 +628,19 @@ gst_ncfm_tensorize_class_init (GstNcfmTensorizeClass *klass)
           "At EOS, drop an unfinished batch instead of pushing it smaller", DEFAULT_DROP_PARTIAL,
           PARAM_FLAGS));
   /**
+   * GstNcfmTensorize:unlabeled:
+   *
+   * No labels: every sample gets label -1 ("no label"), #GstNcfmTensorize:label
+   * is ignored, and every region of interest is taken whatever its type (a
+   * detector's "face" or "object"); ncfmlabel then gives the samples the
+   * classes of a trained model.  The class names or count still say the
+   * classes of the stream.
+   */
+  g_object_class_install_property (gobject_class, PROP_UNLABELED,
+      g_param_spec_boolean ("unlabeled", "Unlabeled",
+          "Label every sample -1 (no label) and take regions of any type, for ncfmlabel to "
+          "label", DEFAULT_UNLABELED, PARAM_FLAGS));
+  /**
    * GstNcfmTensorize:device:
    *
    * Where the batches are made and delivered: "auto" (CUDA when a GPU is
@@ -676,5 +696,6 @@ gst_ncfm_tensorize_init (GstNcfmTensorize *self)
   self->dataset = DEFAULT_DATASET;
   self->use_roi = DEFAULT_USE_ROI;
   self->drop_partial = DEFAULT_DROP_PARTIAL;
+  self->unlabeled = DEFAULT_UNLABELED;
   gst_video_info_init (&self->vinfo);
 }

@@ -13,6 +13,8 @@
 #include "gstncfmdatasetsrc.h"
 #include "gstncfmdistill.h"
 #include "gstncfmevaluate.h"
+#include "gstncfmgather.h"
+#include "gstncfmlabel.h"
 #include "gstncfmtensorize.h"
 #include "gstncfmtensormemory.h"
 #include "gstncfmtrain.h"
@@ -31,6 +33,8 @@ plugin_init (GstPlugin *plugin)
   ret |= GST_ELEMENT_REGISTER (ncfmtrain, plugin);
   ret |= GST_ELEMENT_REGISTER (ncfmevaluate, plugin);
   ret |= GST_ELEMENT_REGISTER (ncfmtensorize, plugin);
+  ret |= GST_ELEMENT_REGISTER (ncfmlabel, plugin);
+  ret |= GST_ELEMENT_REGISTER (ncfmgather, plugin);
   return ret;
 }
 

@@ -19,5 +19,7 @@
 #include "ncfm-loader.h"
 #include "ncfm-multiformation.h"
 #include "ncfm-synset.h"
+#include "ncfm-reservoir.h"
+#include "ncfm-labeller.h"
 
 #endif

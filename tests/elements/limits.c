@@ -35,6 +35,8 @@ static const struct {
         "num-buffers=2 ! ncfmconvnet depth=1 width=2 ! ncfmcf num-freqs=16 "
         "! ncfmdistill name=e "
         "dataset=%1$s location=%2$s/syn.safetensors ipc=1 factor=1 init=real save-every=0" },
+  { "ncfmgather", "ncfmdatasetsrc location=%1$s mode=mixed batch-size=8 num-buffers=2 "
+        "! ncfmgather name=e batch-size=2 capacity=4 min-new=1 ! fakesink" },
   { "ncfmtrain", "ncfmdatasetsrc location=%1$s batch-size=8 num-buffers=2 "
         "! ncfmtrain name=e depth=1 width=4 location=%2$s/trained.safetensors" },
 };
