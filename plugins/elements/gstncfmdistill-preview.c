@@ -2,9 +2,11 @@
 /* gstncfmdistill-preview.c: ncfmdistill's preview stream: the stored images
  * as one RGB grid (one row per class, ipc columns, a 1-pixel dark gap around
  * every image), queued by the streaming thread and pushed on the src pad by
- * the pad's own task.  The task is what lets a sink behind the src pad
- * preroll: the distiller is itself a sink, and it prerolls (holding its
- * streaming thread) on the very buffer whose preview the other sink waits for. */
+ * the pad's own task, which stamps each frame.  The task is what lets a sink
+ * behind the src pad take frames while the distiller holds its streaming
+ * thread (in preroll, or in a step); the NO_PREROLL of the state change is
+ * what lets a sink that needs several frames to preroll (behind an encoder
+ * with a lookahead) wait for PLAYING, when the steps make them. */
 #include "gstncfmdistill-private.h"
 
 #include <gst/video/video.h>
@@ -30,7 +32,7 @@ preview_caps (GstNcfmDistill *self)
   grid_size (self, &width, &height);
   return gst_caps_new_simple ("video/x-raw", "format", G_TYPE_STRING, "RGB",
       "width", G_TYPE_INT, (gint) width, "height", G_TYPE_INT, (gint) height,
-      "framerate", GST_TYPE_FRACTION, 0, 1,
+      "framerate", GST_TYPE_FRACTION, self->s_preview_fps_n, self->s_preview_fps_d,
       "pixel-aspect-ratio", GST_TYPE_FRACTION, 1, 1, NULL);
 }
 
@@ -135,6 +137,42 @@ gst_ncfm_distill_preview_flush (GstNcfmDistill *self, GstEvent *event)
 
 /* ---- the src pad's task ---- */
 
+/* The pipeline's running time now, or 0 without a clock (before PLAYING). */
+static GstClockTime
+running_time_now (GstNcfmDistill *self)
+{
+  g_autoptr (GstClock) clock = gst_element_get_clock (GST_ELEMENT (self));
+  if (!clock || GST_STATE (self) != GST_STATE_PLAYING)
+    return 0;
+  const GstClockTime now = gst_clock_get_time (clock);
+  const GstClockTime base = gst_element_get_base_time (GST_ELEMENT (self));
+  return now > base ? now - base : 0;
+}
+
+/* Frame `index` of the preview-fps grid: its time. */
+static GstClockTime
+grid_time (GstNcfmDistill *self, guint64 index)
+{
+  return gst_util_uint64_scale (index, (guint64) self->s_preview_fps_d * GST_SECOND,
+      (guint64) self->s_preview_fps_n);
+}
+
+/* Timestamps a frame on the preview-fps grid: the first at 0 (a sink
+ * prerolls on it), then the later of one frame after the last and the
+ * running time now (rounded up to the grid), so that a display sink never
+ * finds a frame late and a recording faster than real time keeps every
+ * frame, one frame apart. */
+static void
+stamp_frame (GstNcfmDistill *self, GstBuffer *buf)
+{
+  const guint64 now = gst_util_uint64_scale_ceil (running_time_now (self),
+      (guint64) self->s_preview_fps_n, (guint64) self->s_preview_fps_d * GST_SECOND);
+  const guint64 index = self->pv_next_frame ? MAX (self->pv_next_frame, now) : 0;
+  GST_BUFFER_PTS (buf) = GST_BUFFER_DTS (buf) = grid_time (self, index);
+  GST_BUFFER_DURATION (buf) = grid_time (self, index + 1) - grid_time (self, index);
+  self->pv_next_frame = index + 1;
+}
+
 static void
 preview_loop (gpointer data)
 {
@@ -173,9 +211,20 @@ preview_loop (gpointer data)
     gst_pad_push_event (self->srcpad, gst_event_new_segment (&segment));
   }
   if (buf) {
+    stamp_frame (self, buf);
     const GstFlowReturn ret = gst_pad_push (self->srcpad, buf);
     if (ret != GST_FLOW_OK)
       GST_DEBUG_OBJECT (self, "preview push: %s", gst_flow_get_name (ret));
+    /* the distillation goes on without its preview, but not silently */
+    if (ret == GST_FLOW_NOT_NEGOTIATED && !self->pv_warned) {
+      self->pv_warned = TRUE;
+      g_autoptr (GstCaps) current = gst_pad_get_current_caps (self->srcpad);
+      g_autofree gchar *str = current ? gst_caps_to_string (current) : NULL;
+      GST_ELEMENT_WARNING (self, CORE, NEGOTIATION, ("The preview frames (%s) are not "
+              "accepted downstream; the distillation goes on without them", str),
+          ("src pad; an encoder or muxer may need larger frames (webmmux: 16x16 at least), "
+              "more images per class make the grid wider"));
+    }
   } else if (eos && started) {
     gst_pad_push_event (self->srcpad, gst_event_new_eos ());
   }
@@ -192,10 +241,37 @@ preview_activate_mode (GstPad *pad, GstObject *parent, GstPadMode mode, gboolean
   gst_buffer_replace (&self->pv_buffer, NULL);
   self->pv_eos = FALSE;
   self->pv_started = FALSE;
+  self->pv_next_frame = 0;
+  self->pv_warned = FALSE;
   g_clear_pointer (&self->pv_caps, gst_caps_unref);
   g_cond_signal (&self->pv_cond);
   g_mutex_unlock (&self->pv_lock);
   return active ? gst_pad_start_task (pad, preview_loop, self, NULL) : gst_pad_stop_task (pad);
+}
+
+/**
+ * gst_ncfm_distill_preview_change_state:
+ * @self: the element
+ * @transition: the state change
+ * @ret: what the base class returned for it
+ *
+ * With the src pad linked (and the base sink's async state changes turned
+ * off for it), the change to PAUSED is NO_PREROLL, as for a live source: the
+ * pipeline goes on to PLAYING, where the steps make the frames that a sink
+ * behind the src pad may need to preroll.
+ *
+ * Returns: the state change's result
+ */
+GstStateChangeReturn
+gst_ncfm_distill_preview_change_state (GstNcfmDistill *self, GstStateChange transition,
+    GstStateChangeReturn ret)
+{
+  const gboolean to_paused = transition == GST_STATE_CHANGE_READY_TO_PAUSED
+      || transition == GST_STATE_CHANGE_PLAYING_TO_PAUSED;
+  if (ret == GST_STATE_CHANGE_SUCCESS && to_paused && gst_pad_is_linked (self->srcpad)
+      && !gst_base_sink_is_async_enabled (GST_BASE_SINK (self)))
+    return GST_STATE_CHANGE_NO_PREROLL;
+  return ret;
 }
 
 static gboolean

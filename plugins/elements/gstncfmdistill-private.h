@@ -30,6 +30,7 @@ struct _GstNcfmDistill {
   guint64 seed;
   guint max_nonfinite_steps;
   gboolean allow_dataset_change;
+  gint preview_fps_n, preview_fps_d;
 
   /* streaming state: the property values copied at start */
   gchar *s_location;
@@ -40,6 +41,7 @@ struct _GstNcfmDistill {
   guint64 s_seed;
   guint s_max_nonfinite_steps;
   gboolean s_allow_dataset_change;
+  gint s_preview_fps_n, s_preview_fps_d;
 
   NcfmFileLock *set_lock;      /* this run's claim on s_location, start to stop */
   NcfmDataset *ds;             /* from start until the set is initialised, then dropped */
@@ -76,6 +78,8 @@ struct _GstNcfmDistill {
   GstCaps *pv_caps;            /* its caps */
   gboolean pv_eos, pv_flushing;
   gboolean pv_started;         /* the task sent stream-start, caps and segment */
+  guint64 pv_next_frame;       /* the task's: the earliest grid index of the next frame */
+  gboolean pv_warned;          /* the task's: a refused frame was reported */
 };
 
 /* gstncfmdistill-io.c */
@@ -99,6 +103,8 @@ void gst_ncfm_distill_preview_finalize (GstNcfmDistill *self);
 void gst_ncfm_distill_queue_preview (GstNcfmDistill *self);
 void gst_ncfm_distill_preview_eos (GstNcfmDistill *self);
 void gst_ncfm_distill_preview_flush (GstNcfmDistill *self, GstEvent *event);
+GstStateChangeReturn gst_ncfm_distill_preview_change_state (GstNcfmDistill *self,
+    GstStateChange transition, GstStateChangeReturn ret);
 
 G_END_DECLS
 #endif

@@ -58,11 +58,17 @@
  * classes and geometry).
  *
  * The src pad emits preview frames (`video/x-raw, format=RGB`, framerate
- * 0/1): the stored images as a grid, one row per class, for the first
- * buffer, every #GstNcfmDistill:preview-every steps and at EOS, so that
- * `ncfmdistill ! videoconvert ! autovideosink` shows the distillation live
- * and `ncfmdistill ! pngenc ! multifilesink` keeps snapshots.  Frames carry
- * the step as their offset and no timestamp.
+ * #GstNcfmDistill:preview-fps): the stored images as a grid, one row per
+ * class, for the first buffer, every #GstNcfmDistill:preview-every steps
+ * and at EOS, so that `ncfmdistill ! videoconvert ! autovideosink` shows
+ * the distillation live, `ncfmdistill ! pngenc ! multifilesink` keeps
+ * snapshots and `ncfmdistill ! videoconvert ! vp8enc ! webmmux ! filesink`
+ * records it.  Frames carry the step as their offset, a timestamp and a
+ * duration (see #GstNcfmDistill:preview-fps).  With the src pad linked, the
+ * element's change to PAUSED returns NO_PREROLL, as a live source does: the
+ * preview frames come from the steps, which only run in PLAYING, so a sink
+ * behind an encoder that waits for several frames (x264enc) could never
+ * preroll.
  *
  * With #GstNcfmDistill:calib above 0 and an extractor that comes from a
  * model pool, each class step also descends the cross-entropy of the pool
@@ -104,6 +110,8 @@ GST_DEBUG_CATEGORY (gst_ncfm_distill_debug);
 #define DEFAULT_PREVIEW_EVERY 10
 #define DEFAULT_MAX_NONFINITE_STEPS 10
 #define DEFAULT_ALLOW_DATASET_CHANGE FALSE
+#define DEFAULT_PREVIEW_FPS_N 1
+#define DEFAULT_PREVIEW_FPS_D 1
 
 
 enum {
@@ -124,6 +132,7 @@ enum {
   PROP_PREVIEW_EVERY,
   PROP_MAX_NONFINITE_STEPS,
   PROP_ALLOW_DATASET_CHANGE,
+  PROP_PREVIEW_FPS,
 };
 
 
@@ -135,7 +144,8 @@ static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE ("sink",
     GST_PAD_SINK, GST_PAD_ALWAYS, GST_STATIC_CAPS (GST_NCFM_TENSORS_CAPS_STR));
 static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE ("src",
     GST_PAD_SRC, GST_PAD_ALWAYS, GST_STATIC_CAPS ("video/x-raw, format = (string) RGB, "
-        "width = (int) [ 1, MAX ], height = (int) [ 1, MAX ], framerate = (fraction) 0/1"));
+        "width = (int) [ 1, MAX ], height = (int) [ 1, MAX ], "
+        "framerate = (fraction) [ 1/3600, 1000/1 ]"));
 
 #define GST_TYPE_NCFM_DISTILL_INIT (gst_ncfm_distill_init_get_type ())
 static GType
@@ -240,6 +250,8 @@ gst_ncfm_distill_start (GstBaseSink *sink)
   self->s_seed = self->seed;
   self->s_max_nonfinite_steps = self->max_nonfinite_steps;
   self->s_allow_dataset_change = self->allow_dataset_change;
+  self->s_preview_fps_n = self->preview_fps_n;
+  self->s_preview_fps_d = self->preview_fps_d;
   GST_OBJECT_UNLOCK (self);
 
   if (!self->s_location || !*self->s_location) {
@@ -684,6 +696,19 @@ gst_ncfm_distill_event (GstBaseSink *sink, GstEvent *event)
   return GST_BASE_SINK_CLASS (parent_class)->event (sink, event);
 }
 
+/* With the preview linked, the pipeline does not wait for this sink to preroll (see
+ * gst_ncfm_distill_preview_change_state). */
+static GstStateChangeReturn
+gst_ncfm_distill_change_state (GstElement *element, GstStateChange transition)
+{
+  GstNcfmDistill *self = GST_NCFM_DISTILL (element);
+  if (transition == GST_STATE_CHANGE_READY_TO_PAUSED)
+    gst_base_sink_set_async_enabled (GST_BASE_SINK (self), !gst_pad_is_linked (self->srcpad));
+  const GstStateChangeReturn ret = GST_ELEMENT_CLASS (parent_class)->change_state (element,
+      transition);
+  return gst_ncfm_distill_preview_change_state (self, transition, ret);
+}
+
 /* ---- GObject ---- */
 
 static void
@@ -709,6 +734,10 @@ gst_ncfm_distill_set_property (GObject *object, guint prop_id, const GValue *val
     case PROP_PREVIEW_EVERY: self->preview_every = g_value_get_uint (value); break;
     case PROP_MAX_NONFINITE_STEPS: self->max_nonfinite_steps = g_value_get_uint (value); break;
     case PROP_ALLOW_DATASET_CHANGE: self->allow_dataset_change = g_value_get_boolean (value); break;
+    case PROP_PREVIEW_FPS:
+      self->preview_fps_n = gst_value_get_fraction_numerator (value);
+      self->preview_fps_d = gst_value_get_fraction_denominator (value);
+      break;
     default: G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec); break;
   }
   GST_OBJECT_UNLOCK (self);
@@ -736,6 +765,9 @@ gst_ncfm_distill_get_property (GObject *object, guint prop_id, GValue *value, GP
     case PROP_PREVIEW_EVERY: g_value_set_uint (value, self->preview_every); break;
     case PROP_MAX_NONFINITE_STEPS: g_value_set_uint (value, self->max_nonfinite_steps); break;
     case PROP_ALLOW_DATASET_CHANGE: g_value_set_boolean (value, self->allow_dataset_change); break;
+    case PROP_PREVIEW_FPS:
+      gst_value_set_fraction (value, self->preview_fps_n, self->preview_fps_d);
+      break;
     default: G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec); break;
   }
   GST_OBJECT_UNLOCK (self);
@@ -918,12 +950,27 @@ gst_ncfm_distill_class_init (GstNcfmDistillClass *klass)
       g_param_spec_boolean ("allow-dataset-change", "Allow dataset change",
           "Resume a set distilled from another dataset (of the same shape)",
           DEFAULT_ALLOW_DATASET_CHANGE, PARAM_FLAGS));
+  /**
+   * GstNcfmDistill:preview-fps:
+   *
+   * Frame rate of the preview stream (the caps' framerate, each frame's
+   * duration).  A frame's timestamp is the later of one frame after the
+   * previous frame and the pipeline's running time when it is pushed: a
+   * display sink shows frames as they come, and a file recorded faster than
+   * real time gets every preview frame, one frame duration apart.
+   */
+  g_object_class_install_property (gobject_class, PROP_PREVIEW_FPS,
+      gst_param_spec_fraction ("preview-fps", "Preview frame rate",
+          "Frame rate of the preview stream on the src pad (frames at least 1/preview-fps "
+          "apart)", 1, 3600, 1000, 1, DEFAULT_PREVIEW_FPS_N, DEFAULT_PREVIEW_FPS_D,
+          PARAM_FLAGS));
 
   gst_element_class_add_static_pad_template (element_class, &sink_template);
   gst_element_class_add_static_pad_template (element_class, &src_template);
   gst_element_class_set_static_metadata (element_class, "NCFM distiller", "Sink/Tensor",
       "Optimises a synthetic set against the real CF statistics (NCFM) and saves it",
       "gst-ncfm");
+  element_class->change_state = GST_DEBUG_FUNCPTR (gst_ncfm_distill_change_state);
   sink_class->start = GST_DEBUG_FUNCPTR (gst_ncfm_distill_start);
   sink_class->stop = GST_DEBUG_FUNCPTR (gst_ncfm_distill_stop);
   sink_class->render = GST_DEBUG_FUNCPTR (gst_ncfm_distill_render);
@@ -953,6 +1000,8 @@ gst_ncfm_distill_init (GstNcfmDistill *self)
   self->preview_every = DEFAULT_PREVIEW_EVERY;
   self->max_nonfinite_steps = DEFAULT_MAX_NONFINITE_STEPS;
   self->allow_dataset_change = DEFAULT_ALLOW_DATASET_CHANGE;
+  self->preview_fps_n = DEFAULT_PREVIEW_FPS_N;
+  self->preview_fps_d = DEFAULT_PREVIEW_FPS_D;
   gst_ncfm_distill_preview_init (self, &src_template);
   gst_base_sink_set_sync (GST_BASE_SINK (self), FALSE);
 }

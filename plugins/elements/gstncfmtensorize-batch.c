@@ -134,6 +134,9 @@ gst_ncfm_batch_config_init (GstNcfmBatchConfig *cfg, const GstNcfmBatchSettings 
       names[i] = g_strdup_printf ("%u", i);
   }
   const guint k = g_strv_length (names);
+  if (s->roi_only && !s->use_roi)
+    return settings_error (error, "roi-only takes only regions of interest but use-roi is off "
+        "(properties roi-only and use-roi)");
   if (!s->unlabeled && s->label >= k)
     return settings_error (error, "Invalid label %u: there are %u classes, 0 .. %u (property "
         "label; the classes come from classes or class-names)", s->label, k, k - 1);
@@ -163,6 +166,8 @@ gst_ncfm_batch_config_init (GstNcfmBatchConfig *cfg, const GstNcfmBatchSettings 
   cfg->label = s->unlabeled ? -1 : (gint32) s->label;
   cfg->use_roi = s->use_roi;
   cfg->unlabeled = s->unlabeled;
+  cfg->roi_only = s->roi_only;
+  cfg->aspect_crop = s->aspect_crop;
   cfg->class_names = g_steal_pointer (&names);
   return TRUE;
 }
@@ -404,20 +409,45 @@ add_regions (GstNcfmBatcher *self, const GstVideoFrame *frame, guint *n_regions,
   return TRUE;
 }
 
+/* The whole frame, or with aspect_crop its centre at the output's aspect ratio. */
+static GstVideoRectangle
+whole_frame (const GstNcfmBatchConfig *cfg, const GstVideoFrame *frame)
+{
+  const gint fw = GST_VIDEO_FRAME_WIDTH (frame), fh = GST_VIDEO_FRAME_HEIGHT (frame);
+  GstVideoRectangle r = { 0, 0, fw, fh };
+  if (!cfg->aspect_crop)
+    return r;
+  /* fw / fh against W / H, in integers: the wider one loses its sides */
+  const guint64 lhs = (guint64) fw * cfg->height, rhs = (guint64) fh * cfg->width;
+  if (lhs > rhs) {
+    r.w = MAX (1, (gint) ((rhs + cfg->height / 2) / cfg->height));
+    r.x = (fw - r.w) / 2;
+  } else if (lhs < rhs) {
+    r.h = MAX (1, (gint) ((lhs + cfg->width / 2) / cfg->width));
+    r.y = (fh - r.h) / 2;
+  }
+  return r;
+}
+
 gboolean
 gst_ncfm_batcher_add_frame (GstNcfmBatcher *self, const GstVideoFrame *frame, guint *skipped,
-    GError **error)
+    gboolean *frame_skipped, GError **error)
 {
   self->pts = GST_BUFFER_PTS (frame->buffer);
   self->dts = GST_BUFFER_DTS (frame->buffer);
   self->duration = GST_BUFFER_DURATION (frame->buffer);
   guint n_regions = 0;
   *skipped = 0;
+  *frame_skipped = FALSE;
   if (self->cfg.use_roi && !add_regions (self, frame, &n_regions, skipped, error))
     return FALSE;
   if (n_regions)
     return TRUE;
-  const GstVideoRectangle whole = { 0, 0, GST_VIDEO_FRAME_WIDTH (frame),
-    GST_VIDEO_FRAME_HEIGHT (frame) };
+  if (self->cfg.roi_only) {
+    /* nothing detected: not a sample of the fixed label */
+    *frame_skipped = TRUE;
+    return TRUE;
+  }
+  const GstVideoRectangle whole = whole_frame (&self->cfg, frame);
   return add_sample (self, frame, &whole, self->cfg.label, error);
 }

@@ -29,7 +29,7 @@ typedef struct {
   guint width, height, channels, batch_size, label, classes;
   const gchar *class_names, *mean, *std;
   GstNcfmTensorizeDataset dataset;
-  gboolean use_roi, unlabeled;
+  gboolean use_roi, unlabeled, roi_only, aspect_crop;
 } GstNcfmBatchSettings;
 
 /* What the batches look like: fixed when the element starts. */
@@ -40,6 +40,8 @@ typedef struct {
   gint32 label;                                /* of whole-frame samples; -1 unlabeled */
   gboolean use_roi;
   gboolean unlabeled;                          /* every sample -1, every region taken */
+  gboolean roi_only;                           /* a frame without regions gives no sample */
+  gboolean aspect_crop;                        /* whole frames: the centre at W:H */
 } GstNcfmBatchConfig;
 
 /* Checks the settings together and fills `config` (its class_names is then
@@ -56,9 +58,10 @@ void gst_ncfm_batcher_free (GstNcfmBatcher *self);
 /* The samples of one mapped frame (its regions of interest, or the whole
  * frame): every batch they complete goes to the ready queue.  *skipped
  * receives the regions left out (type not a class name, or outside the
- * frame).  FALSE with error when device memory runs out. */
+ * frame); *frame_skipped is TRUE when the frame gave no sample because it
+ * has no region (roi_only).  FALSE with error when device memory runs out. */
 gboolean gst_ncfm_batcher_add_frame (GstNcfmBatcher *self, const GstVideoFrame *frame,
-    guint *skipped, GError **error);
+    guint *skipped, gboolean *frame_skipped, GError **error);
 /* Samples waiting in the unfinished batch. */
 guint gst_ncfm_batcher_pending (GstNcfmBatcher *self);
 /* Finishes the unfinished batch with the samples it has (if any). */

@@ -23,6 +23,10 @@
  *   clipping, are skipped with a debug message and counted in
  *   #GstNcfmTensorize:rois-skipped.  With #GstNcfmTensorize:unlabeled every
  *   label is -1 and regions of any type are taken (ncfmlabel labels them).
+ * - with #GstNcfmTensorize:roi-only a frame without regions gives no
+ *   sample (a detector found nothing); with #GstNcfmTensorize:aspect-crop a
+ *   whole-frame sample is the centre of the frame at the output's aspect
+ *   ratio.
  *
  * Samples accumulate until #GstNcfmTensorize:batch-size of them are there;
  * then one buffer goes out, with the timestamps of the last frame that
@@ -75,6 +79,8 @@ GST_DEBUG_CATEGORY (gst_ncfm_tensorize_debug);
 #define DEFAULT_USE_ROI TRUE
 #define DEFAULT_DROP_PARTIAL FALSE
 #define DEFAULT_UNLABELED FALSE
+#define DEFAULT_ROI_ONLY FALSE
+#define DEFAULT_ASPECT_CROP FALSE
 
 enum {
   PROP_0,
@@ -93,6 +99,9 @@ enum {
   PROP_UNLABELED,
   PROP_DEVICE,
   PROP_ROIS_SKIPPED,
+  PROP_ROI_ONLY,
+  PROP_ASPECT_CROP,
+  PROP_FRAMES_SKIPPED,
 };
 
 struct _GstNcfmTensorize {
@@ -102,8 +111,9 @@ struct _GstNcfmTensorize {
   guint width, height, channels, batch_size, label, classes;
   gchar *class_names, *mean, *std, *device;
   GstNcfmTensorizeDataset dataset;
-  gboolean use_roi, drop_partial, unlabeled;
+  gboolean use_roi, drop_partial, unlabeled, roi_only, aspect_crop;
   guint64 rois_skipped;       /* read-only, object lock */
+  guint64 frames_skipped;     /* read-only, object lock */
 
   /* from start() to stop(); the batcher and the video info belong to the streaming thread */
   gboolean started;
@@ -161,6 +171,7 @@ gst_ncfm_tensorize_start (GstBaseTransform *trans)
     .batch_size = self->batch_size, .label = self->label, .classes = self->classes,
     .class_names = self->class_names, .mean = self->mean, .std = self->std,
     .dataset = self->dataset, .use_roi = self->use_roi, .unlabeled = self->unlabeled,
+    .roi_only = self->roi_only, .aspect_crop = self->aspect_crop,
   };
   GstNcfmBatchConfig cfg;
   const gboolean valid = gst_ncfm_batch_config_init (&cfg, &settings, &error);
@@ -200,6 +211,7 @@ gst_ncfm_tensorize_start (GstBaseTransform *trans)
   self->srccaps = gst_ncfm_tensors_info_to_caps (&info);
   self->latency_frames = cfg.batch_size - 1;
   self->rois_skipped = 0;
+  self->frames_skipped = 0;
   self->started = TRUE;
   GST_OBJECT_UNLOCK (self);
   return TRUE;
@@ -336,11 +348,17 @@ gst_ncfm_tensorize_submit_input_buffer (GstBaseTransform *trans, gboolean is_dis
     return GST_FLOW_ERROR;
   }
   guint skipped = 0;
-  const gboolean ok = gst_ncfm_batcher_add_frame (self->batcher, &frame, &skipped, &error);
+  gboolean frame_skipped = FALSE;
+  const gboolean ok = gst_ncfm_batcher_add_frame (self->batcher, &frame, &skipped,
+      &frame_skipped, &error);
   gst_video_frame_unmap (&frame);
-  if (skipped) {
+  if (frame_skipped)
+    GST_LOG_OBJECT (self, "frame %" GST_TIME_FORMAT " has no region of interest: no sample",
+        GST_TIME_ARGS (GST_BUFFER_PTS (buf)));
+  if (skipped || frame_skipped) {
     GST_OBJECT_LOCK (self);
     self->rois_skipped += skipped;
+    self->frames_skipped += frame_skipped;
     GST_OBJECT_UNLOCK (self);
   }
   if (!ok) {
@@ -453,6 +471,10 @@ gst_ncfm_tensorize_set_property (GObject *object, guint prop_id, const GValue *v
     self->drop_partial = g_value_get_boolean (value);
   } else if (prop_id == PROP_UNLABELED) {
     self->unlabeled = g_value_get_boolean (value);
+  } else if (prop_id == PROP_ROI_ONLY) {
+    self->roi_only = g_value_get_boolean (value);
+  } else if (prop_id == PROP_ASPECT_CROP) {
+    self->aspect_crop = g_value_get_boolean (value);
   } else {
     G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
   }
@@ -481,6 +503,12 @@ gst_ncfm_tensorize_get_property (GObject *object, guint prop_id, GValue *value,
     g_value_set_boolean (value, self->unlabeled);
   else if (prop_id == PROP_ROIS_SKIPPED)
     g_value_set_uint64 (value, self->rois_skipped);
+  else if (prop_id == PROP_ROI_ONLY)
+    g_value_set_boolean (value, self->roi_only);
+  else if (prop_id == PROP_ASPECT_CROP)
+    g_value_set_boolean (value, self->aspect_crop);
+  else if (prop_id == PROP_FRAMES_SKIPPED)
+    g_value_set_uint64 (value, self->frames_skipped);
   else
     G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
   GST_OBJECT_UNLOCK (self);
@@ -660,6 +688,41 @@ gst_ncfm_tensorize_class_init (GstNcfmTensorizeClass *klass)
       g_param_spec_uint64 ("rois-skipped", "Regions skipped",
           "Regions of interest skipped since start (type not in class-names, or outside the "
           "frame)", 0, G_MAXUINT64, 0, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
+  /**
+   * GstNcfmTensorize:roi-only:
+   *
+   * Only regions of interest become samples: a frame without one (nothing
+   * detected) gives no sample, instead of a whole-frame sample of
+   * #GstNcfmTensorize:label.  Such frames are counted in
+   * #GstNcfmTensorize:frames-skipped.  Needs #GstNcfmTensorize:use-roi.
+   */
+  g_object_class_install_property (gobject_class, PROP_ROI_ONLY,
+      g_param_spec_boolean ("roi-only", "Regions of interest only",
+          "A frame without a region-of-interest meta gives no sample (not a whole-frame "
+          "sample of label)", DEFAULT_ROI_ONLY, PARAM_FLAGS));
+  /**
+   * GstNcfmTensorize:aspect-crop:
+   *
+   * A whole-frame sample is the centre of the frame at the aspect ratio of
+   * #GstNcfmTensorize:width x #GstNcfmTensorize:height (as aspectratiocrop
+   * does, but here the frame keeps its region-of-interest metas, which an
+   * aspectratiocrop in front would lose).  Off: the whole frame, stretched.
+   * Regions of interest are taken as they are.
+   */
+  g_object_class_install_property (gobject_class, PROP_ASPECT_CROP,
+      g_param_spec_boolean ("aspect-crop", "Aspect crop",
+          "Whole-frame samples are the centre of the frame at width:height (off: stretched)",
+          DEFAULT_ASPECT_CROP, PARAM_FLAGS));
+  /**
+   * GstNcfmTensorize:frames-skipped:
+   *
+   * Frames that gave no sample since the element started: without a region
+   * of interest while #GstNcfmTensorize:roi-only is set.
+   */
+  g_object_class_install_property (gobject_class, PROP_FRAMES_SKIPPED,
+      g_param_spec_uint64 ("frames-skipped", "Frames skipped",
+          "Frames without a region of interest skipped since start (roi-only)", 0, G_MAXUINT64,
+          0, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
 
   gst_element_class_add_static_pad_template (element_class, &sink_template);
   gst_element_class_add_static_pad_template (element_class, &src_template);
@@ -697,5 +760,7 @@ gst_ncfm_tensorize_init (GstNcfmTensorize *self)
   self->use_roi = DEFAULT_USE_ROI;
   self->drop_partial = DEFAULT_DROP_PARTIAL;
   self->unlabeled = DEFAULT_UNLABELED;
+  self->roi_only = DEFAULT_ROI_ONLY;
+  self->aspect_crop = DEFAULT_ASPECT_CROP;
   gst_video_info_init (&self->vinfo);
 }

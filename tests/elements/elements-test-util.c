@@ -4,6 +4,7 @@
 
 #include <glib/gstdio.h>
 #include <gst/check/gstcheck.h>
+#include <ncfm.h>
 
 gchar *tmp_root, *idx_dir;
 
@@ -105,4 +106,18 @@ play_to_eos (GstElement *pipeline, guint timeout_s, PlayMessageFunc on_message, 
   gst_element_set_state (pipeline, GST_STATE_NULL);
   gst_object_unref (bus);
   return error;
+}
+
+gchar *
+fresh_model (const gchar *name, guint classes, guint height, guint64 seed)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (NcfmDevice) cpu = ncfm_device_new ("cpu", &error);
+  g_autoptr (NcfmConvNet) net = ncfm_convnet_new (cpu, 1, height, IMG_W, classes, 1, 8,
+      NCFM_NORM_INSTANCE, seed, &error);
+  fail_unless (net != NULL, "%s", error ? error->message : "");
+  gchar *path = g_build_filename (tmp_root, name, NULL);
+  fail_unless (ncfm_model_save (NCFM_MODEL (net), path, &error), "%s", error ? error->message
+      : "");
+  return path;
 }

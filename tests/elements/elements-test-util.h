@@ -27,5 +27,8 @@ gchar *error_message_text (GstMessage *msg);
 typedef void (*PlayMessageFunc) (GstMessage *msg, gpointer data);
 gchar *play_to_eos (GstElement *pipeline, guint timeout_s, PlayMessageFunc on_message,
     gpointer data);
+/* A fresh (untrained, seeded) 1-channel ConvNet classifier of `classes` classes on
+ * height x IMG_W images, saved under tmp_root as `name`; the path, newly allocated. */
+gchar *fresh_model (const gchar *name, guint classes, guint height, guint64 seed);
 
 #endif

@@ -25,20 +25,6 @@
   "videoconvert ! ncfmtensorize unlabeled=true classes=%u width=3 height=4 channels=1 " \
   "batch-size=4 dataset=fashion-mnist"
 
-static gchar *
-fresh_model (const gchar *name, guint classes, guint height, guint64 seed)
-{
-  g_autoptr (GError) error = NULL;
-  g_autoptr (NcfmDevice) cpu = ncfm_device_new ("cpu", &error);
-  g_autoptr (NcfmConvNet) net = ncfm_convnet_new (cpu, 1, height, IMG_W, classes, 1, 8,
-      NCFM_NORM_INSTANCE, seed, &error);
-  fail_unless (net != NULL, "%s", error ? error->message : "");
-  gchar *path = g_build_filename (tmp_root, name, NULL);
-  fail_unless (ncfm_model_save (NCFM_MODEL (net), path, &error), "%s", error ? error->message
-      : "");
-  return path;
-}
-
 static gpointer
 dup_memory (GstBuffer *buf, guint index, gsize *size)
 {

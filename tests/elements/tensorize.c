@@ -3,7 +3,9 @@
  * videoconvert (copied next to the test): solid colours in every packed
  * format against (v - mean) / std, batch shapes, labels, metas, timestamps and
  * the partial batch at EOS; regions of interest through a GstHarness on a
- * painted frame (crops, clipping, label mapping, unknown types skipped); bad
+ * painted frame (crops, clipping, label mapping, unknown types skipped,
+ * aspect-crop, roi-only) and through videoconvert from a probe standing in for
+ * a detector; bad
  * properties; state cycles; and the whole chain into ncfmdistill on the tiny
  * IDX dataset, where only the class of the label may change. */
 #include <math.h>
@@ -45,14 +47,11 @@ dup_memory (GstBuffer *buf, guint index, gsize *size)
   return copy;
 }
 
-/* Runs `desc` (its appsink named "sink") to EOS or error; returns the batches
- * pulled, and the caps of the first one in *caps. */
+/* Runs a pipeline made already (taken: unreffed at the end), its appsink named
+ * "sink", to EOS; returns the batches pulled, and the caps of the first in *caps. */
 static GPtrArray *
-run_to_eos (const gchar *desc, GstCaps **caps)
+pull_to_eos (GstElement *pipeline, const gchar *desc, GstCaps **caps)
 {
-  GError *err = NULL;
-  GstElement *pipeline = gst_parse_launch (desc, &err);
-  fail_unless (pipeline != NULL && err == NULL, "%s: %s", desc, err ? err->message : "");
   GstElement *sink = gst_bin_get_by_name (GST_BIN (pipeline), "sink");
   GPtrArray *out = g_ptr_array_new_with_free_func ((GDestroyNotify) gst_buffer_unref);
   fail_unless (gst_element_set_state (pipeline, GST_STATE_PLAYING) != GST_STATE_CHANGE_FAILURE,
@@ -74,6 +73,17 @@ run_to_eos (const gchar *desc, GstCaps **caps)
   gst_object_unref (sink);
   gst_object_unref (pipeline);
   return out;
+}
+
+/* Runs `desc` (its appsink named "sink") to EOS or error; returns the batches
+ * pulled, and the caps of the first one in *caps. */
+static GPtrArray *
+run_to_eos (const gchar *desc, GstCaps **caps)
+{
+  GError *err = NULL;
+  GstElement *pipeline = gst_parse_launch (desc, &err);
+  fail_unless (pipeline != NULL && err == NULL, "%s: %s", desc, err ? err->message : "");
+  return pull_to_eos (pipeline, desc, caps);
 }
 
 typedef struct {
@@ -325,6 +335,111 @@ GST_START_TEST (test_regions_off)
 }
 GST_END_TEST;
 
+/* Samples x [C=3, out_h, out_w] against the frame's region (x0, y0) scaled down by f. */
+static void
+check_scaled (const gfloat *x, guint out_w, guint out_h, guint x0, guint y0, guint f)
+{
+  for (guint ch = 0; ch < 3; ch++)
+    for (guint i = 0; i < out_h; i++)
+      for (guint j = 0; j < out_w; j++) {
+        const gfloat v = x[(ch * out_h + i) * out_w + j];
+        const gdouble want = expected (x0, y0, f, i, j, ch);
+        fail_unless (fabs (v - want) <= TOLERANCE, "%ux%u from (%u, %u): channel %u pixel "
+            "(%u, %u): %.7f, expected %.7f", out_w, out_h, x0, y0, ch, i, j, v, want);
+      }
+}
+
+/* aspect-crop: the 16x12 frame's centre at 2:1 (16x8 from y 2) and at 2:3 (8x12 from
+ * x 4), each 4 times larger than the output; regions ignored with use-roi off */
+GST_START_TEST (test_aspect_crop)
+{
+  const struct { const gchar *w, *h; guint out_w, out_h, x0, y0; } cases[] = {
+    { "4", "2", 4, 2, 0, 2 },
+    { "2", "3", 2, 3, 4, 0 },
+  };
+  for (guint c = 0; c < G_N_ELEMENTS (cases); c++) {
+    GstHarness *h = roi_harness ("use-roi", "false", "aspect-crop", "true", "batch-size", "1",
+        "width", cases[c].w, "height", cases[c].h, NULL);
+    GstBuffer *f0 = painted_frame (0);
+    gst_buffer_add_video_region_of_interest_meta (f0, "cat", 8, 4, 8, 6);
+    GstBuffer *b = gst_harness_push_and_pull (h, f0);
+    gsize n;
+    g_autofree gfloat *x = dup_memory (b, 0, &n);
+    fail_unless_equals_int (n, 3 * cases[c].out_w * cases[c].out_h * sizeof (gfloat));
+    check_scaled (x, cases[c].out_w, cases[c].out_h, cases[c].x0, cases[c].y0, 4);
+    gst_buffer_unref (b);
+    gst_harness_teardown (h);
+  }
+}
+GST_END_TEST;
+
+/* roi-only: a frame without regions gives no sample (counted), one with a region of any
+ * type gives its crop, unlabeled */
+GST_START_TEST (test_roi_only)
+{
+  GstHarness *h = roi_harness ("roi-only", "true", "unlabeled", "true", "aspect-crop", "true",
+      "batch-size", "1", NULL);
+  fail_unless_equals_int (gst_harness_push (h, painted_frame (0)), GST_FLOW_OK);
+  fail_unless_equals_int (gst_harness_buffers_received (h), 0);
+  GstBuffer *f1 = painted_frame (1);
+  gst_buffer_add_video_region_of_interest_meta (f1, "face", 8, 4, 8, 6);
+  GstBuffer *b = gst_harness_push_and_pull (h, f1);
+  gsize n;
+  g_autofree gfloat *x = dup_memory (b, 0, &n);
+  g_autofree gint32 *y = dup_memory (b, 1, &n);
+  fail_unless_equals_int (y[0], -1);
+  check_sample (x, 0, 8, 4, 2);
+  gst_buffer_unref (b);
+  guint64 frames = 0, rois = 0;
+  g_object_get (h->element, "frames-skipped", &frames, "rois-skipped", &rois, NULL);
+  fail_unless_equals_uint64 (frames, 1);
+  fail_unless_equals_uint64 (rois, 0);
+  gst_harness_teardown (h);
+}
+GST_END_TEST;
+
+/* A detector's stand-in: a region of interest on every second frame. */
+static GstPadProbeReturn
+detect_every_second (GstPad *pad, GstPadProbeInfo *info, gpointer data)
+{
+  guint *frames = data;
+  (void) pad;
+  if ((*frames)++ % 2)
+    return GST_PAD_PROBE_OK;
+  GstBuffer *buf = gst_buffer_make_writable (GST_PAD_PROBE_INFO_BUFFER (info));
+  gst_buffer_add_video_region_of_interest_meta (buf, "face", 16, 12, 32, 24);
+  GST_PAD_PROBE_INFO_DATA (info) = buf;
+  return GST_PAD_PROBE_OK;
+}
+
+/* The line of pipelines/camera.sh --roi: the metas a detector attaches to I420 frames
+ * survive videoconvert (an aspectratiocrop there loses them), and only those frames
+ * give samples. */
+GST_START_TEST (test_detector_regions_through_videoconvert)
+{
+  const gchar *desc = "videotestsrc num-buffers=8 pattern=ball ! "
+      "video/x-raw,format=I420,width=64,height=48 ! identity name=detector ! videoconvert ! "
+      "ncfmtensorize name=t roi-only=true unlabeled=true aspect-crop=true width=4 height=3 "
+      "channels=3 batch-size=1 ! appsink name=sink sync=false";
+  GstElement *pipeline = gst_parse_launch (desc, NULL);
+  fail_unless (pipeline != NULL);
+  GstElement *detector = gst_bin_get_by_name (GST_BIN (pipeline), "detector");
+  GstElement *t = gst_bin_get_by_name (GST_BIN (pipeline), "t");
+  GstPad *pad = gst_element_get_static_pad (detector, "src");
+  guint frames = 0;
+  gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER, detect_every_second, &frames, NULL);
+  gst_object_unref (pad);
+  gst_object_unref (detector);
+  g_autoptr (GPtrArray) batches = pull_to_eos (pipeline, desc, NULL);
+  fail_unless_equals_int (frames, 8);
+  fail_unless_equals_int (batches->len, 4);
+  guint64 skipped = 0;
+  g_object_get (t, "frames-skipped", &skipped, NULL);
+  fail_unless_equals_uint64 (skipped, 4);
+  gst_object_unref (t);
+}
+GST_END_TEST;
+
 /* ---- settings errors: the change to PAUSED fails with the property named ---- */
 
 static const struct {
@@ -343,6 +458,7 @@ static const struct {
   { "class-names=a,b,A", "class-names" },
   { "class-names=a,b classes=3", "class-names" },
   { "device=cuda:99", "device" },
+  { "use-roi=false roi-only=true", "roi-only" },
 };
 
 GST_START_TEST (test_bad_properties)
@@ -469,6 +585,9 @@ tensorize_suite (void)
   tcase_add_test (tc, test_drop_partial);
   tcase_add_test (tc, test_regions);
   tcase_add_test (tc, test_regions_off);
+  tcase_add_test (tc, test_aspect_crop);
+  tcase_add_test (tc, test_roi_only);
+  tcase_add_test (tc, test_detector_regions_through_videoconvert);
   tcase_add_test (tc, test_bad_properties);
   tcase_add_test (tc, test_state_cycles);
   tcase_add_test (tc, test_distill_from_video);
