@@ -161,8 +161,8 @@ main (int argc, char **argv)
       "ncfmcf num-freqs=1024 sampler=gaussian ! ncfmdistill location=\"%s\" dataset=" FASHION
       " ipc=10 factor=1 init=real lr=0.01 save-every=0 preview-every=0 sync=false",
       "is-live=true", weights, synset);
-  g_autofree gchar *label_only = g_strdup_printf (CAMERA "fakesink sync=false",
-      "num-buffers=" G_STRINGIFY (LABEL_BATCHES * LABEL_BATCH), weights);
+  g_autofree gchar *frames = g_strdup_printf ("num-buffers=%d", LABEL_BATCHES * LABEL_BATCH);
+  g_autofree gchar *label_only = g_strdup_printf (CAMERA "fakesink sync=false", frames, weights);
   Counters c = { 0 }, l = { 0 }, c0, c1, l0, l1;
   g_mutex_init (&c.lock);
   g_mutex_init (&l.lock);
