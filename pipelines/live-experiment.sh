@@ -7,7 +7,7 @@
 #   2. encodes the video's frames with VP8 (near lossless, WebM, LIVE_FPS frames/s):
 #      the video carries no labels;
 #   3. trains on the labeller's half only: the demo's pool, and the labeller (one
-#      ConvNet-3, LIVE_LABELLER_EPOCHS epochs); tests the labeller on the test split and
+#      ConvNet-3 w64, AdamW, LIVE_LABELLER_EPOCHS epochs); tests it on the test split and
 #      on the video's frames (both held out from it);
 #   4. distils the video as a live camera would be: filesrc ! decodebin ! clocksync (the
 #      frames at LIVE_FPS) ! ncfmtensorize unlabeled=true ! ncfmlabel (min-confidence
@@ -38,8 +38,8 @@ mkdir -p "$out" && out=$(cd "$out" && pwd)
 frames=${LIVE_FRAMES:-0}
 fps=${LIVE_FPS:-100}
 min_new=${LIVE_MIN_NEW:-12}
-min_conf=${LIVE_MIN_CONFIDENCE:-0.6}
-labeller_epochs=${LIVE_LABELLER_EPOCHS:-2}
+min_conf=${LIVE_MIN_CONFIDENCE:-0.7}
+labeller_epochs=${LIVE_LABELLER_EPOCHS:-3}
 eval_epochs=${LIVE_EVAL_EPOCHS:-300}
 seed=${LIVE_SEED:-0}
 # the demo's distillation settings (pipelines/demo.sh, docs/results.md)
@@ -100,9 +100,13 @@ echo "  $out/frames.webm: $(stat -c %s "$out/frames.webm") bytes, $(took)"
 stage "3/7 the pool and the labeller, trained on the labeller's half only"
 "$pipelines/pretrain-pool.sh" "$out/fashion-labeller" 2 1 "$out/pool" \
   --train-subset 12000 --width "$width"
-"$pipelines/pretrain-pool.sh" "$out/fashion-labeller" 1 "$labeller_epochs" "$out/labeller" \
-  --width "$width"
-labeller=$out/labeller/premodel0_trained.safetensors
+# the labeller without augmentation: 2 epochs with the pool's DSA + CutMix gave 83.5 %
+# on the test split, and a model-labelled set 3.1 points below the true-labelled one
+labeller=$out/labeller.safetensors
+gst-launch-1.0 -q ncfmdatasetsrc location="$out/fashion-labeller" mode=mixed batch-size=128 \
+    epochs="$labeller_epochs" seed=0 ! \
+  ncfmtrain depth=3 width="$width" optimizer=adamw schedule=pool seed=0 location="$labeller" \
+  || die "training the labeller failed"
 labeller_test=$(top1 "$labeller" "$dataset" test)
 labeller_frames=$(top1 "$labeller" "$out/fashion-frames" train)
 echo "  labeller (ConvNet-3 w$width, $labeller_epochs epochs on 30000 images):" \
