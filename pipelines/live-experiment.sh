@@ -149,8 +149,9 @@ gst-launch-1.0 -q \
 stage "7/7 evaluating the three sets ($eval_epochs epochs, 1 repeat)"
 declare -A acc
 for set in model true random; do
+  # its lines shown as they come (tee -a /dev/stderr would write over a redirected log)
   line=$("$pipelines/evaluate.sh" "$out/$set.safetensors" --epochs "$eval_epochs" \
-    --repeats 1 --dataset-dir "$dataset" | tee -a /dev/stderr | tail -n 1)
+    --repeats 1 --dataset-dir "$dataset" | tee >(cat >&2) | tail -n 1)
   acc[$set]=$(sed -n 's/.*top-1 \([0-9.]*\) +-.*/\1/p' <<< "$line")
 done
 
