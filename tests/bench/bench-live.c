@@ -13,7 +13,8 @@
  *                        against the same ConvNet's forward in PyTorch
  *                        (convnet_torch.py) at the same batch
  * The first two have no PyTorch counterpart.
- *   bench-live [--iters N (N x 10 s of live source, default 2)] [--threads N] [--no-torch]
+ *   bench-live [--iters N (N x 10 s of live source, default 2)] [--threads N]
+ *              [--device SPEC (the ncfm elements'; PyTorch stays on the CPU)] [--no-torch]
  */
 #include <gst/gst.h>
 #include <glib/gstdio.h>
@@ -137,6 +138,8 @@ main (int argc, char **argv)
   BenchArgs args = { .iters = 2, .threads = 2 };
   if (!bench_parse_args (argc, argv, 0, &args))
     return 2;
+  if (args.device)
+    g_setenv ("NCFM_DEVICE", args.device, TRUE);
   gst_init (&argc, &argv);
   /* the plugin of this build, whatever GST_PLUGIN_PATH says */
   gst_registry_scan_path (gst_registry_get (), NCFM_BENCH_PLUGIN_DIR);
