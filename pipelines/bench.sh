@@ -13,6 +13,8 @@ bench=$ncfm_root/build-release/tests/bench
 "$bench/bench-convnet" "$@"
 "$bench/bench-ncfd" "$@"
 "$bench/bench-augment" "$@"
+# a live 640x480 camera through the labeller, the gathering and the distillation chain
+"$bench/bench-live" "$@"
 # the data reader on CIFAR-10 as JPEGs, when the archive is beside the checkout
 cifar=$ncfm_root/../shared/data/cifar10-jpg.tar.gz
 if [ -f "$cifar" ]; then

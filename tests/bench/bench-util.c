@@ -60,6 +60,13 @@ bench_figure (const char *name, double ours, JsonObject *torch, const char *key,
   fflush (stdout);
 }
 
+void
+bench_figure_alone (const char *name, double ours, const char *unit)
+{
+  printf ("bench %s: ours %.*f %s, no pytorch counterpart\n", name, digits (ours), ours, unit);
+  fflush (stdout);
+}
+
 double
 bench_peak_rss_mb (void)
 {

@@ -16,6 +16,9 @@ JsonObject *bench_run_torch (const char *script, const char *const *args);
 void bench_figure (const char *name, double ours, JsonObject *torch, const char *key,
     const char *unit, gboolean higher_is_better);
 
+/* A figure with no PyTorch counterpart: `bench NAME: ours X UNIT, no pytorch counterpart`. */
+void bench_figure_alone (const char *name, double ours, const char *unit);
+
 /* The command line every bench shares: --iters N, --threads N (also
  * OMP_NUM_THREADS), --device SPEC, --no-torch, and where `accepts` says so,
  * --batch N and --root DIR.  The caller fills the defaults first. */
