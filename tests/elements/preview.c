@@ -81,10 +81,11 @@ GST_START_TEST (test_webm_round_trip)
   gst_object_unref (pipeline);
 
   /* a frame per step and one for the first buffer, fewer when the distiller replaced a
-   * frame the encoder had not taken yet */
+   * frame the encoder had not taken yet: on a loaded machine (the whole suite in
+   * parallel) that can be every middle frame, so only the first and the last are sure */
   GST_INFO ("%u frames in %s for %u steps", f.pts->len, webm, steps);
   fail_unless (steps >= 4);
-  fail_unless (f.pts->len >= 3 && f.pts->len <= steps + 1, "%u frames for %u steps",
+  fail_unless (f.pts->len >= 2 && f.pts->len <= steps + 1, "%u frames for %u steps",
       f.pts->len, steps);
   fail_unless_equals_int (f.width, GRID_W);
   fail_unless_equals_int (f.height, GRID_H);
