@@ -19,7 +19,18 @@
  * After every batch an element message "ncfm-label" goes on the bus with the
  * counts since start: `batches` (guint64), `kept` and `dropped` (guint64),
  * and per class (by the model's arg-max) `class-kept` and `class-dropped`
- * (arrays of guint64); the batch's own counts go to GST_DEBUG.
+ * (arrays of guint64), and `dropped-busy` and `dropped-busy-images` (guint64,
+ * see below); the batch's own counts go to GST_DEBUG.
+ *
+ * With #GstNcfmLabel:when-busy=drop the classifier runs in a thread of the
+ * element's own, so that a live source is never paced by a model slower than
+ * its frame rate (nor by a slow chain behind ncfmlabel): a batch arriving
+ * waits in a one-batch mailbox and the source's push returns at once; a
+ * batch still waiting when the next one arrives is dropped whole (not
+ * labelled, not pushed) and counted in `dropped-busy` (batches) and
+ * `dropped-busy-images`.  Every batch pushed is labelled exactly as with the
+ * default when-busy=wait; events (EOS included) follow the batches accepted
+ * before them.
  *
  * The model must take the stream's images ([C, H, W] of the caps) and have
  * the stream's number of classes (the batch meta's, from ncfmtensorize's
@@ -43,6 +54,29 @@ GST_DEBUG_CATEGORY_STATIC (gst_ncfm_label_debug);
 #define GST_CAT_DEFAULT gst_ncfm_label_debug
 
 #define DEFAULT_MIN_CONFIDENCE 0.0
+#define DEFAULT_WHEN_BUSY GST_NCFM_LABEL_WAIT
+
+typedef enum {
+  GST_NCFM_LABEL_WAIT,
+  GST_NCFM_LABEL_DROP,
+} GstNcfmLabelWhenBusy;
+
+#define GST_TYPE_NCFM_LABEL_WHEN_BUSY (gst_ncfm_label_when_busy_get_type ())
+static GType
+gst_ncfm_label_when_busy_get_type (void)
+{
+  static GType type = 0;
+  static const GEnumValue values[] = {
+    { GST_NCFM_LABEL_WAIT, "Label in the upstream thread: a slow model paces the source",
+      "wait" },
+    { GST_NCFM_LABEL_DROP, "Label in a thread of its own: a batch arriving while the "
+      "previous one still waits is dropped and counted", "drop" },
+    { 0, NULL, NULL },
+  };
+  if (g_once_init_enter (&type))
+    g_once_init_leave (&type, g_enum_register_static ("GstNcfmLabelWhenBusy", values));
+  return type;
+}
 
 enum {
   PROP_0,
@@ -50,6 +84,7 @@ enum {
   PROP_MIN_CONFIDENCE,
   PROP_CLASSES,
   PROP_DEVICE,
+  PROP_WHEN_BUSY,
 };
 
 struct _GstNcfmLabel {
@@ -58,6 +93,7 @@ struct _GstNcfmLabel {
   /* properties, under the object lock; read in start() */
   gchar *weights, *classes, *device;
   gdouble min_confidence;
+  GstNcfmLabelWhenBusy when_busy;
 
   /* from start() to stop(), the streaming thread's */
   gboolean started;
@@ -68,6 +104,19 @@ struct _GstNcfmLabel {
   gboolean checked;            /* the first buffer's classes were checked */
   guint k;
   guint64 batches, *kept, *dropped;
+
+  /* when-busy=drop: the upstream thread leaves a batch in `mailbox`, the worker takes it
+   * and runs the base class's chain (label, push); all below under `mailbox_lock` */
+  gboolean drop_when_busy;     /* set in start() */
+  GstPadChainFunction base_chain;
+  GstPadEventFunction base_event;
+  GMutex mailbox_lock;
+  GCond mailbox_cond;
+  GThread *worker;
+  GstBuffer *mailbox;
+  gboolean busy, flushing, quit;
+  GstFlowReturn worker_flow;   /* the last push's, given back to upstream */
+  guint64 dropped_busy, dropped_busy_images;
 };
 
 static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE ("sink",
@@ -98,6 +147,86 @@ load_labeller (GstNcfmLabel *self, NcfmDevice *dev)
   ncfm_labeller_set_min_confidence (labeller, self->min_confidence);
   GST_OBJECT_UNLOCK (self);
   return labeller;
+}
+
+/* when-busy=drop: takes each batch from the mailbox and labels and pushes it with the base
+ * class's chain function, as the upstream thread does with when-busy=wait. */
+static gpointer
+label_worker (gpointer data)
+{
+  GstNcfmLabel *self = data;
+  GstPad *sinkpad = GST_BASE_TRANSFORM_SINK_PAD (self);
+  g_mutex_lock (&self->mailbox_lock);
+  for (;;) {
+    while (!self->mailbox && !self->quit)
+      g_cond_wait (&self->mailbox_cond, &self->mailbox_lock);
+    if (self->quit)
+      break;
+    GstBuffer *buf = g_steal_pointer (&self->mailbox);
+    self->busy = TRUE;
+    g_mutex_unlock (&self->mailbox_lock);
+    const GstFlowReturn flow = self->base_chain (sinkpad, GST_OBJECT (self), buf);
+    g_mutex_lock (&self->mailbox_lock);
+    self->busy = FALSE;
+    /* a flush's FLUSHING is the flush's business, not the next buffer's */
+    if (flow != GST_FLOW_OK && !self->flushing && self->worker_flow == GST_FLOW_OK)
+      self->worker_flow = flow;
+    g_cond_broadcast (&self->mailbox_cond);
+  }
+  g_mutex_unlock (&self->mailbox_lock);
+  return NULL;
+}
+
+/* when-busy=drop: leaves the batch in the mailbox, dropping the one still there. */
+static GstFlowReturn
+gst_ncfm_label_chain (GstPad *pad, GstObject *parent, GstBuffer *buf)
+{
+  GstNcfmLabel *self = GST_NCFM_LABEL (parent);
+  if (!self->drop_when_busy)
+    return self->base_chain (pad, parent, buf);
+  g_mutex_lock (&self->mailbox_lock);
+  const GstFlowReturn flow = self->flushing ? GST_FLOW_FLUSHING : self->worker_flow;
+  if (flow != GST_FLOW_OK) {
+    g_mutex_unlock (&self->mailbox_lock);
+    gst_buffer_unref (buf);
+    return flow;
+  }
+  if (self->mailbox) {
+    self->dropped_busy++;
+    self->dropped_busy_images += self->in_info.n_tensors ? self->in_info.tensors[0].shape[0] : 0;
+    GST_DEBUG_OBJECT (self, "busy: dropped a batch (%" G_GUINT64_FORMAT " so far)",
+        self->dropped_busy);
+    gst_buffer_unref (self->mailbox);
+  }
+  self->mailbox = buf;
+  g_cond_broadcast (&self->mailbox_cond);
+  g_mutex_unlock (&self->mailbox_lock);
+  return GST_FLOW_OK;
+}
+
+/* when-busy=drop: a flush empties the mailbox; other serialized events wait until the
+ * batches accepted before them are pushed, so that EOS, caps and segments stay in order. */
+static gboolean
+gst_ncfm_label_sink_event (GstPad *pad, GstObject *parent, GstEvent *event)
+{
+  GstNcfmLabel *self = GST_NCFM_LABEL (parent);
+  if (!self->drop_when_busy)
+    return self->base_event (pad, parent, event);
+  g_mutex_lock (&self->mailbox_lock);
+  if (GST_EVENT_TYPE (event) == GST_EVENT_FLUSH_START) {
+    self->flushing = TRUE;
+    gst_clear_buffer (&self->mailbox);
+  } else if (GST_EVENT_TYPE (event) == GST_EVENT_FLUSH_STOP) {
+    while (self->busy)
+      g_cond_wait (&self->mailbox_cond, &self->mailbox_lock);
+    self->flushing = FALSE;
+    self->worker_flow = GST_FLOW_OK;
+  } else if (GST_EVENT_IS_SERIALIZED (event)) {
+    while ((self->mailbox || self->busy) && !self->flushing && !self->quit)
+      g_cond_wait (&self->mailbox_cond, &self->mailbox_lock);
+  }
+  g_mutex_unlock (&self->mailbox_lock);
+  return self->base_event (pad, parent, event);
 }
 
 static gboolean
@@ -131,7 +260,19 @@ gst_ncfm_label_start (GstBaseTransform *trans)
   self->checked = FALSE;
   GST_OBJECT_LOCK (self);
   self->started = TRUE;
+  self->drop_when_busy = self->when_busy == GST_NCFM_LABEL_DROP;
   GST_OBJECT_UNLOCK (self);
+  g_mutex_lock (&self->mailbox_lock);
+  self->busy = self->flushing = self->quit = FALSE;
+  self->worker_flow = GST_FLOW_OK;
+  self->dropped_busy = self->dropped_busy_images = 0;
+  g_mutex_unlock (&self->mailbox_lock);
+  if (self->drop_when_busy
+      && !(self->worker = g_thread_try_new ("ncfmlabel", label_worker, self, &error))) {
+    GST_ELEMENT_ERROR (self, RESOURCE, FAILED, ("Cannot start the labelling thread of "
+            "when-busy=drop (property when-busy): %s", error->message), (NULL));
+    return FALSE;
+  }
   return TRUE;
 }
 
@@ -139,6 +280,13 @@ static gboolean
 gst_ncfm_label_stop (GstBaseTransform *trans)
 {
   GstNcfmLabel *self = GST_NCFM_LABEL (trans);
+  g_mutex_lock (&self->mailbox_lock);
+  self->quit = TRUE;
+  gst_clear_buffer (&self->mailbox);
+  g_cond_broadcast (&self->mailbox_cond);
+  g_mutex_unlock (&self->mailbox_lock);
+  /* the src pad is already deactivated (flushing): a push in progress returns at once */
+  g_clear_pointer (&self->worker, g_thread_join);
   GST_OBJECT_LOCK (self);
   self->started = FALSE;
   GST_OBJECT_UNLOCK (self);
@@ -251,6 +399,10 @@ post_counts (GstNcfmLabel *self, guint n, const guint *batch_kept, const guint *
       self->batches, n, line->str);
   GstStructure *s = gst_structure_new ("ncfm-label", "batches", G_TYPE_UINT64, self->batches,
       "kept", G_TYPE_UINT64, total_kept, "dropped", G_TYPE_UINT64, total_dropped, NULL);
+  g_mutex_lock (&self->mailbox_lock);
+  gst_structure_set (s, "dropped-busy", G_TYPE_UINT64, self->dropped_busy,
+      "dropped-busy-images", G_TYPE_UINT64, self->dropped_busy_images, NULL);
+  g_mutex_unlock (&self->mailbox_lock);
   gst_structure_take_value (s, "class-kept", &kept);
   gst_structure_take_value (s, "class-dropped", &dropped);
   g_value_unset (&v);
@@ -335,6 +487,8 @@ gst_ncfm_label_set_property (GObject *object, guint prop_id, const GValue *value
     *str = g_value_dup_string (value);
   } else if (prop_id == PROP_MIN_CONFIDENCE) {
     self->min_confidence = g_value_get_double (value);
+  } else if (prop_id == PROP_WHEN_BUSY) {
+    self->when_busy = g_value_get_enum (value);
   } else {
     G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
   }
@@ -351,6 +505,8 @@ gst_ncfm_label_get_property (GObject *object, guint prop_id, GValue *value, GPar
     g_value_set_string (value, *str);
   else if (prop_id == PROP_MIN_CONFIDENCE)
     g_value_set_double (value, self->min_confidence);
+  else if (prop_id == PROP_WHEN_BUSY)
+    g_value_set_enum (value, self->when_busy);
   else
     G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
   GST_OBJECT_UNLOCK (self);
@@ -364,6 +520,8 @@ gst_ncfm_label_finalize (GObject *object)
   g_free (self->weights);
   g_free (self->classes);
   g_free (self->device);
+  g_mutex_clear (&self->mailbox_lock);
+  g_cond_clear (&self->mailbox_cond);
   G_OBJECT_CLASS (parent_class)->finalize (object);
 }
 
@@ -419,6 +577,21 @@ gst_ncfm_label_class_init (GstNcfmLabelClass *klass)
       g_param_spec_string ("device", "Device", "Device the weights are loaded on at start: "
           "auto, cpu or cuda:N (unset: $NCFM_DEVICE or auto); the model follows the input",
           NULL, PARAM_FLAGS));
+  /**
+   * GstNcfmLabel:when-busy:
+   *
+   * What a batch arriving while the classifier is busy does: "wait" (the
+   * upstream thread labels it, a slow model paces a live source) or "drop"
+   * (the element's own thread labels; a batch not yet taken when the next
+   * one arrives is dropped and counted in the "ncfm-label" message's
+   * `dropped-busy`).
+   */
+  g_object_class_install_property (gobject_class, PROP_WHEN_BUSY,
+      g_param_spec_enum ("when-busy", "When busy", "What a batch arriving while the classifier "
+          "is busy does: wait (paces the source) or drop (labelled in a thread of its own; "
+          "the waiting batch is dropped and counted)", GST_TYPE_NCFM_LABEL_WHEN_BUSY,
+          DEFAULT_WHEN_BUSY, PARAM_FLAGS));
+  gst_type_mark_as_plugin_api (GST_TYPE_NCFM_LABEL_WHEN_BUSY, 0);
 
   gst_element_class_add_static_pad_template (element_class, &sink_template);
   gst_element_class_add_static_pad_template (element_class, &src_template);
@@ -437,5 +610,14 @@ static void
 gst_ncfm_label_init (GstNcfmLabel *self)
 {
   self->min_confidence = DEFAULT_MIN_CONFIDENCE;
+  self->when_busy = DEFAULT_WHEN_BUSY;
   gst_base_transform_set_in_place (GST_BASE_TRANSFORM (self), TRUE);
+  g_mutex_init (&self->mailbox_lock);
+  g_cond_init (&self->mailbox_cond);
+  /* wrapped for when-busy=drop; with wait they call straight through */
+  GstPad *sinkpad = GST_BASE_TRANSFORM_SINK_PAD (self);
+  self->base_chain = GST_PAD_CHAINFUNC (sinkpad);
+  self->base_event = GST_PAD_EVENTFUNC (sinkpad);
+  gst_pad_set_chain_function (sinkpad, GST_DEBUG_FUNCPTR (gst_ncfm_label_chain));
+  gst_pad_set_event_function (sinkpad, GST_DEBUG_FUNCPTR (gst_ncfm_label_sink_event));
 }

@@ -121,3 +121,23 @@ fresh_model (const gchar *name, guint classes, guint height, guint64 seed)
       : "");
   return path;
 }
+
+GstPadProbeReturn
+lag_watch_probe (GstPad *pad, GstPadProbeInfo *info, gpointer watch)
+{
+  LagWatch *w = watch;
+  GstElement *element = GST_ELEMENT (gst_pad_get_parent (pad));
+  GstClock *clock = gst_element_get_clock (element);
+  if (clock && GST_STATE (element) == GST_STATE_PLAYING) {
+    const GstClockTime now = gst_clock_get_time (clock) - gst_element_get_base_time (element);
+    const GstClockTimeDiff lag = GST_CLOCK_DIFF (GST_BUFFER_PTS (GST_PAD_PROBE_INFO_BUFFER (info)),
+        now);
+    g_mutex_lock (&w->lock);
+    w->max_lag = MAX (w->max_lag, lag);
+    w->buffers++;
+    g_mutex_unlock (&w->lock);
+  }
+  g_clear_object (&clock);
+  gst_object_unref (element);
+  return GST_PAD_PROBE_OK;
+}

@@ -30,5 +30,14 @@ gchar *play_to_eos (GstElement *pipeline, guint timeout_s, PlayMessageFunc on_me
 /* A fresh (untrained, seeded) 1-channel ConvNet classifier of `classes` classes on
  * height x IMG_W images, saved under tmp_root as `name`; the path, newly allocated. */
 gchar *fresh_model (const gchar *name, guint classes, guint height, guint64 seed);
+/* How late buffers pass a pad: the clock's running time minus each buffer's timestamp,
+ * counted while the pad's element is PLAYING.  Watch a pad with
+ * gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER, lag_watch_probe, &watch, NULL). */
+typedef struct {
+  GMutex lock;
+  GstClockTimeDiff max_lag;
+  guint64 buffers;
+} LagWatch;
+GstPadProbeReturn lag_watch_probe (GstPad *pad, GstPadProbeInfo *info, gpointer watch);
 
 #endif

@@ -5,6 +5,9 @@
  * drops exactly the images below it; the errors (weights unset, missing or
  * not a model, classes or image shape unlike the stream's, a bad class
  * subset; capacity below batch-size, a bad reservoir file left unchanged);
+ * with when-busy=drop a live source behind a slow chain is never held up,
+ * the batches dropped are counted and every batch pushed is labelled as the
+ * model says;
  * ncfmgather's batches are per-class batches as ncfmdatasetsrc makes them,
  * its reservoir is saved and resumed; and the whole chain distils: the loss
  * falls and only the classes the model saw change. */
@@ -36,14 +39,29 @@ dup_memory (GstBuffer *buf, guint index, gsize *size)
   return copy;
 }
 
-/* Pulls every buffer of `desc` (appsink "sink") to EOS. */
+/* How late batches reach ncfmlabel's sink pad (their timestamp is their first frame's),
+ * and the last "ncfm-label" message. */
+typedef struct {
+  LagWatch lag;
+  GstStructure *last_count;
+} LabelWatch;
+
+/* Pulls every buffer of `desc` (appsink "sink") to EOS; with `w`, watches the element
+ * "label" as above. */
 static GPtrArray *
-pull_all (const gchar *desc)
+pull_all_watched (const gchar *desc, LabelWatch *w)
 {
   GError *err = NULL;
   GstElement *pipeline = gst_parse_launch (desc, &err);
   fail_unless (pipeline != NULL && err == NULL, "%s: %s", desc, err ? err->message : "");
   GstElement *sink = gst_bin_get_by_name (GST_BIN (pipeline), "sink");
+  if (w) {
+    GstElement *label = gst_bin_get_by_name (GST_BIN (pipeline), "label");
+    GstPad *pad = gst_element_get_static_pad (label, "sink");
+    gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER, lag_watch_probe, &w->lag, NULL);
+    gst_object_unref (pad);
+    gst_object_unref (label);
+  }
   GPtrArray *out = g_ptr_array_new_with_free_func ((GDestroyNotify) gst_sample_unref);
   gst_element_set_state (pipeline, GST_STATE_PLAYING);
   for (;;) {
@@ -53,10 +71,24 @@ pull_all (const gchar *desc)
       break;
     g_ptr_array_add (out, s);
   }
+  GstBus *bus = gst_element_get_bus (pipeline);
+  for (GstMessage *m; w && (m = gst_bus_pop_filtered (bus, GST_MESSAGE_ELEMENT));
+      gst_message_unref (m))
+    if (gst_message_has_name (m, "ncfm-label")) {
+      g_clear_pointer (&w->last_count, gst_structure_free);
+      w->last_count = gst_structure_copy (gst_message_get_structure (m));
+    }
+  gst_object_unref (bus);
   gst_element_set_state (pipeline, GST_STATE_NULL);
   gst_object_unref (sink);
   gst_object_unref (pipeline);
   return out;
+}
+
+static GPtrArray *
+pull_all (const gchar *desc)
+{
+  return pull_all_watched (desc, NULL);
 }
 
 /* The arg-max of a direct forward (and its softmax probability) of `n` images. */
@@ -92,6 +124,35 @@ compare_doubles (const gdouble *a, const gdouble *b)
   return (*a > *b) - (*a < *b);
 }
 
+/* Checks every label of the samples against a direct forward of their images with `model`
+ * and `min_conf`; appends each image's confidence to `all`; returns the images kept. */
+static guint
+check_sample_labels (NcfmModel *model, GPtrArray *samples, gdouble min_conf, GArray *all)
+{
+  guint kept = 0;
+  for (guint b = 0; b < samples->len; b++) {
+    GstBuffer *buf = gst_sample_get_buffer (g_ptr_array_index (samples, b));
+    gsize isize, lsize;
+    g_autofree gfloat *images = dup_memory (buf, 0, &isize);
+    g_autofree gint32 *labels = dup_memory (buf, 1, &lsize);
+    const guint n = lsize / sizeof (gint32);
+    fail_unless_equals_int (isize, n * IMG_H * IMG_W * sizeof (gfloat));
+    gint32 best[8];
+    gdouble conf[8];
+    direct_argmax (model, images, n, best, conf);
+    for (guint i = 0; i < n; i++) {
+      const gboolean keep = conf[i] >= min_conf;
+      fail_unless_equals_int (labels[i], keep ? best[i] : -1);
+      kept += keep;
+      g_array_append_val (all, conf[i]);
+    }
+    GType api = g_type_from_name ("NcfmBatchMetaAPI");
+    NcfmBatchMeta *meta = (NcfmBatchMeta *) gst_buffer_get_meta (buf, api);
+    fail_unless (meta != NULL && meta->num_classes == K);
+  }
+  return kept;
+}
+
 /* Runs the source into ncfmlabel `props` and checks every label against a direct forward;
  * returns the images kept. */
 static guint
@@ -108,28 +169,7 @@ check_labels (const gchar *weights, gdouble min_conf, gdouble *median)
   g_autoptr (GArray) all = g_array_new (FALSE, FALSE, sizeof (gdouble));
   g_autoptr (GPtrArray) samples = pull_all (desc);
   fail_unless_equals_int (samples->len, 10);
-  guint kept = 0, total = 0;
-  for (guint b = 0; b < samples->len; b++) {
-    GstBuffer *buf = gst_sample_get_buffer (g_ptr_array_index (samples, b));
-    gsize isize, lsize;
-    g_autofree gfloat *images = dup_memory (buf, 0, &isize);
-    g_autofree gint32 *labels = dup_memory (buf, 1, &lsize);
-    const guint n = lsize / sizeof (gint32);
-    fail_unless_equals_int (isize, n * IMG_H * IMG_W * sizeof (gfloat));
-    gint32 best[8];
-    gdouble conf[8];
-    direct_argmax (model, images, n, best, conf);
-    for (guint i = 0; i < n; i++) {
-      const gboolean keep = conf[i] >= min_conf;
-      fail_unless_equals_int (labels[i], keep ? best[i] : -1);
-      kept += keep;
-      total++;
-      g_array_append_val (all, conf[i]);
-    }
-    GType api = g_type_from_name ("NcfmBatchMetaAPI");
-    NcfmBatchMeta *meta = (NcfmBatchMeta *) gst_buffer_get_meta (buf, api);
-    fail_unless (meta != NULL && meta->num_classes == K);
-  }
+  const guint kept = check_sample_labels (model, samples, min_conf, all), total = all->len;
   g_array_sort (all, (GCompareFunc) compare_doubles);
   /* half way between the two middle ones: no image lies within float rounding of it */
   *median = (g_array_index (all, gdouble, all->len / 2 - 1)
@@ -146,6 +186,66 @@ GST_START_TEST (test_labels_match_forward)
   /* the median confidence as the threshold: some kept, some dropped */
   const guint kept = check_labels (weights, median, &median);
   fail_unless (kept > 0 && kept < 40, "min-confidence %g kept %u of 40", median, kept);
+  g_unlink (weights);
+}
+GST_END_TEST;
+
+/* A live source at 100 frames/s (25 batches/s) behind a chain that takes 150 ms a batch:
+ * with when-busy=drop the source is never held up, the batches that could not be labelled
+ * in time are dropped and counted, and every batch pushed is labelled as the model says.
+ * (With when-busy=wait the same run lags by seconds.) */
+GST_START_TEST (test_drop_when_busy)
+{
+  const guint frames = 160, batches = frames / 4;
+  g_autofree gchar *weights = fresh_model ("busy.safetensors", K, IMG_H, 7);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (NcfmDevice) cpu = ncfm_device_new ("cpu", &error);
+  g_autoptr (NcfmModel) model = ncfm_model_new_from_file (cpu, weights, &error);
+  fail_unless (model != NULL, "%s", error ? error->message : "");
+  g_autofree gchar *desc = g_strdup_printf ("videotestsrc is-live=true pattern=ball "
+      "num-buffers=%u ! video/x-raw,width=32,height=24,framerate=100/1 ! videoconvert ! "
+      "ncfmtensorize unlabeled=true classes=%u width=3 height=4 channels=1 batch-size=4 "
+      "dataset=fashion-mnist ! ncfmlabel name=label when-busy=drop weights=%s ! "
+      "identity sleep-time=150000 ! appsink name=sink sync=false", frames, K, weights);
+  LabelWatch w = { 0 };
+  g_mutex_init (&w.lag.lock);
+  g_autoptr (GPtrArray) samples = pull_all_watched (desc, &w);
+  g_mutex_clear (&w.lag.lock);
+
+  fail_unless_equals_uint64 (w.lag.buffers, batches);
+  GST_INFO ("%u of %u batches pushed, max lag %" GST_STIME_FORMAT, samples->len, batches,
+      GST_STIME_ARGS (w.lag.max_lag));
+  /* a batch's timestamp is its first frame's: it is complete 30 ms later */
+  fail_unless (w.lag.max_lag < GST_SECOND / 2, "the source lagged by %" GST_STIME_FORMAT,
+      GST_STIME_ARGS (w.lag.max_lag));
+  fail_unless (w.last_count != NULL);
+  guint64 labelled = 0, dropped_busy = 0, dropped_images = 0;
+  fail_unless (gst_structure_get_uint64 (w.last_count, "batches", &labelled));
+  fail_unless (gst_structure_get_uint64 (w.last_count, "dropped-busy", &dropped_busy));
+  fail_unless (gst_structure_get_uint64 (w.last_count, "dropped-busy-images", &dropped_images));
+  gst_structure_free (w.last_count);
+  /* 1.6 s of frames through 150 ms a batch: at most 12 batches pushed, the rest dropped */
+  fail_unless_equals_uint64 (labelled, samples->len);
+  fail_unless_equals_uint64 (labelled + dropped_busy, batches);
+  fail_unless_equals_uint64 (dropped_images, 4 * dropped_busy);
+  fail_unless (labelled >= 2 && dropped_busy >= batches / 2, "%" G_GUINT64_FORMAT " labelled, %"
+      G_GUINT64_FORMAT " dropped", labelled, dropped_busy);
+  g_autoptr (GArray) all = g_array_new (FALSE, FALSE, sizeof (gdouble));
+  fail_unless_equals_int (check_sample_labels (model, samples, 0.0, all), 4 * labelled);
+
+  /* stopped while busy: the worker is joined, nothing leaks (the ASan run checks) */
+  g_autofree gchar *endless = g_strdup_printf ("videotestsrc is-live=true ! "
+      "video/x-raw,width=32,height=24,framerate=100/1 ! videoconvert ! ncfmtensorize "
+      "unlabeled=true classes=%u width=3 height=4 channels=1 batch-size=4 "
+      "dataset=fashion-mnist ! ncfmlabel when-busy=drop weights=%s ! identity "
+      "sleep-time=150000 ! fakesink", K, weights);
+  GstElement *pipeline = gst_parse_launch (endless, NULL);
+  fail_unless (pipeline != NULL);
+  fail_unless (gst_element_set_state (pipeline, GST_STATE_PLAYING) != GST_STATE_CHANGE_FAILURE);
+  g_usleep (G_USEC_PER_SEC / 2);
+  fail_unless_equals_int (gst_element_set_state (pipeline, GST_STATE_NULL),
+      GST_STATE_CHANGE_SUCCESS);
+  gst_object_unref (pipeline);
   g_unlink (weights);
 }
 GST_END_TEST;
@@ -177,6 +277,7 @@ GST_START_TEST (test_label_errors)
     { "weights=%s", "/nonexistent/m.safetensors", "/nonexistent/m.safetensors (property weights)" },
     { "weights=%s", junk, "(property weights)" },
     { "weights=%s", five, "has 5 classes but the stream has 10" },
+    { "when-busy=drop weights=%s", five, "has 5 classes but the stream has 10" },
     { "weights=%s", tall, "(property weights) takes images of [1,8,3]" },
     { "weights=%s classes=0,Nope", weights,
       "\"Nope\" is neither a class id below 10 nor a class name of the stream" },
@@ -351,6 +452,7 @@ label_suite (void)
   suite_add_tcase (s, tc);
   tcase_add_test (tc, test_labels_match_forward);
   tcase_add_test (tc, test_label_errors);
+  tcase_add_test (tc, test_drop_when_busy);
   tcase_add_test (tc, test_gather_batches);
   tcase_add_test (tc, test_distill_unlabeled);
   return s;
