@@ -46,13 +46,11 @@ eval_epochs=${LIVE_EVAL_EPOCHS:-300}
 seed=${LIVE_SEED:-0}
 pool_members=${LIVE_POOL_MEMBERS:-2}
 pool_subset=${LIVE_POOL_SUBSET:-12000}
-# an ImageFolder root (train/CLASS/IMAGE) gives an RGB video of its images' side (CIFAR-10:
-# 32); an idx directory a GRAY8 video of 28x28 (Fashion-MNIST, MNIST)
+# an ImageFolder root of 32x32 JPEGs (train/CLASS/IMAGE: CIFAR-10) gives an RGB video; an
+# idx directory a GRAY8 video of 28x28 (Fashion-MNIST, MNIST).  The trees keep the root's
+# name, from which ncfmdatasetsrc takes the mean/std that ncfmtensorize's preset matches.
 if [ -d "$dataset/train" ]; then
-  name=$(basename "$dataset") channels=3 side=${LIVE_SIDE:-32}
-  case "$name" in
-    cifar10*) preset=cifar10 ;; cifar100*) preset=cifar100 ;; *) preset=imagenet ;;
-  esac
+  name=$(basename "$dataset") channels=3 side=32 preset=cifar10
 else
   name=fashion channels=1 side=28 preset=fashion-mnist
 fi
@@ -70,6 +68,9 @@ stage() {
   printf '\n== %s (at %s s)\n' "$*" "$((stage_start - t_start))"
 }
 [ -e "$dataset" ] || die "no dataset at $dataset (LIVE_DATASET)"
+[ "$channels" = 1 ] || [[ ${name,,} =~ ^cifar-?10 ]] ||
+  die "LIVE_DATASET $dataset: an ImageFolder is taken for CIFAR-10 only (its name begins" \
+    "with cifar10: its mean/std)"
 took() {
   echo "$(($(date +%s) - stage_start)) s"
 }
@@ -111,6 +112,7 @@ else
   # the frames are links to the images in video order; VP8 takes I420 only, so the
   # video keeps the colour at half resolution (the images' JPEG mostly is 4:2:0 already)
   n_frames=$(find "$out/frames" -type l | wc -l)
+  [ -L "$out/frames/000000.jpg" ] || die "LIVE_DATASET $dataset: the video is made of JPEGs only"
   video_in=(multifilesrc location="$out/frames/%06d.jpg" index=0 stop-index=$((n_frames - 1)) \
     caps="image/jpeg,framerate=$fps/1" ! jpegdec ! videoscale ! \
     "video/x-raw,width=$side,height=$side")
