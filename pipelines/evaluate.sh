@@ -76,7 +76,11 @@ launch() {
   if ! gst-launch-1.0 -m ${GST_LAUNCH_OPTS:-} "$@" 2>&1 | tee "$work/launch.log" |
       show_progress "${progress:-}" "$tty"; then
     local err
-    err=$(sed -n 's/^ERROR: from element [^ ]*: //p' "$work/launch.log" | head -n 1)
+    # the element's own message, not the source's "Internal data stream error" that
+    # follows it when both were printed
+    err=$(sed -n 's/^ERROR: from element [^ ]*: //p' "$work/launch.log" |
+      grep -v '^Internal data stream error' | head -n 1)
+    [ -n "$err" ] || err=$(sed -n 's/^ERROR: from element [^ ]*: //p' "$work/launch.log" | head -n 1)
     # the preflight's model stands for the synthetic set
     err=${err//"The model of $work/probe.safetensors (property weights)"/"The synthetic set"}
     die "$what failed: ${err:-$(tail -n 3 "$work/launch.log")}"
