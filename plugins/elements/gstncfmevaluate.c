@@ -80,6 +80,7 @@ struct _GstNcfmEvaluate {
   GstNcfmTensorsInfo in_info; /* from the caps */
   NcfmDevice *import_device;  /* where memory of non-ncfm elements is copied */
   gboolean checked_meta;
+  gboolean failed;            /* an error was posted: EOS adds none of its own */
   guint64 count, top1, top5;
   guint64 *class_correct, *class_count;   /* [k] */
   gfloat *logits;             /* host copy of one batch's logits */
@@ -111,6 +112,7 @@ clear_state (GstNcfmEvaluate *self)
   self->logits_len = 0;
   self->count = self->top1 = self->top5 = 0;
   self->checked_meta = FALSE;
+  self->failed = FALSE;
 }
 
 static gboolean
@@ -200,7 +202,7 @@ check_first_buffer (GstNcfmEvaluate *self, GstBuffer *buf, NcfmDevice *dev)
 }
 
 static GstFlowReturn
-gst_ncfm_evaluate_render (GstBaseSink *sink, GstBuffer *buf)
+render_batch (GstBaseSink *sink, GstBuffer *buf)
 {
   GstNcfmEvaluate *self = GST_NCFM_EVALUATE (sink);
   g_autoptr (GError) error = NULL;
@@ -287,11 +289,23 @@ post_accuracy (GstNcfmEvaluate *self)
     g_print ("%s\n", line);
 }
 
+/* A batch that failed has posted its error; the source's EOS that follows
+ * must not add "no test images" in front of it (the first error is the one
+ * gst-launch-1.0 and evaluate.sh show). */
+static GstFlowReturn
+gst_ncfm_evaluate_render (GstBaseSink *sink, GstBuffer *buf)
+{
+  const GstFlowReturn ret = render_batch (sink, buf);
+  if (ret == GST_FLOW_ERROR)
+    GST_NCFM_EVALUATE (sink)->failed = TRUE;
+  return ret;
+}
+
 static gboolean
 gst_ncfm_evaluate_event (GstBaseSink *sink, GstEvent *event)
 {
   GstNcfmEvaluate *self = GST_NCFM_EVALUATE (sink);
-  if (GST_EVENT_TYPE (event) == GST_EVENT_EOS) {
+  if (GST_EVENT_TYPE (event) == GST_EVENT_EOS && !self->failed) {
     if (!self->count) {
       GST_ELEMENT_ERROR (self, STREAM, FAILED, ("No test images reached ncfmevaluate before "
               "EOS: no accuracy to report"), (NULL));
