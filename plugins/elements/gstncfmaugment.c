@@ -104,16 +104,6 @@ GST_ELEMENT_REGISTER_DEFINE_WITH_CODE (ncfmaugment, "ncfmaugment", GST_RANK_NONE
     GST_DEBUG_CATEGORY_INIT (gst_ncfm_augment_debug, "ncfmaugment", 0,
         "ncfm DSA augmentation"));
 
-/* splitmix64's finaliser: decorrelates neighbouring draw indices */
-static guint64
-mix64 (guint64 x)
-{
-  x += G_GUINT64_CONSTANT (0x9e3779b97f4a7c15);
-  x = (x ^ (x >> 30)) * G_GUINT64_CONSTANT (0xbf58476d1ce4e5b9);
-  x = (x ^ (x >> 27)) * G_GUINT64_CONSTANT (0x94d049bb133111eb);
-  return x ^ (x >> 31);
-}
-
 static gboolean
 gst_ncfm_augment_start (GstBaseTransform *trans)
 {
@@ -265,7 +255,7 @@ gst_ncfm_augment_transform (GstBaseTransform *trans, GstBuffer *inbuf, GstBuffer
   const guint64 index = GST_BUFFER_OFFSET_IS_VALID (inbuf) ? GST_BUFFER_OFFSET (inbuf)
       : self->counter;
   self->counter++;
-  const guint64 seed = mix64 (self->seed_base ^ mix64 (index));
+  const guint64 seed = ncfm_mix64 (self->seed_base ^ ncfm_mix64 (index));
   g_autoptr (NcfmAugmentParams) params = ncfm_augment_draw (self->augment, seed,
       ncfm_tensor_get_dim (x, 0), self->height, self->width, &error);
   if (!params || !ncfm_augment_params_apply (params, x, y, self->work, &error)) {

@@ -108,16 +108,6 @@ model_from_file (GstNcfmExtractor *self, NcfmDevice *dev, NcfmSafetensors *file,
   return g_steal_pointer (&m);
 }
 
-/* splitmix64: decorrelates the seeds of neighbouring rotations */
-static guint64
-mix64 (guint64 x)
-{
-  x += G_GUINT64_CONSTANT (0x9e3779b97f4a7c15);
-  x = (x ^ (x >> 30)) * G_GUINT64_CONSTANT (0xbf58476d1ce4e5b9);
-  x = (x ^ (x >> 27)) * G_GUINT64_CONSTANT (0x94d049bb133111eb);
-  return x ^ (x >> 31);
-}
-
 static NcfmModel *
 member_from_pool (GstNcfmExtractor *self, NcfmDevice *dev, guint k, const gchar *which,
     GstBuffer *inbuf, GError **error)
@@ -137,7 +127,7 @@ pool_rotation (GstNcfmExtractor *self, NcfmDevice *dev, GstBuffer *inbuf, guint6
     GError **error)
 {
   GstNcfmExtractorPrivate *priv = gst_ncfm_extractor_get_priv (self);
-  const guint64 s = mix64 (priv->seed ^ mix64 (rotation));
+  const guint64 s = ncfm_mix64 (priv->seed ^ ncfm_mix64 (rotation));
   guint32 seeds[2] = { (guint32) s, (guint32) (s >> 32) };
   g_autoptr (GRand) rand = g_rand_new_with_seed_array (seeds, G_N_ELEMENTS (seeds));
   const guint k = (guint) g_rand_int_range (rand, 0, (gint32) priv->n_members);
@@ -191,7 +181,7 @@ gst_ncfm_extractor_build_model (GstNcfmExtractor *self, NcfmDevice *dev, GstBuff
     }
   } else {
     const guint classes = resolve_num_classes (self, NULL, inbuf);
-    priv->model = new_model (self, dev, classes, mix64 (priv->seed ^ mix64 (rotation)), &error);
+    priv->model = new_model (self, dev, classes, ncfm_mix64 (priv->seed ^ ncfm_mix64 (rotation)), &error);
     if (!priv->model) {
       GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS, ("Cannot build a %s: %s", arch,
               error->message), ("the element's model properties and num-classes"));

@@ -373,16 +373,6 @@ post_progress (GstNcfmTrain *self)
   self->win_start = g_get_monotonic_time ();
 }
 
-/* splitmix64's finaliser: decorrelates the CutMix draws of neighbouring steps */
-static guint64
-mix64 (guint64 x)
-{
-  x += G_GUINT64_CONSTANT (0x9e3779b97f4a7c15);
-  x = (x ^ (x >> 30)) * G_GUINT64_CONSTANT (0xbf58476d1ce4e5b9);
-  x = (x ^ (x >> 27)) * G_GUINT64_CONSTANT (0x94d049bb133111eb);
-  return x ^ (x >> 31);
-}
-
 static GstFlowReturn
 gst_ncfm_train_render (GstBaseSink *sink, GstBuffer *buf)
 {
@@ -419,7 +409,7 @@ gst_ncfm_train_render (GstBaseSink *sink, GstBuffer *buf)
   guint correct = 0;
   g_mutex_lock (&self->model_lock);
   gboolean ok = gst_ncfm_train_step_run (self->trainer, images, labels, host_labels,
-      mix64 (self->s.seed ^ mix64 (self->step)), &loss, &correct, &error);
+      ncfm_mix64 (self->s.seed ^ ncfm_mix64 (self->step)), &loss, &correct, &error);
   if (ok)
     gst_ncfm_optimizer_step (self->optimizer, (gfloat) self->lr_now);
   g_mutex_unlock (&self->model_lock);

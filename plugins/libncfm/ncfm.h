@@ -21,5 +21,6 @@
 #include "ncfm-synset.h"
 #include "ncfm-reservoir.h"
 #include "ncfm-labeller.h"
+#include "ncfm-ops.h"
 
 #endif
