@@ -224,7 +224,7 @@ render_batch (GstBaseSink *sink, GstBuffer *buf)
   const guint n = (guint) ncfm_tensor_get_dim (images, 0);
   g_autofree gint32 *y = g_new (gint32, n);
   ncfm_tensor_download (labels, y, n * sizeof (gint32));
-  if (!gst_ncfm_check_labels (y, n, self->k, &error)) {
+  if (!ncfm_classifier_check_labels (y, n, self->k, &error)) {
     GST_ELEMENT_ERROR (self, STREAM, FORMAT, ("%s (model %s, property weights)", error->message,
             self->s_weights), (NULL));
     return GST_FLOW_ERROR;
@@ -240,7 +240,7 @@ render_batch (GstBaseSink *sink, GstBuffer *buf)
   ncfm_tensor_download (ncfm_activations_get_logits (self->acts), self->logits,
       (gsize) n * self->k * sizeof (gfloat));
   for (guint i = 0; i < n; i++) {
-    const guint rank = gst_ncfm_label_rank (self->logits + (gsize) i * self->k, self->k, y[i]);
+    const guint rank = ncfm_classifier_label_rank (self->logits + (gsize) i * self->k, self->k, y[i]);
     self->top1 += rank == 0;
     self->top5 += rank < TOP_K;
     self->class_correct[y[i]] += rank == 0;

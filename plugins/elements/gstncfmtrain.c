@@ -68,7 +68,6 @@
 #include "gstncfmcaps.h"
 #include "gstncfmclassifier.h"
 #include "gstncfmmeta.h"
-#include "gstncfmoptimizer.h"
 #include "gstncfmtensormemory.h"
 #include "gstncfmtrainsettings.h"
 
@@ -93,8 +92,7 @@ struct _GstNcfmTrain {
   gchar *dataset;             /* of the first batch's meta, for the saved metadata */
   GMutex model_lock;          /* the model between steps, for the model property */
   NcfmModel *model, *teacher;
-  GstNcfmOptimizer *optimizer;
-  GstNcfmTrainStep *trainer;
+  NcfmTrainer *trainer;        /* the model's steps, with its optimizer and teacher */
   guint64 step, total_steps, epoch;
   gboolean diverged;          /* an error was posted: nothing is saved at EOS */
   gdouble lr_now;
@@ -128,8 +126,7 @@ clear_state (GstNcfmTrain *self)
   g_clear_object (&self->model);
   g_mutex_unlock (&self->model_lock);
   g_clear_object (&self->teacher);
-  g_clear_pointer (&self->optimizer, gst_ncfm_optimizer_free);
-  g_clear_pointer (&self->trainer, gst_ncfm_train_step_free);
+  g_clear_object (&self->trainer);
   g_clear_object (&self->init_file);
   g_clear_object (&self->teacher_file);
   g_clear_object (&self->import_device);
@@ -279,7 +276,7 @@ resolve_total_steps (GstNcfmTrain *self)
     GST_INFO_OBJECT (self, "%" G_GINT64_FORMAT " steps, from the upstream duration", duration);
     return (guint64) duration;
   }
-  if (self->s.schedule != GST_NCFM_SCHEDULE_CONSTANT)
+  if (self->s.schedule != NCFM_SCHEDULE_CONSTANT)
     GST_ELEMENT_WARNING (self, STREAM, FAILED, ("The number of steps is unknown: the learning "
             "rate stays constant"), ("set property steps, or a source that answers duration "
             "queries in buffers (ncfmdatasetsrc with epochs > 0)"));
@@ -323,14 +320,14 @@ setup_model (GstNcfmTrain *self, GstBuffer *buf, NcfmDevice *dev)
       return FALSE;
     ncfm_model_set_training (self->teacher, FALSE);
   }
-  self->optimizer = gst_ncfm_optimizer_new (model, self->s.optimizer, self->s.momentum,
-      self->s.weight_decay, &error);
-  if (!self->optimizer) {
+  g_autoptr (NcfmOptimizer) optimizer = ncfm_optimizer_new_for_model (model, self->s.optimizer,
+      self->s.momentum, self->s.weight_decay, &error);
+  if (!optimizer || !(self->trainer = ncfm_trainer_new (model, optimizer, self->teacher, NULL,
+              self->s.cutmix, &error))) {
     GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS, ("Cannot train this model: %s", error->message),
         ("property init-weights"));
     return FALSE;
   }
-  self->trainer = gst_ncfm_train_step_new (model, self->teacher, self->s.cutmix);
   g_mutex_lock (&self->model_lock);
   self->model = g_steal_pointer (&model);
   g_mutex_unlock (&self->model_lock);
@@ -396,22 +393,21 @@ gst_ncfm_train_render (GstBaseSink *sink, GstBuffer *buf)
   }
   g_autofree gint32 *host_labels = g_new (gint32, n);
   ncfm_tensor_download (labels, host_labels, n * sizeof (gint32));
-  if (!gst_ncfm_check_labels (host_labels, (guint) n, ncfm_model_get_num_classes (self->model),
+  if (!ncfm_classifier_check_labels (host_labels, (guint) n, ncfm_model_get_num_classes (self->model),
           &error)) {
     GST_ELEMENT_ERROR (self, STREAM, FORMAT, ("Batch %" G_GUINT64_FORMAT ": %s", self->step,
             error->message), (NULL));
     return GST_FLOW_ERROR;
   }
 
-  self->lr_now = gst_ncfm_schedule_lr (self->s.schedule, self->s.lr, self->step,
+  self->lr_now = ncfm_schedule_get_lr (self->s.schedule, self->s.lr, self->step,
       self->total_steps);
   gdouble loss = 0.0;
   guint correct = 0;
   g_mutex_lock (&self->model_lock);
-  gboolean ok = gst_ncfm_train_step_run (self->trainer, images, labels, host_labels,
-      ncfm_mix64 (self->s.seed ^ ncfm_mix64 (self->step)), &loss, &correct, &error);
-  if (ok)
-    gst_ncfm_optimizer_step (self->optimizer, (gfloat) self->lr_now);
+  const gboolean ok = ncfm_trainer_step (self->trainer, images, labels,
+      ncfm_trainer_step_seed (self->s.seed, self->step), (gfloat) self->lr_now, &loss, &correct,
+      &error);
   g_mutex_unlock (&self->model_lock);
   if (!ok) {
     GST_ELEMENT_ERROR (self, STREAM, FAILED, ("Training step %" G_GUINT64_FORMAT " failed: %s",

@@ -12,13 +12,13 @@
 #define RESNET_WIDTH 32
 #define DEFAULT_NORM NCFM_NORM_INSTANCE
 #define DEFAULT_NUM_CLASSES 0
-#define DEFAULT_OPTIMIZER GST_NCFM_OPTIMIZER_SGD
+#define DEFAULT_OPTIMIZER NCFM_OPTIMIZER_SGD
 #define DEFAULT_LR 0.0f
 #define DEFAULT_SGD_LR 0.01f
 #define DEFAULT_ADAMW_LR 0.001f
 #define DEFAULT_MOMENTUM 0.9f
 #define DEFAULT_WEIGHT_DECAY 5e-4f
-#define DEFAULT_SCHEDULE GST_NCFM_SCHEDULE_POOL
+#define DEFAULT_SCHEDULE NCFM_SCHEDULE_POOL
 #define DEFAULT_STEPS 0
 #define DEFAULT_CUTMIX 0.0f
 #define DEFAULT_SEED 0
@@ -65,12 +65,12 @@ DEFINE_ENUM (gst_ncfm_train_norm_get_type, "GstNcfmTrainNorm",
     { NCFM_NORM_INSTANCE, "Instance norm (GroupNorm, one group per channel)", "instancenorm" },
     { NCFM_NORM_BATCH, "BatchNorm2d", "batchnorm" })
 DEFINE_ENUM (gst_ncfm_train_optimizer_get_type, "GstNcfmTrainOptimizer",
-    { GST_NCFM_OPTIMIZER_SGD, "SGD with momentum and weight decay (pool pretraining)", "sgd" },
-    { GST_NCFM_OPTIMIZER_ADAMW, "AdamW (evaluation protocol)", "adamw" })
+    { NCFM_OPTIMIZER_SGD, "SGD with momentum and weight decay (pool pretraining)", "sgd" },
+    { NCFM_OPTIMIZER_ADAMW, "AdamW (evaluation protocol)", "adamw" })
 DEFINE_ENUM (gst_ncfm_train_schedule_get_type, "GstNcfmTrainSchedule",
-    { GST_NCFM_SCHEDULE_CONSTANT, "Constant learning rate", "constant" },
-    { GST_NCFM_SCHEDULE_POOL, "x0.2 at 2/3 and 5/6 of the steps (pool pretraining)", "pool" },
-    { GST_NCFM_SCHEDULE_EVALUATION, "Halved at 20, 40, 60 and 80 % of the steps (evaluation)",
+    { NCFM_SCHEDULE_CONSTANT, "Constant learning rate", "constant" },
+    { NCFM_SCHEDULE_POOL, "x0.2 at 2/3 and 5/6 of the steps (pool pretraining)", "pool" },
+    { NCFM_SCHEDULE_EVALUATION, "Halved at 20, 40, 60 and 80 % of the steps (evaluation)",
       "evaluation" })
 
 static const gchar *
@@ -82,13 +82,13 @@ enum_nick (GType type, gint value)
 }
 
 const gchar *
-gst_ncfm_train_optimizer_nick (GstNcfmOptimizerKind kind)
+gst_ncfm_train_optimizer_nick (NcfmOptimizerKind kind)
 {
   return enum_nick (gst_ncfm_train_optimizer_get_type (), kind);
 }
 
 const gchar *
-gst_ncfm_train_schedule_nick (GstNcfmSchedule schedule)
+gst_ncfm_train_schedule_nick (NcfmSchedule schedule)
 {
   return enum_nick (gst_ncfm_train_schedule_get_type (), schedule);
 }
@@ -131,7 +131,7 @@ gst_ncfm_train_settings_get_lr (const GstNcfmTrainSettings *s)
 {
   if (s->lr > 0.0f)
     return s->lr;
-  return s->optimizer == GST_NCFM_OPTIMIZER_ADAMW ? DEFAULT_ADAMW_LR : DEFAULT_SGD_LR;
+  return s->optimizer == NCFM_OPTIMIZER_ADAMW ? DEFAULT_ADAMW_LR : DEFAULT_SGD_LR;
 }
 
 /* depth and width, with 0 meaning the architecture's default */

@@ -9,8 +9,6 @@
 #include <gst/gst.h>
 #include <ncfm.h>
 
-#include "gstncfmoptimizer.h"
-
 G_BEGIN_DECLS
 
 /* The architectures ncfmtrain builds from properties. */
@@ -24,9 +22,9 @@ typedef struct {
   guint depth, width, num_classes, progress_every;
   NcfmNorm norm;
   gchar *init_weights, *teacher, *location, *init_location;
-  GstNcfmOptimizerKind optimizer;
+  NcfmOptimizerKind optimizer;
   gfloat lr, momentum, weight_decay, cutmix;
-  GstNcfmSchedule schedule;
+  NcfmSchedule schedule;
   guint64 steps, seed;
 } GstNcfmTrainSettings;
 
@@ -43,8 +41,8 @@ void gst_ncfm_train_settings_get (const GstNcfmTrainSettings *s, guint prop_id, 
 gfloat gst_ncfm_train_settings_get_lr (const GstNcfmTrainSettings *s);
 guint gst_ncfm_train_settings_get_depth (const GstNcfmTrainSettings *s);
 guint gst_ncfm_train_settings_get_width (const GstNcfmTrainSettings *s);
-const gchar *gst_ncfm_train_optimizer_nick (GstNcfmOptimizerKind kind);
-const gchar *gst_ncfm_train_schedule_nick (GstNcfmSchedule schedule);
+const gchar *gst_ncfm_train_optimizer_nick (NcfmOptimizerKind kind);
+const gchar *gst_ncfm_train_schedule_nick (NcfmSchedule schedule);
 
 G_END_DECLS
 #endif

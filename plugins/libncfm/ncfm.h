@@ -22,5 +22,7 @@
 #include "ncfm-reservoir.h"
 #include "ncfm-labeller.h"
 #include "ncfm-ops.h"
+#include "ncfm-optimizer.h"
+#include "ncfm-trainer.h"
 
 #endif
