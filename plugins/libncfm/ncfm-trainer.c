@@ -371,8 +371,8 @@ run_step (NcfmTrainer *self, NcfmTensor *images, NcfmTensor *labels, guint64 see
  * One training step: forward, backward (the model's parameter gradients
  * are overwritten) and, with an optimizer, its update.
  *
- * Returns: %TRUE, or %FALSE with @error set (a label outside the model's
- *   classes, images of another shape or device)
+ * Returns: (skip): %TRUE, or %FALSE with @error set (a label outside the
+ *   model's classes, images of another shape or device)
  */
 gboolean
 ncfm_trainer_step (NcfmTrainer *self, NcfmTensor *images, NcfmTensor *labels, guint64 seed,

@@ -248,6 +248,37 @@ def synset_validate_nan():
             assert path in e.message and 'images' in e.message and 'class 1' in e.message, e.message
 
 
+@test
+def optimizer_trainer_steps():
+    dev = Ncfm.Device.new('cpu')
+    net = Ncfm.ConvNet.new(dev, 1, 8, 8, 2, 1, 4, Ncfm.Norm.INSTANCE, 0)
+    net.set_training(True)
+    y = np.arange(8, dtype=np.int32) % 2
+    x = np.where((np.arange(8)[None, :] < 4) == (y[:, None] == 0), 1.0, -1.0).astype(np.float32)
+    x = np.repeat(x[:, None, None, :], 8, axis=2)  # [8, 1, 8, 8]: the bright half is the class
+    images = Ncfm.Tensor.new_from_data(dev, Ncfm.DType.F32, list(x.shape), x.tobytes())
+    labels = Ncfm.Tensor.new_from_data(dev, Ncfm.DType.I32, [8], y.tobytes())
+    opt = Ncfm.Optimizer.new_for_model(net, Ncfm.OptimizerKind.ADAMW, 0.0, 0.0)
+    trainer = Ncfm.Trainer.new(net, opt, None, None, 0.5)
+    losses = []
+    for step in range(3):
+        lr = Ncfm.schedule_get_lr(Ncfm.Schedule.EVALUATION, 0.01, step, 3)
+        loss, correct = trainer.step(images, labels, Ncfm.Trainer.step_seed(1, step), lr)
+        assert 0 <= correct <= 8
+        losses.append(loss)
+    assert opt.get_step_count() == 3
+    assert all(np.isfinite(losses)) and losses[-1] < losses[0], losses
+    st = Ncfm.Safetensors.new()
+    opt.save_state(st, 'opt.')
+    assert 'opt.step' in st.list_names() and st.get_metadata('opt.kind') == 'adamw'
+    bad = Ncfm.Tensor.new_from_data(dev, Ncfm.DType.I32, [8], (y + 5).tobytes())
+    try:
+        trainer.step(images, bad, 0, 0.01)
+        raise AssertionError('label 5 of 2 classes accepted')
+    except GLib.Error as e:
+        assert 'label 5 of image 0' in e.message, e.message
+
+
 def main():
     print(f'1..{len(TESTS)}')
     failed = 0
