@@ -87,8 +87,23 @@ reference (NcfmOptimizerKind kind, guint steps, double *p)
   }
 }
 
-/* Each step rounds a handful of float operations on values of size ~1: a
- * few ulps per step, adding up over the steps. */
+/* @param after STEPS steps against the reference.  Each step rounds a
+ * handful of float operations on values of size ~1: a few ulps per step,
+ * adding up over the steps. */
+static void
+assert_matches_reference (NcfmOptimizerKind kind, NcfmTensor *param)
+{
+  double want[N];
+  reference (kind, STEPS, want);
+  g_autofree float *got = ncfm_test_tensor_host (param);
+  for (guint i = 0; i < N; i++) {
+    g_test_message ("%s p[%u]: %.9g, reference %.9g", ncfm_optimizer_kind_to_string (kind), i,
+        got[i], want[i]);
+    g_assert_cmpfloat (fabs (got[i] - want[i]), <=, 16 * STEPS * FLT_EPSILON * MAX (1.0,
+            fabs (want[i])));
+  }
+}
+
 static void
 test_steps_match_torch (gconstpointer data)
 {
@@ -100,16 +115,18 @@ test_steps_match_torch (gconstpointer data)
   run_steps (opt, grad, 0, STEPS);
   g_assert_cmpint (ncfm_optimizer_get_step_count (opt), ==, STEPS);
   g_assert_cmpuint (ncfm_optimizer_get_n_parameters (opt), ==, 1);
-  double want[N];
-  reference (kind, STEPS, want);
+  assert_matches_reference (kind, param);
   g_autofree float *got = ncfm_test_tensor_host (param);
-  for (guint i = 0; i < N; i++) {
-    g_test_message ("%s p[%u]: %.9g, reference %.9g", ncfm_optimizer_kind_to_string (kind), i,
-        got[i], want[i]);
-    g_assert_cmpfloat (fabs (got[i] - want[i]), <=, 16 * STEPS * FLT_EPSILON * MAX (1.0,
-            fabs (want[i])));
-  }
   g_assert_cmpfloat (fabs (got[0] - p0[0]), >, 0.01);   /* it moved */
+}
+
+/* The state of @opt under the prefix "opt.", as a safetensors file's bytes. */
+static GBytes *
+saved_state (NcfmOptimizer *opt)
+{
+  g_autoptr (NcfmSafetensors) st = ncfm_safetensors_new ();
+  ncfm_optimizer_save_state (opt, st, "opt.");
+  return ncfm_safetensors_serialize (st);
 }
 
 /* Saved after 2 steps and loaded into a fresh optimizer over the same
@@ -125,9 +142,7 @@ test_resume_bitwise (gconstpointer data)
   g_autoptr (NcfmOptimizer) a = new_optimizer (dev, kind, &p_a, &g_a);
   run_steps (a, g_a, 0, 2);
 
-  g_autoptr (NcfmSafetensors) st = ncfm_safetensors_new ();
-  ncfm_optimizer_save_state (a, st, "opt.");
-  g_autoptr (GBytes) bytes = ncfm_safetensors_serialize (st);
+  g_autoptr (GBytes) bytes = saved_state (a);
   g_autoptr (NcfmSafetensors) back = ncfm_safetensors_load_from_bytes (bytes, "state", &error);
   g_assert_no_error (error);
   g_assert_true (ncfm_safetensors_contains (back, "opt.step"));
@@ -150,8 +165,8 @@ test_resume_bitwise (gconstpointer data)
   g_assert_cmpmem (ha, N * sizeof (float), hb, N * sizeof (float));
 }
 
-/* Fails to load @st, with an error of @domain/@code containing @what; the
- * optimizer's step count and next update are those of @ref's. */
+/* Fails to load @st, with an error of @domain/@code containing @what, and
+ * keeps the optimizer's step count. */
 static void
 assert_load_fails (NcfmOptimizer *opt, NcfmSafetensors *st, GQuark domain, gint code,
     const gchar *what)
@@ -173,9 +188,7 @@ test_bad_state (void)
   g_autoptr (NcfmTensor) g = NULL;
   g_autoptr (NcfmOptimizer) opt = new_optimizer (dev, NCFM_OPTIMIZER_ADAMW, &p, &g);
   run_steps (opt, g, 0, 1);
-  g_autoptr (NcfmSafetensors) good = ncfm_safetensors_new ();
-  ncfm_optimizer_save_state (opt, good, "opt.");
-  g_autoptr (GBytes) good_bytes = ncfm_safetensors_serialize (good);
+  g_autoptr (GBytes) good_bytes = saved_state (opt);
   const gint64 two = 2, one = 1;
   const gfloat nan3[N] = { 0.0f, NAN, 0.0f }, short2[2] = { 0 };
 
@@ -218,12 +231,7 @@ test_bad_state (void)
 
   /* after all that, the state is still the one of step 1: its next steps match the reference */
   run_steps (opt, g, 1, STEPS);
-  double want[N];
-  reference (NCFM_OPTIMIZER_ADAMW, STEPS, want);
-  g_autofree float *got = ncfm_test_tensor_host (p);
-  for (guint i = 0; i < N; i++)
-    g_assert_cmpfloat (fabs (got[i] - want[i]), <=, 16 * STEPS * FLT_EPSILON * MAX (1.0,
-            fabs (want[i])));
+  assert_matches_reference (NCFM_OPTIMIZER_ADAMW, p);
 }
 
 static void

@@ -55,15 +55,39 @@ new_trainer (NcfmModel *model, NcfmModel *teacher, NcfmAugment *augment, gfloat 
   return trainer;
 }
 
+/* A CPU device, one batch (x, y) and a 2-class ConvNet seeded with 3. */
+typedef struct {
+  NcfmDevice *dev;
+  NcfmTensor *x, *y;
+  NcfmModel *model;
+} Fixture;
+
 static void
-test_learns (void)
+fixture_setup (Fixture *f, gconstpointer data)
 {
-  g_autoptr (NcfmDevice) dev = ncfm_test_cpu_device ();
+  (void) data;
+  f->dev = ncfm_test_cpu_device ();
+  make_batch (f->dev, &f->x, &f->y);
+  f->model = new_net (f->dev, K, 3);
+}
+
+static void
+fixture_teardown (Fixture *f, gconstpointer data)
+{
+  (void) data;
+  g_clear_object (&f->model);
+  g_clear_object (&f->x);
+  g_clear_object (&f->y);
+  g_clear_object (&f->dev);
+}
+
+static void
+test_learns (Fixture *f, gconstpointer data)
+{
+  (void) data;
   g_autoptr (GError) error = NULL;
-  g_autoptr (NcfmTensor) x = NULL;
-  g_autoptr (NcfmTensor) y = NULL;
-  make_batch (dev, &x, &y);
-  g_autoptr (NcfmModel) model = new_net (dev, K, 3);
+  NcfmTensor *x = f->x, *y = f->y;
+  NcfmModel *model = f->model;
   g_autoptr (NcfmTrainer) trainer = new_trainer (model, NULL, NULL, 0.0f);
   g_assert_true (ncfm_trainer_get_model (trainer) == model);
   gdouble first = 0, loss = 0;
@@ -119,14 +143,13 @@ test_deterministic (void)
 }
 
 static void
-test_bad_input (void)
+test_bad_input (Fixture *f, gconstpointer data)
 {
-  g_autoptr (NcfmDevice) dev = ncfm_test_cpu_device ();
+  (void) data;
   g_autoptr (GError) error = NULL;
-  g_autoptr (NcfmTensor) x = NULL;
-  g_autoptr (NcfmTensor) y = NULL;
-  make_batch (dev, &x, &y);
-  g_autoptr (NcfmModel) model = new_net (dev, K, 3);
+  NcfmDevice *dev = f->dev;
+  NcfmTensor *x = f->x, *y = f->y;
+  NcfmModel *model = f->model;
   g_autoptr (NcfmModel) three = new_net (dev, 3, 3);
   g_assert_null (ncfm_trainer_new (model, NULL, three, NULL, 0.0f, &error));
   g_assert_error (error, NCFM_ERROR, NCFM_ERROR_ARGUMENT);
@@ -185,9 +208,10 @@ int
 main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
-  g_test_add_func ("/trainer/learns", test_learns);
+  g_test_add ("/trainer/learns", Fixture, NULL, fixture_setup, test_learns, fixture_teardown);
   g_test_add_func ("/trainer/deterministic", test_deterministic);
-  g_test_add_func ("/trainer/bad-input", test_bad_input);
+  g_test_add ("/trainer/bad-input", Fixture, NULL, fixture_setup, test_bad_input,
+      fixture_teardown);
   g_test_add_func ("/trainer/label-rank", test_label_rank);
   return g_test_run ();
 }
