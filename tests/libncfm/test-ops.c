@@ -77,7 +77,9 @@ test_normalize (void)
   const gfloat wb[] = { 0, 8, -1, 0 };
   for (int i = 0; i < 4; i++)
     g_assert_cmpfloat_with_epsilon (hb[i], wb[i], 1e-6);
-  g_assert_false (ncfm_ops_normalize (x, y, mean, std, 3, &error));
+  /* three channels' statistics (the arrays hold n_channels values) for a 2-channel x */
+  const gfloat mean3[] = { 0.5f, 0.25f, 0.0f }, std3[] = { 0.25f, 0.5f, 1.0f };
+  g_assert_false (ncfm_ops_normalize (x, y, mean3, std3, 3, &error));
   g_assert_nonnull (strstr (error->message, "channel_affine: x must be [N, 3, H, W]"));
 }
 
