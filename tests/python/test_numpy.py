@@ -143,6 +143,20 @@ def view_outlives_tensor():
 
 
 @test
+def frame_batch_from_python():
+    """NcfmFrameBatch (ncfmtensorize's data path) through GI, with numpy out."""
+    batch = Ncfm.FrameBatch.new(DEV, 2, 1, 2, 2, [0.5], [0.25])
+    grey = np.array([[0, 51], [204, 255]], np.uint8)
+    assert batch.add(grey.tobytes(), 1, 2, 2) and batch.get_count() == 1
+    t = batch.finish()
+    assert t.describe() == 'F32 [1, 1, 2, 2]', t.describe()
+    want = (grey.astype(np.float64) / 255 - 0.5) / 0.25
+    assert np.allclose(t.to_numpy()[0, 0], want, rtol=0, atol=1e-6), t.to_numpy()
+    raises(GLib.Error, batch.finish, 'no samples')
+    raises(GLib.Error, lambda: batch.add(grey.tobytes(), 1, 2, 3), '4 bytes given', '1 x 2 x 3')
+
+
+@test
 def docstrings():
     for fn, words in ((Ncfm.Tensor.new_from_numpy, ('float32 -> F32', 'in C order')),
                       (Ncfm.Tensor.to_numpy, ('no copy', 'CUDA tensor gives a copy')),
