@@ -62,6 +62,7 @@ def roundtrip_values_and_shapes():
         assert back.dtype == a.dtype and back.shape == a.shape, (back.dtype, back.shape)
         assert np.array_equal(back, a), t.describe()
         assert np.array_equal(np.asarray(t), a)
+        assert np.array_equal(np.asarray(t, dtype=np.float64), a.astype(np.float64))
     # buffers that are not numpy arrays
     t = Ncfm.Tensor.new_from_numpy(DEV, array.array('i', [3, -1, 7]))
     assert t.describe() == 'I32 [3]' and list(t.to_numpy()) == [3, -1, 7]

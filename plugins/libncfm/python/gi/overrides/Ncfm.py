@@ -182,9 +182,12 @@ class Tensor(Ncfm.Tensor):
             return np.empty(shape, dtype)
         return np.asarray(_HostMemory(self, dtype.str, shape))
 
-    def __array__(self, dtype=None):
+    def __array__(self, dtype=None, copy=None):
+        """numpy.asarray(tensor): to_numpy(), converted to dtype or copied on request."""
         array = self.to_numpy()
-        return array if dtype is None else array.astype(dtype)
+        if dtype is not None and array.dtype != dtype:
+            return array.astype(dtype)
+        return array.copy() if copy else array
 
 
 Tensor = override(Tensor)
