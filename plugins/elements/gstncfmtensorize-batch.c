@@ -3,10 +3,9 @@
  *
  * A sample is a rectangle of a frame: copied to the host as planar uint8
  * (the only per-pixel work on the host, a byte shuffle out of the packed
- * format), uploaded, scaled to [0, 1] (u8_to_f32), resized with the
- * backend's bilinear op into its slot of the batch tensor and, for grey out
- * of RGB, mixed with the luma weights (channel_affine + axpby).  A full
- * batch is normalised in one channel_affine and queued as a buffer. */
+ * format) and handed to libncfm's NcfmFrameBatch, which scales, resizes,
+ * mixes grey out of RGB and normalises on the device.  A finished batch is
+ * queued as a buffer with its labels and meta. */
 #include "gstncfmtensorize-batch.h"
 
 #include <math.h>
@@ -29,24 +28,18 @@ static const gchar *const presets[] = {
   [GST_NCFM_TENSORIZE_DATASET_IMAGENET] = "imagenet",
 };
 
-/* ITU-R BT.601 luma weights of R, G, B (PIL's convert ("L"), torchvision's rgb_to_grayscale) */
-static const gfloat luma[3] = { 0.299f, 0.587f, 0.114f };
-
 struct _GstNcfmBatcher {
   GstNcfmBatchConfig cfg;
   guint k;                    /* classes */
   NcfmDevice *dev;
-  NcfmTensor *images;         /* the batch being filled, F32 [B, C, H, W] in [0, 1] */
+  NcfmFrameBatch *images;     /* the batch being filled */
   gint32 *labels;             /* its labels, host [B] */
-  guint count;                /* samples in it */
   GstClockTime pts, dts, duration;  /* of the last frame */
   guint64 n_batches;
   GQueue ready;               /* finished batches, oldest first */
-  /* per-sample scratch, grown on demand: the crop on the host (planar u8),
-   * the same on the device, as floats, and the resized RGB before the luma mix */
+  /* the sample's crop on the host (planar u8), grown on demand */
   guint8 *host;
   gsize host_size;
-  NcfmTensor *staging, *crop, *rgb;
 };
 
 /* Sets a settings error; returns FALSE. */
@@ -173,12 +166,17 @@ gst_ncfm_batch_config_init (GstNcfmBatchConfig *cfg, const GstNcfmBatchSettings 
 }
 
 GstNcfmBatcher *
-gst_ncfm_batcher_new (NcfmDevice *device, const GstNcfmBatchConfig *config)
+gst_ncfm_batcher_new (NcfmDevice *device, const GstNcfmBatchConfig *config, GError **error)
 {
   g_return_val_if_fail (NCFM_IS_DEVICE (device), NULL);
-  g_return_val_if_fail (config->channels == 1 || config->channels == 3, NULL);
-  g_return_val_if_fail (config->batch_size > 0 && config->class_names, NULL);
+  g_return_val_if_fail (config->class_names, NULL);
+  g_autoptr (NcfmFrameBatch) images = ncfm_frame_batch_new (device, config->batch_size,
+      config->channels, config->height, config->width, config->mean, config->std,
+      config->channels, error);
+  if (!images)
+    return NULL;
   GstNcfmBatcher *self = g_new0 (GstNcfmBatcher, 1);
+  self->images = g_steal_pointer (&images);
   self->cfg = *config;
   self->cfg.class_names = g_strdupv (config->class_names);
   self->k = g_strv_length (self->cfg.class_names);
@@ -196,9 +194,6 @@ gst_ncfm_batcher_free (GstNcfmBatcher *self)
     return;
   g_queue_clear_full (&self->ready, (GDestroyNotify) gst_buffer_unref);
   g_clear_object (&self->images);
-  g_clear_object (&self->staging);
-  g_clear_object (&self->crop);
-  g_clear_object (&self->rgb);
   g_clear_object (&self->dev);
   g_free (self->host);
   g_free (self->labels);
@@ -209,7 +204,7 @@ gst_ncfm_batcher_free (GstNcfmBatcher *self)
 guint
 gst_ncfm_batcher_pending (GstNcfmBatcher *self)
 {
-  return self->count;
+  return ncfm_frame_batch_get_count (self->images);
 }
 
 GstBuffer *
@@ -221,7 +216,7 @@ gst_ncfm_batcher_pop (GstNcfmBatcher *self)
 void
 gst_ncfm_batcher_discard (GstNcfmBatcher *self, gboolean ready_too)
 {
-  self->count = 0;
+  ncfm_frame_batch_discard (self->images);
   if (ready_too)
     g_queue_clear_full (&self->ready, (GDestroyNotify) gst_buffer_unref);
 }
@@ -230,33 +225,15 @@ gst_ncfm_batcher_discard (GstNcfmBatcher *self, gboolean ready_too)
 gboolean
 gst_ncfm_batcher_flush (GstNcfmBatcher *self, GError **error)
 {
-  NcfmBackend *be = ncfm_device_get_backend (self->dev);
   /* the device is shared with the downstream elements' threads */
   g_autoptr (NcfmDeviceLocker) held = ncfm_device_locker_new (self->dev);
   const GstNcfmBatchConfig *cfg = &self->cfg;
-  const guint n = self->count;
-  const gsize hw = (gsize) cfg->height * cfg->width;
+  const guint n = ncfm_frame_batch_get_count (self->images);
   if (!n)
     return TRUE;
-  self->count = 0;
-  g_autoptr (NcfmTensor) images = g_steal_pointer (&self->images);
-  if (n < cfg->batch_size) {
-    /* a partial batch (EOS): its tensor holds exactly the samples there are */
-    const gint64 shape[4] = { n, cfg->channels, cfg->height, cfg->width };
-    g_autoptr (NcfmTensor) part = ncfm_tensor_new (self->dev, NCFM_DTYPE_F32, shape, 4, error);
-    if (!part)
-      return FALSE;
-    be->ops->copy (be, ncfm_tensor_f32 (part), ncfm_tensor_f32 (images),
-        ncfm_tensor_get_n_bytes (part));
-    g_set_object (&images, part);
-  }
-  NcfmChannelAffine norm = { 0 };
-  for (guint ch = 0; ch < cfg->channels; ch++) {
-    norm.scale[ch] = 1.0f / cfg->std[ch];
-    norm.shift[ch] = -cfg->mean[ch] / cfg->std[ch];
-  }
-  be->ops->channel_affine (be, (int) n, (int) cfg->channels, (int) hw, norm,
-      ncfm_tensor_f32 (images), ncfm_tensor_f32 (images));
+  g_autoptr (NcfmTensor) images = ncfm_frame_batch_finish (self->images, error);
+  if (!images)
+    return FALSE;
   const gint64 lshape[1] = { n };
   g_autoptr (NcfmTensor) labels = ncfm_tensor_new_from_data (self->dev, NCFM_DTYPE_I32, lshape,
       1, (const guint8 *) self->labels, n * sizeof (gint32), error);
@@ -287,17 +264,6 @@ gst_ncfm_batcher_flush (GstNcfmBatcher *self, GError **error)
   return TRUE;
 }
 
-static NcfmTensor *
-ensure_tensor (NcfmTensor **t, NcfmDevice *dev, NcfmDType dtype, gsize numel, GError **error)
-{
-  if (*t && (gsize) ncfm_tensor_get_numel (*t) >= numel)
-    return *t;
-  g_clear_object (t);
-  const gint64 shape[1] = { (gint64) numel };
-  *t = ncfm_tensor_new (dev, dtype, shape, 1, error);
-  return *t;
-}
-
 /* Copies region r of the frame to the host as planar uint8 [cin, r.h, r.w]:
  * R, G, B planes (grey repeated three times when cin is 3), or the grey plane. */
 static void
@@ -323,49 +289,20 @@ static gboolean
 add_sample (GstNcfmBatcher *self, const GstVideoFrame *frame, const GstVideoRectangle *r,
     gint32 label, GError **error)
 {
-  NcfmBackend *be = ncfm_device_get_backend (self->dev);
-  /* the device is shared with the downstream elements' threads */
-  g_autoptr (NcfmDeviceLocker) held = ncfm_device_locker_new (self->dev);
   const GstNcfmBatchConfig *cfg = &self->cfg;
   const gboolean grey = GST_VIDEO_INFO_IS_GRAY (&frame->info);
-  const guint c = cfg->channels;
-  const guint cin = c == 1 && grey ? 1 : 3;  /* 3 for c == 1: mixed to luma below */
-  const gsize n = (gsize) cin * r->w * r->h, hw = (gsize) cfg->height * cfg->width;
-  const gboolean same_size = (guint) r->w == cfg->width && (guint) r->h == cfg->height;
-
-  if (!self->images) {
-    const gint64 shape[4] = { cfg->batch_size, c, cfg->height, cfg->width };
-    if (!(self->images = ncfm_tensor_new (self->dev, NCFM_DTYPE_F32, shape, 4, error)))
-      return FALSE;
-  }
+  const guint cin = cfg->channels == 1 && grey ? 1 : 3;  /* 3 for 1 channel: libncfm mixes luma */
+  const gsize n = (gsize) cin * r->w * r->h;
   if (n > self->host_size) {
     self->host = g_realloc (self->host, n);
     self->host_size = n;
   }
-  if (!ensure_tensor (&self->staging, self->dev, NCFM_DTYPE_U8, n, error)
-      || (!same_size && !ensure_tensor (&self->crop, self->dev, NCFM_DTYPE_F32, n, error))
-      || (cin != c && !ensure_tensor (&self->rgb, self->dev, NCFM_DTYPE_F32, 3 * hw, error)))
-    return FALSE;
   crop_planar (frame, r, cin, self->host);
-
-  float *slot = ncfm_tensor_f32 (self->images) + (gsize) self->count * c * hw;
-  float *resized = cin != c ? ncfm_tensor_f32 (self->rgb) : slot;
-  guint8 *staging = ncfm_tensor_get_data (self->staging);
-  be->ops->upload (be, staging, self->host, n);
-  be->ops->u8_to_f32 (be, n, 1.0f / 255.0f, staging,
-      same_size ? resized : ncfm_tensor_f32 (self->crop));
-  if (!same_size)
-    be->ops->resize_bilinear_forward (be, 1, (int) cin, r->h, r->w, (int) cfg->height,
-        (int) cfg->width, ncfm_tensor_f32 (self->crop), resized);
-  if (cin != c) {
-    /* grey = the luma mix of the resized R, G, B planes (linear: it commutes with resizing) */
-    const NcfmChannelAffine r_only = { .scale = { luma[0] } };
-    be->ops->channel_affine (be, 1, 1, (int) hw, r_only, resized, slot);
-    be->ops->axpby (be, hw, luma[1], resized + hw, 1.0f, slot);
-    be->ops->axpby (be, hw, luma[2], resized + 2 * hw, 1.0f, slot);
-  }
-  self->labels[self->count++] = label;
-  return self->count < cfg->batch_size || gst_ncfm_batcher_flush (self, error);
+  const guint count = ncfm_frame_batch_get_count (self->images);
+  if (!ncfm_frame_batch_add (self->images, self->host, n, cin, (guint) r->h, (guint) r->w, error))
+    return FALSE;
+  self->labels[count] = label;
+  return count + 1 < cfg->batch_size || gst_ncfm_batcher_flush (self, error);
 }
 
 /* The class of a region type: its index in the class names (case-insensitive), or -1. */

@@ -52,7 +52,9 @@ gboolean gst_ncfm_batch_config_init (GstNcfmBatchConfig *config,
 
 typedef struct _GstNcfmBatcher GstNcfmBatcher;
 
-GstNcfmBatcher *gst_ncfm_batcher_new (NcfmDevice *device, const GstNcfmBatchConfig *config);
+/* A batcher for `config` (checked by gst_ncfm_batch_config_init), or NULL with libncfm's error. */
+GstNcfmBatcher *gst_ncfm_batcher_new (NcfmDevice *device, const GstNcfmBatchConfig *config,
+    GError **error);
 void gst_ncfm_batcher_free (GstNcfmBatcher *self);
 
 /* The samples of one mapped frame (its regions of interest, or the whole

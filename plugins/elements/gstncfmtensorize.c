@@ -201,12 +201,17 @@ gst_ncfm_tensorize_start (GstBaseTransform *trans)
     GST_ELEMENT_ERROR (self, STREAM, FORMAT, ("%s", error->message), (NULL));
     return FALSE;
   }
+  GstNcfmBatcher *batcher = gst_ncfm_batcher_new (dev, &cfg, &error);
+  if (!batcher) {
+    GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS, ("%s", error->message), (NULL));
+    return FALSE;
+  }
   GST_INFO_OBJECT (self, "device %s: batches of %u x %ux%ux%u, %u classes, label %d%s",
       ncfm_device_get_name (dev), cfg.batch_size, cfg.channels, cfg.height, cfg.width,
       g_strv_length (names), cfg.label, cfg.use_roi ? " (or from regions of interest)" : "");
 
   GST_OBJECT_LOCK (self);
-  self->batcher = gst_ncfm_batcher_new (dev, &cfg);
+  self->batcher = batcher;
   self->dev = g_steal_pointer (&dev);
   self->srccaps = gst_ncfm_tensors_info_to_caps (&info);
   self->latency_frames = cfg.batch_size - 1;

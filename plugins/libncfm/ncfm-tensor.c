@@ -545,6 +545,33 @@ ncfm_tensor_to_safetensors (NcfmTensor *self, NcfmSafetensors *file, const gchar
 }
 
 /**
+ * ncfm_tensor_get_host_address:
+ * @self: a #NcfmTensor
+ * @error: return location for a #GError
+ *
+ * The address of the tensor's data in host memory, as an integer, for
+ * bindings that give a zero-copy view of it (the Python override's
+ * Tensor.to_numpy()).  The memory stays valid while @self, or any tensor
+ * sharing it (a view, its base), is alive; the holder of the address must
+ * keep a reference to @self.  A tensor in device memory has no host address.
+ *
+ * Returns: the address (0 for an empty tensor), or 0 with @error set when
+ *   the tensor lies in device (CUDA) memory
+ */
+guint64
+ncfm_tensor_get_host_address (NcfmTensor *self, GError **error)
+{
+  g_return_val_if_fail (NCFM_IS_TENSOR (self), 0);
+  if (ncfm_device_is_cuda (self->device)) {
+    g_autofree gchar *d = ncfm_tensor_describe (self);
+    g_set_error (error, NCFM_ERROR, NCFM_ERROR_DEVICE, "%s is in the memory of %s, not in host "
+        "memory (copy it with ncfm_tensor_to_bytes())", d, ncfm_device_get_name (self->device));
+    return 0;
+  }
+  return (guint64) (guintptr) self->data;
+}
+
+/**
  * ncfm_tensor_get_data: (skip)
  * @self: a #NcfmTensor
  *

@@ -39,6 +39,7 @@ gboolean ncfm_tensor_set_data (NcfmTensor *self, const guint8 *data, gsize n_byt
     GError **error);
 gboolean ncfm_tensor_copy_from (NcfmTensor *self, NcfmTensor *src, GError **error);
 gboolean ncfm_tensor_fill (NcfmTensor *self, gfloat value, GError **error);
+guint64 ncfm_tensor_get_host_address (NcfmTensor *self, GError **error);
 void ncfm_tensor_to_safetensors (NcfmTensor *self, NcfmSafetensors *file, const gchar *name);
 /* in ncfm-finite.c */
 gboolean ncfm_tensor_check_finite (NcfmTensor *self, const gchar *source, const gchar *name,

@@ -24,5 +24,6 @@
 #include "ncfm-ops.h"
 #include "ncfm-optimizer.h"
 #include "ncfm-trainer.h"
+#include "ncfm-frames.h"
 
 #endif

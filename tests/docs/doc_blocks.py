@@ -26,7 +26,8 @@ carry over from block to block, as for a reader pasting them), in a temporary di
 that looks like the checkout: build/ and build-release/ are BUILD_ROOT, pipelines/ and
 tests/ are SRC_ROOT's; GST_PLUGIN_PATH is build/plugins/elements (pipelines.md sets it
 once for every page).  Python blocks get GI_TYPELIB_PATH and LD_LIBRARY_PATH at
-build/plugins/libncfm, as the README says.  Exit status 1 names the file and line."""
+build/plugins/libncfm and PYTHONPATH at plugins/libncfm/python (the override
+module), as the README says.  Exit status 1 names the file and line."""
 import os
 import re
 import shlex
@@ -150,6 +151,7 @@ def script_for(blocks, workdir):
                 f.write(text)
             out.append('GI_TYPELIB_PATH=$PWD/build/plugins/libncfm '
                        'LD_LIBRARY_PATH=$PWD/build/plugins/libncfm${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH} '
+                       'PYTHONPATH=$PWD/plugins/libncfm/python '
                        f'/usr/bin/python3 {shlex.quote(py)}')
         else:
             out.append(text)
@@ -160,6 +162,7 @@ def run_file(path, blocks, src, build):
     with tempfile.TemporaryDirectory(prefix='ncfm-docs-') as work:
         for name, target in (('build', build), ('build-release', build),
                              ('pipelines', os.path.join(src, 'pipelines')),
+                             ('plugins', os.path.join(src, 'plugins')),
                              ('tests', os.path.join(src, 'tests'))):
             os.symlink(target, os.path.join(work, name))
         # GST_PLUGIN_PATH as pipelines.md sets it once for every page

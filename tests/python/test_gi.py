@@ -12,16 +12,9 @@ import gi
 gi.require_version('Ncfm', '1.0')
 from gi.repository import GLib, Ncfm  # noqa: E402
 import numpy as np  # noqa: E402
+from tap import main, test  # noqa: E402
 
 FIXTURES = os.path.join(os.environ.get('G_TEST_SRCDIR', os.path.dirname(__file__)), '..', 'fixtures')
-TESTS = []
-
-
-def test(fn):
-    TESTS.append(fn)
-    return fn
-
-
 def f32(tensor):
     shape = tensor.get_shape()
     return np.frombuffer(tensor.to_bytes().get_data(), dtype=np.float32).reshape(shape)
@@ -277,19 +270,6 @@ def optimizer_trainer_steps():
         raise AssertionError('label 5 of 2 classes accepted')
     except GLib.Error as e:
         assert 'label 5 of image 0' in e.message, e.message
-
-
-def main():
-    print(f'1..{len(TESTS)}')
-    failed = 0
-    for i, fn in enumerate(TESTS, 1):
-        try:
-            fn()
-            print(f'ok {i} {fn.__name__}')
-        except Exception as e:  # noqa: BLE001 - report any failure as TAP
-            failed += 1
-            print(f'not ok {i} {fn.__name__}: {type(e).__name__}: {e}')
-    return 1 if failed else 0
 
 
 if __name__ == '__main__':
