@@ -7,7 +7,7 @@
 #define G_LOG_DOMAIN "Ncfm"
 
 #include "ncfm-comm.h"
-#include "ncfm-ops.h"
+#include "ncfm-dataset-private.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -557,8 +557,9 @@ ncfm_comm_check_agree (NcfmComm *self, guint64 checksum, const gchar *what, GErr
  * @data: (array length=n_bytes): bytes
  * @n_bytes: their number
  *
- * A 64-bit checksum of @data (splitmix64 over 8-byte little-endian words and
- * the length), the same on every machine; for ncfm_comm_check_agree().
+ * A 64-bit checksum of @data (the dataset cache's hash, over 8-byte
+ * little-endian words and the length), the same on every machine; for
+ * ncfm_comm_check_agree().
  *
  * Returns: the checksum
  */
@@ -566,17 +567,7 @@ guint64
 ncfm_comm_checksum (const guint8 *data, gsize n_bytes)
 {
   g_return_val_if_fail (data != NULL || n_bytes == 0, 0);
-  guint64 h = ncfm_mix64 (n_bytes);
-  gsize i = 0;
-  for (; i + 8 <= n_bytes; i += 8) {
-    guint64 w;
-    memcpy (&w, data + i, 8);
-    h = ncfm_mix64 (h ^ GUINT64_FROM_LE (w));
-  }
-  guint64 tail = 0;
-  for (gsize b = 0; i + b < n_bytes; b++)
-    tail |= (guint64) data[i + b] << (8 * b);
-  return ncfm_mix64 (h ^ tail);
+  return ncfm_dataset_hash64 (data, n_bytes, 0);
 }
 
 static void

@@ -23,5 +23,6 @@
 #include "ncfm-labeller.h"
 #include "ncfm-ops.h"
 #include "ncfm-comm.h"
+#include "ncfm-synset-shard.h"
 
 #endif
