@@ -24,5 +24,6 @@
 #include "ncfm-ops.h"
 #include "ncfm-comm.h"
 #include "ncfm-synset-shard.h"
+#include "ncfm-shard.h"
 
 #endif
