@@ -184,6 +184,9 @@ mpi_fail (GError **error, NcfmComm *self, int rc, const gchar *call, const gchar
   return FALSE;
 }
 
+static gboolean wait_request (NcfmComm *self, MPI_Request *req, const gchar *call,
+    const gchar *what, GError **error);
+
 static NcfmComm *
 comm_new_world (guint env_rank, guint env_size, GError **error)
 {
@@ -195,20 +198,30 @@ comm_new_world (guint env_rank, guint env_size, GError **error)
     return NULL;
   }
   g_autoptr (NcfmComm) self = g_object_new (NCFM_TYPE_COMM, NULL);
-  int rank = 0, size = 0, rc;
+  self->rank = env_rank;
+  self->size = env_size;
+  /* a duplicate of the world: the elements' collectives never match the
+   * application's own; non-blocking, so a dead rank cannot hang it */
+  MPI_Request req = MPI_REQUEST_NULL;
+  int rank = 0, size = 0;
   g_mutex_lock (&mpi_lock);
-  rc = MPI_Comm_dup (MPI_COMM_WORLD, &self->comm);
-  if (rc == MPI_SUCCESS)
-    rc = MPI_Comm_set_errhandler (self->comm, MPI_ERRORS_RETURN);
+  int rc = MPI_Comm_idup (MPI_COMM_WORLD, &self->comm, &req);
+  g_mutex_unlock (&mpi_lock);
+  if (rc != MPI_SUCCESS) {
+    mpi_fail (error, self, rc, "MPI_Comm_idup", "the world communicator");
+    return NULL;
+  }
+  if (!wait_request (self, &req, "MPI_Comm_idup", "the world communicator", error))
+    return NULL;
+  g_mutex_lock (&mpi_lock);
+  rc = MPI_Comm_set_errhandler (self->comm, MPI_ERRORS_RETURN);
   if (rc == MPI_SUCCESS)
     rc = MPI_Comm_rank (self->comm, &rank);
   if (rc == MPI_SUCCESS)
     rc = MPI_Comm_size (self->comm, &size);
   g_mutex_unlock (&mpi_lock);
-  self->rank = env_rank;
-  self->size = env_size;
   if (rc != MPI_SUCCESS) {
-    mpi_fail (error, self, rc, "MPI_Comm_dup", "the world communicator");
+    mpi_fail (error, self, rc, "MPI_Comm_set_errhandler", "the world communicator");
     return NULL;
   }
   if ((guint) rank != env_rank || (guint) size != env_size) {
@@ -230,6 +243,10 @@ comm_new_world (guint env_rank, guint env_size, GError **error)
  * ranks (see ncfm_comm_launched()), initialising MPI on first use; the
  * single-process communicator otherwise.  Launched as several ranks with a
  * libncfm built without MPI, it fails with %NCFM_COMM_ERROR_NO_MPI.
+ *
+ * Under a launcher this is a collective (a duplicate of MPI_COMM_WORLD):
+ * every rank creates its communicators in the same order; it waits at most
+ * %NCFM_COMM_DEFAULT_TIMEOUT seconds for the others.
  *
  * Returns: (transfer full) (nullable): a new communicator, or %NULL with @error set
  */

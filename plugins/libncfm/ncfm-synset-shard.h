@@ -10,7 +10,7 @@ G_BEGIN_DECLS
 /**
  * NcfmSynsetMergeFlags:
  * @NCFM_SYNSET_MERGE_NONE: defaults
- * @NCFM_SYNSET_MERGE_PSI_DROPPED: (out) the shards' learned-sampler states
+ * @NCFM_SYNSET_MERGE_PSI_DROPPED: the shards' learned-sampler states
  *   (psi.*) differed, so the merged set holds none
  *
  * What ncfm_synset_merge() did beyond joining the classes.

@@ -165,16 +165,17 @@ GST_START_TEST (test_per_class_batches)
 }
 GST_END_TEST;
 
-GST_START_TEST (test_class_subset)
+/* Pulls n_batches per-class batches, batch k of class want[k % n_want], then
+ * EOS; tears the harness down. */
+static void
+expect_classes_then_eos (GstHarness *h, const gint32 *want, guint n_want, guint n_batches)
 {
-  GstHarness *h = start_src ("classes", "7, 2", NULL);
-  const gint32 want[] = { 7, 2 };
-  for (guint k = 0; k < 2; k++) {
+  for (guint k = 0; k < n_batches; k++) {
     GstBuffer *buf = gst_harness_pull (h);
     GArray *labels = batch_labels (buf);
     fail_unless (labels->len > 0);
     for (guint i = 0; i < labels->len; i++)
-      fail_unless_equals_int (g_array_index (labels, gint32, i), want[k]);
+      fail_unless_equals_int (g_array_index (labels, gint32, i), want[k % n_want]);
     g_array_unref (labels);
     gst_buffer_unref (buf);
   }
@@ -182,6 +183,12 @@ GST_START_TEST (test_class_subset)
   fail_unless (gst_harness_pull_until_eos (h, &last));
   fail_unless (last == NULL);
   gst_harness_teardown (h);
+}
+
+GST_START_TEST (test_class_subset)
+{
+  const gint32 want[] = { 7, 2 };
+  expect_classes_then_eos (start_src ("classes", "7, 2", NULL), want, 2, 2);
 }
 GST_END_TEST;
 
@@ -225,22 +232,9 @@ GST_END_TEST;
 /* Class shards: rank 1 of 3 cycles through classes 1, 4, 7 only. */
 GST_START_TEST (test_class_shard)
 {
-  GstHarness *h = start_src ("class-shard", "true", "shard-index", "1", "shard-count", "3",
-      "epochs", "2", NULL);
   const gint32 want[] = { 1, 4, 7 };
-  for (guint k = 0; k < 6; k++) {
-    GstBuffer *buf = gst_harness_pull (h);
-    GArray *labels = batch_labels (buf);
-    fail_unless (labels->len > 0);
-    for (guint i = 0; i < labels->len; i++)
-      fail_unless_equals_int (g_array_index (labels, gint32, i), want[k % 3]);
-    g_array_unref (labels);
-    gst_buffer_unref (buf);
-  }
-  GstBuffer *last = NULL;
-  fail_unless (gst_harness_pull_until_eos (h, &last));
-  fail_unless (last == NULL);
-  gst_harness_teardown (h);
+  expect_classes_then_eos (start_src ("class-shard", "true", "shard-index", "1", "shard-count",
+          "3", "epochs", "2", NULL), want, 3, 6);
 }
 GST_END_TEST;
 
