@@ -69,6 +69,10 @@ GST_DEBUG_CATEGORY_STATIC (gst_ncfm_dataset_src_debug);
 #define DEFAULT_CACHE_DIR NULL
 #define DEFAULT_DEVICE NULL
 #define DEFAULT_MAX_IMAGES 0
+#define DEFAULT_SHARD_INDEX 0
+#define DEFAULT_SHARD_COUNT 1
+#define DEFAULT_CLASS_SHARD FALSE
+#define MAX_SHARDS 65536
 /* the subset of max-images is the same for every seed property */
 #define SUBSET_SEED G_GUINT64_CONSTANT (0x6d61782d696d6773)
 
@@ -88,6 +92,9 @@ enum {
   PROP_CACHE_DIR,
   PROP_DEVICE,
   PROP_MAX_IMAGES,
+  PROP_SHARD_INDEX,
+  PROP_SHARD_COUNT,
+  PROP_CLASS_SHARD,
 };
 
 struct _GstNcfmDatasetSrc {
@@ -108,6 +115,8 @@ struct _GstNcfmDatasetSrc {
   gchar *cache_dir;
   gchar *device;
   guint max_images;
+  guint shard_index, shard_count;
+  gboolean class_shard;
 
   /* from start() to stop(); the loader is driven by the streaming thread */
   NcfmDevice *dev;
@@ -207,6 +216,24 @@ post_dataset_error (GstNcfmDatasetSrc *self, const gchar *location, const GError
         ("Could not read the dataset at \"%s\": %s", location, error->message), (NULL));
 }
 
+/* The class shard (classes r, r + N, ... of the subset, or of all classes)
+ * in place of the subset. */
+static gboolean
+shard_classes (NcfmDataset *ds, GArray *subset, guint index, guint count, GError **error)
+{
+  if (subset->len == 0)
+    for (guint c = 0; c < ncfm_dataset_get_num_classes (ds); c++)
+      g_array_append_val (subset, c);
+  guint n = 0;
+  g_autofree guint *mine = ncfm_shard_classes ((const guint *) subset->data, subset->len, index,
+      count, &n, error);
+  if (!mine)
+    return FALSE;
+  g_array_set_size (subset, 0);
+  g_array_append_vals (subset, mine, n);
+  return TRUE;
+}
+
 static gint
 compare_uint (gconstpointer a, gconstpointer b)
 {
@@ -284,6 +311,8 @@ gst_ncfm_dataset_src_start (GstBaseSrc *bsrc)
   const NcfmDatasetFlags flags = self->strict ? NCFM_DATASET_FLAGS_STRICT : NCFM_DATASET_FLAGS_NONE;
   const guint image_size = self->image_size, batch_size = self->batch_size, epochs = self->epochs;
   const guint max_images = self->max_images;
+  guint shard_index = self->shard_index, shard_count = self->shard_count;
+  const gboolean class_shard = self->class_shard;
   const guint64 seed = self->seed;
   const gboolean shuffle = self->shuffle;
   GST_OBJECT_UNLOCK (self);
@@ -323,6 +352,13 @@ gst_ncfm_dataset_src_start (GstBaseSrc *bsrc)
   g_autoptr (GArray) subset = g_array_new (FALSE, FALSE, sizeof (guint));
   if (!parse_classes (self, ds, classes, subset))
     return FALSE;
+  if (!ncfm_shard_resolve (&shard_index, &shard_count, &error)
+      || (class_shard && !shard_classes (ds, subset, shard_index, shard_count, &error))) {
+    GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS, ("Invalid shard (properties shard-index, "
+            "shard-count, class-shard) of dataset %s: %s", ncfm_dataset_get_name (ds),
+            error->message), (NULL));
+    return FALSE;
+  }
   g_autoptr (NcfmLoader) loader = ncfm_loader_new (ds, dev, batch_size, mode, seed, epochs,
       shuffle, (const guint *) subset->data, subset->len, &error);
   if (!loader) {
@@ -331,6 +367,15 @@ gst_ncfm_dataset_src_start (GstBaseSrc *bsrc)
         ("properties batch-size, mode, classes"));
     return FALSE;
   }
+  if (!class_shard && shard_count > 1
+      && !ncfm_loader_set_slice (loader, shard_index, shard_count, &error)) {
+    GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS, ("Cannot take slice %u of %u of dataset %s "
+            "(properties shard-index, shard-count): %s", shard_index, shard_count,
+            ncfm_dataset_get_name (ds), error->message), (NULL));
+    return FALSE;
+  }
+  GST_INFO_OBJECT (self, "%s %u of %u", class_shard ? "class shard" : "slice", shard_index,
+      shard_count);
 
   const guint b = max_batch (loader), c = ncfm_dataset_get_channels (ds);
   const gint64 images[4] = { b, c, ncfm_dataset_get_height (ds), ncfm_dataset_get_width (ds) };
@@ -549,6 +594,15 @@ gst_ncfm_dataset_src_set_property (GObject *object, guint prop_id, const GValue 
     case PROP_MAX_IMAGES:
       self->max_images = g_value_get_uint (value);
       break;
+    case PROP_SHARD_INDEX:
+      self->shard_index = g_value_get_uint (value);
+      break;
+    case PROP_SHARD_COUNT:
+      self->shard_count = g_value_get_uint (value);
+      break;
+    case PROP_CLASS_SHARD:
+      self->class_shard = g_value_get_boolean (value);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
@@ -595,6 +649,15 @@ gst_ncfm_dataset_src_get_property (GObject *object, guint prop_id, GValue *value
       break;
     case PROP_MAX_IMAGES:
       g_value_set_uint (value, self->max_images);
+      break;
+    case PROP_SHARD_INDEX:
+      g_value_set_uint (value, self->shard_index);
+      break;
+    case PROP_SHARD_COUNT:
+      g_value_set_uint (value, self->shard_count);
+      break;
+    case PROP_CLASS_SHARD:
+      g_value_set_boolean (value, self->class_shard);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -769,6 +832,45 @@ gst_ncfm_dataset_src_class_init (GstNcfmDatasetSrcClass *klass)
           "Use a fixed random subset of at most this many images (0 = all)", 0, G_MAXUINT,
           DEFAULT_MAX_IMAGES, PARAM_FLAGS));
 
+  /**
+   * GstNcfmDatasetSrc:shard-index:
+   *
+   * This rank's shard, below #GstNcfmDatasetSrc:shard-count (ignored when
+   * that is 0, "auto").
+   */
+  g_object_class_install_property (gobject_class, PROP_SHARD_INDEX,
+      g_param_spec_uint ("shard-index", "Shard index",
+          "This rank's shard, below shard-count (ignored when shard-count is 0)", 0,
+          MAX_SHARDS - 1, DEFAULT_SHARD_INDEX, PARAM_FLAGS));
+
+  /**
+   * GstNcfmDatasetSrc:shard-count:
+   *
+   * The number of ranks the data is divided among: rank shard-index of
+   * shard-count takes the images shard-index, shard-index + shard-count, ...
+   * of every class (data parallel), or with #GstNcfmDatasetSrc:class-shard
+   * the classes shard-index, shard-index + shard-count, ... (of the classes
+   * of #GstNcfmDatasetSrc:classes, or of all).  1 takes everything; 0 is
+   * "auto": the rank and the number of ranks of the launcher (mpirun, srun),
+   * everything when not launched by one.
+   */
+  g_object_class_install_property (gobject_class, PROP_SHARD_COUNT,
+      g_param_spec_uint ("shard-count", "Shard count",
+          "Ranks the data is divided among (1 = none, 0 = auto: the rank and size of mpirun "
+          "or srun)", 0, MAX_SHARDS, DEFAULT_SHARD_COUNT, PARAM_FLAGS));
+
+  /**
+   * GstNcfmDatasetSrc:class-shard:
+   *
+   * Divide the classes among the ranks (each distils its own classes into its
+   * own set, joined by `ncfm-synset merge`) instead of the images of every
+   * class.
+   */
+  g_object_class_install_property (gobject_class, PROP_CLASS_SHARD,
+      g_param_spec_boolean ("class-shard", "Class shard",
+          "Divide the classes among the ranks (shard-count) instead of the images of every "
+          "class", DEFAULT_CLASS_SHARD, PARAM_FLAGS));
+
   gst_element_class_add_static_pad_template (element_class, &src_template);
   gst_element_class_set_static_metadata (element_class, "NCFM dataset source",
       "Source/Tensor",
@@ -805,6 +907,9 @@ gst_ncfm_dataset_src_init (GstNcfmDatasetSrc *self)
   self->cache_dir = g_strdup (DEFAULT_CACHE_DIR);
   self->device = g_strdup (DEFAULT_DEVICE);
   self->max_images = DEFAULT_MAX_IMAGES;
+  self->shard_index = DEFAULT_SHARD_INDEX;
+  self->shard_count = DEFAULT_SHARD_COUNT;
+  self->class_shard = DEFAULT_CLASS_SHARD;
   self->total = -1;
   gst_base_src_set_format (GST_BASE_SRC (self), GST_FORMAT_DEFAULT);
   gst_base_src_set_live (GST_BASE_SRC (self), FALSE);

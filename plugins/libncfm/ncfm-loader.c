@@ -37,6 +37,7 @@
 #include <string.h>
 
 #include "philox.h"
+#include "ncfm-shard.h"
 
 struct _NcfmLoader {
   GObject parent;
@@ -323,6 +324,69 @@ ncfm_loader_new (NcfmDataset *dataset, NcfmDevice *device, guint batch_size, Ncf
       return NULL;
   }
   return g_steal_pointer (&self);
+}
+
+/**
+ * ncfm_loader_set_slice:
+ * @self: a #NcfmLoader at its first batch
+ * @index: the slice (rank), in [0, @count)
+ * @count: the number of slices (ranks), >= 1
+ * @error: return location for a #GError
+ *
+ * Restricts the loader to slice @index of @count of every class (the images
+ * @index, @index + @count, ... of each class in dataset order; see
+ * ncfm_shard_slice()): data-parallel ranks with the same seed and classes
+ * get disjoint images and the same class in every per-class batch.
+ *
+ * Returns: %TRUE, or %FALSE with @error set (a class with fewer than @count
+ *   images, or a loader already past its first batch); the loader is then
+ *   unchanged
+ */
+gboolean
+ncfm_loader_set_slice (NcfmLoader *self, guint index, guint count, GError **error)
+{
+  g_return_val_if_fail (NCFM_IS_LOADER (self), FALSE);
+  g_return_val_if_fail (count >= 1 && index < count, FALSE);
+  if (self->position != 0) {
+    g_set_error (error, NCFM_ERROR, NCFM_ERROR_ARGUMENT, "loader: slice %u of %u set after "
+        "batch %" G_GUINT64_FORMAT, index, count, self->position);
+    return FALSE;
+  }
+  for (guint j = 0; j < self->n_classes; j++)
+    if (self->class_counts[j] && self->class_counts[j] <= index) {
+      g_set_error (error, NCFM_ERROR, NCFM_ERROR_ARGUMENT, "loader: class %u (%s) of dataset "
+          "%s has %u images, too few for slice %u of %u", self->classes[j],
+          ncfm_dataset_get_class_name (self->dataset, self->classes[j]),
+          ncfm_dataset_get_name (self->dataset), self->class_counts[j], index, count);
+      return FALSE;
+    }
+  const guint n = ncfm_dataset_get_n_images (self->dataset);
+  g_autofree gboolean *kept = g_new0 (gboolean, MAX (n, 1));
+  guint64 images = 0;
+  for (guint j = 0; j < self->n_classes; j++) {
+    guint m = 0;
+    guint *slice = ncfm_shard_slice (self->class_images[j], self->class_counts[j], index, count,
+        &m);
+    for (guint i = 0; i < m; i++)
+      kept[slice[i]] = TRUE;
+    g_free (self->class_images[j]);
+    self->class_images[j] = slice;
+    self->class_counts[j] = m;
+    images += MIN (self->batch_size, m);
+  }
+  guint len = 0;
+  for (guint i = 0; i < self->pool_len; i++)
+    if (kept[self->pool[i]])
+      self->pool[len++] = self->pool[i];
+  self->pool_len = len;
+  self->order_epoch = G_MAXUINT64;
+  if (self->mode == NCFM_LOADER_MODE_MIXED) {
+    self->batches_per_epoch = (len + (guint64) self->batch_size - 1) / self->batch_size;
+    self->images_per_epoch = len;
+  } else {
+    self->images_per_epoch = images;
+  }
+  return TRUE;
 }
 
 /* The image indices of batch `pos` into sel[]; returns how many. */

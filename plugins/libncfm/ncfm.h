@@ -25,5 +25,8 @@
 #include "ncfm-optimizer.h"
 #include "ncfm-trainer.h"
 #include "ncfm-frames.h"
+#include "ncfm-comm.h"
+#include "ncfm-synset-shard.h"
+#include "ncfm-shard.h"
 
 #endif

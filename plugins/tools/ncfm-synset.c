@@ -4,6 +4,9 @@
  *   ncfm-synset info SET         what the set holds, and whether it is valid
  *   ncfm-synset check SET        exit 0 if valid, 1 if not (the fault on stderr)
  *   ncfm-synset export SET DIR   the decoded images as DIR/<class>/<index>.png
+ *   ncfm-synset merge SHARD... -o SET   class shards of a run over several ranks
+ *                                as one set
+ *   ncfm-synset split SET COUNT PREFIX  the class shards PREFIX-R.safetensors
  *
  * Exit status: 0 success, 1 an unreadable or invalid set (or a write error),
  * 2 a usage error.  The checks are libncfm's (ncfm_synset_validate()) and the
@@ -29,6 +32,13 @@ static const gchar usage[] =
     "  check SET         exit 0 if SET is a valid synthetic set, 1 if not\n"
     "  export SET DIR    the decoded images as PNGs in an ImageFolder layout,\n"
     "                    DIR/<class name>/<index>.png (1 or 3 channels)\n"
+    "  merge SHARD... -o SET\n"
+    "                    the class shards of a run over several ranks (rank r of\n"
+    "                    N distils classes r, r+N, ...) joined into one set, as\n"
+    "                    one process would have written it (SET must not exist)\n"
+    "  split SET COUNT PREFIX\n"
+    "                    the class shards of SET for COUNT ranks, written to\n"
+    "                    PREFIX-0.safetensors ... (none of them may exist)\n"
     "  --help            this text\n"
     "\n"
     "Exit status: 0 success, 1 an unreadable or invalid set, 2 a usage error.\n";
@@ -173,6 +183,83 @@ cmd_export (const gchar *path, const gchar *dir)
   return 0;
 }
 
+/* An output file must be new: a set is never overwritten by a merge or split. */
+static gboolean
+refuse_existing (const gchar *path)
+{
+  if (!g_file_test (path, G_FILE_TEST_EXISTS))
+    return FALSE;
+  g_printerr ("ncfm-synset: %s exists: not overwriting it (remove it or choose another name)\n",
+      path);
+  return TRUE;
+}
+
+static int
+save_set (NcfmSafetensors *st, const gchar *path)
+{
+  g_autoptr (GError) error = NULL;
+  if (!ncfm_synset_validate (st, path, &error) || !ncfm_safetensors_save (st, path, &error))
+    return fail (error->message);
+  return 0;
+}
+
+static int
+cmd_merge (guint n, const gchar *const *paths, const gchar *output)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GPtrArray) shards = g_ptr_array_new_with_free_func (g_object_unref);
+  if (refuse_existing (output))
+    return EXIT_INVALID;
+  for (guint i = 0; i < n; i++) {
+    NcfmSafetensors *st = ncfm_safetensors_load (paths[i], &error);
+    if (!st)
+      return fail (error->message);
+    g_ptr_array_add (shards, st);
+  }
+  NcfmSynsetMergeFlags flags = NCFM_SYNSET_MERGE_NONE;
+  g_autoptr (NcfmSafetensors) merged = ncfm_synset_merge ((NcfmSafetensors **) shards->pdata,
+      paths, n, &flags, &error);
+  if (!merged)
+    return fail (error->message);
+  if (flags & NCFM_SYNSET_MERGE_PSI_DROPPED)
+    g_printerr ("ncfm-synset: warning: the shards' learned-sampler states (psi.*) differ; %s "
+        "holds none, and a run resumed from it starts psi afresh\n", output);
+  const int rc = save_set (merged, output);
+  if (rc == 0)
+    g_print ("%s: %u shards merged\n", output, n);
+  return rc;
+}
+
+static int
+cmd_split (const gchar *path, const gchar *count_text, const gchar *prefix)
+{
+  g_autoptr (GError) error = NULL;
+  guint64 count = 0;
+  if (!g_ascii_string_to_unsigned (count_text, 10, 1, G_MAXINT, &count, &error)) {
+    g_printerr ("ncfm-synset: COUNT \"%s\": %s\n%s", count_text, error->message, usage);
+    return EXIT_USAGE;
+  }
+  g_autoptr (NcfmSafetensors) st = ncfm_safetensors_load (path, &error);
+  if (!st)
+    return fail (error->message);
+  g_autoptr (GPtrArray) shards = g_ptr_array_new_with_free_func (g_object_unref);
+  g_auto (GStrv) outputs = g_new0 (gchar *, count + 1);
+  for (guint r = 0; r < count; r++) {
+    outputs[r] = g_strdup_printf ("%s-%u.safetensors", prefix, r);
+    NcfmSafetensors *shard = ncfm_synset_shard_split (st, path, r, (guint) count, &error);
+    if (!shard)
+      return fail (error->message);
+    g_ptr_array_add (shards, shard);
+    if (refuse_existing (outputs[r]))
+      return EXIT_INVALID;
+  }
+  for (guint r = 0; r < count; r++)
+    if (save_set (g_ptr_array_index (shards, r), outputs[r]) != 0)
+      return EXIT_INVALID;
+  g_print ("%s: %u class shards written to %s-0.safetensors ...\n", path, (guint) count, prefix);
+  return 0;
+}
+
 int
 main (int argc, char **argv)
 {
@@ -187,6 +274,10 @@ main (int argc, char **argv)
     return cmd_check (argv[2]);
   if (argc == 4 && !strcmp (argv[1], "export"))
     return cmd_export (argv[2], argv[3]);
+  if (argc >= 5 && !strcmp (argv[1], "merge") && !strcmp (argv[argc - 2], "-o"))
+    return cmd_merge ((guint) argc - 4, (const gchar *const *) argv + 2, argv[argc - 1]);
+  if (argc == 5 && !strcmp (argv[1], "split"))
+    return cmd_split (argv[2], argv[3], argv[4]);
   g_printerr ("%s", usage);
   return EXIT_USAGE;
 }

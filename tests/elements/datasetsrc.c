@@ -165,16 +165,17 @@ GST_START_TEST (test_per_class_batches)
 }
 GST_END_TEST;
 
-GST_START_TEST (test_class_subset)
+/* Pulls n_batches per-class batches, batch k of class want[k % n_want], then
+ * EOS; tears the harness down. */
+static void
+expect_classes_then_eos (GstHarness *h, const gint32 *want, guint n_want, guint n_batches)
 {
-  GstHarness *h = start_src ("classes", "7, 2", NULL);
-  const gint32 want[] = { 7, 2 };
-  for (guint k = 0; k < 2; k++) {
+  for (guint k = 0; k < n_batches; k++) {
     GstBuffer *buf = gst_harness_pull (h);
     GArray *labels = batch_labels (buf);
     fail_unless (labels->len > 0);
     for (guint i = 0; i < labels->len; i++)
-      fail_unless_equals_int (g_array_index (labels, gint32, i), want[k]);
+      fail_unless_equals_int (g_array_index (labels, gint32, i), want[k % n_want]);
     g_array_unref (labels);
     gst_buffer_unref (buf);
   }
@@ -182,6 +183,90 @@ GST_START_TEST (test_class_subset)
   fail_unless (gst_harness_pull_until_eos (h, &last));
   fail_unless (last == NULL);
   gst_harness_teardown (h);
+}
+
+GST_START_TEST (test_class_subset)
+{
+  const gint32 want[] = { 7, 2 };
+  expect_classes_then_eos (start_src ("classes", "7, 2", NULL), want, 2, 2);
+}
+GST_END_TEST;
+
+/* The labels of the one mixed batch (batch-size 25, no shuffle) of a shard. */
+static GArray *
+shard_labels (const gchar *index, const gchar *count)
+{
+  GstHarness *h = start_src ("mode", "mixed", "batch-size", "25", "shuffle", "false", "epochs",
+      "1", "shard-index", index, "shard-count", count, NULL);
+  GstBuffer *buf = gst_harness_pull (h);
+  GArray *labels = batch_labels (buf);
+  gst_buffer_unref (buf);
+  gst_harness_teardown (h);
+  return labels;
+}
+
+/* Data parallel: slice r of N holds the images r, r + N, ... of every class;
+ * the slices of 2 ranks are disjoint and cover the set (classes 0..4 hold 3
+ * images, 5..9 hold 2); "auto" outside mpirun is everything. */
+GST_START_TEST (test_data_slices)
+{
+  guint per_class[2][10] = { { 0 } };
+  for (guint r = 0; r < 2; r++) {
+    g_autofree gchar *index = g_strdup_printf ("%u", r);
+    GArray *labels = shard_labels (index, "2");
+    fail_unless_equals_int (labels->len, r == 0 ? 15 : 10);
+    for (guint i = 0; i < labels->len; i++)
+      per_class[r][g_array_index (labels, gint32, i)]++;
+    g_array_unref (labels);
+  }
+  for (guint c = 0; c < 10; c++) {
+    fail_unless_equals_int (per_class[0][c], c < 5 ? 2 : 1);
+    fail_unless_equals_int (per_class[0][c] + per_class[1][c], c < 5 ? 3 : 2);
+  }
+  GArray *all = shard_labels ("0", "0");
+  fail_unless_equals_int (all->len, N_IMAGES);
+  g_array_unref (all);
+}
+GST_END_TEST;
+
+/* Class shards: rank 1 of 3 cycles through classes 1, 4, 7 only. */
+GST_START_TEST (test_class_shard)
+{
+  const gint32 want[] = { 1, 4, 7 };
+  expect_classes_then_eos (start_src ("class-shard", "true", "shard-index", "1", "shard-count",
+          "3", "epochs", "2", NULL), want, 3, 6);
+}
+GST_END_TEST;
+
+/* The error of a pipeline with an ncfmdatasetsrc of the given properties. */
+static gchar *
+shard_error (const gchar *props)
+{
+  g_autofree gchar *desc = g_strdup_printf ("ncfmdatasetsrc location=%s %s ! fakesink", idx_dir,
+      props);
+  GstElement *pipeline = gst_parse_launch (desc, NULL);
+  fail_unless (pipeline != NULL);
+  gchar *error = play_to_eos (pipeline, 30, NULL, NULL);
+  gst_object_unref (pipeline);
+  fail_unless (error != NULL, "no error from %s", props);
+  return error;
+}
+
+GST_START_TEST (test_shard_errors)
+{
+  const struct {
+    const gchar *props, *needle;
+  } cases[] = {
+    { "shard-index=2 shard-count=2", "shard 2 of 2: the shard index must be below" },
+    { "class-shard=true shard-index=10 shard-count=11", "class shard 10 of 11 holds no class" },
+    { "shard-index=2 shard-count=3", "class 5 (5) of dataset" },
+    { "shard-index=2 shard-count=3", "has 2 images, too few for slice 2 of 3" },
+  };
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++) {
+    g_autofree gchar *error = shard_error (cases[i].props);
+    fail_unless (strstr (error, "shard-index, shard-count") != NULL, "%s", error);
+    fail_unless (strstr (error, cases[i].needle) != NULL, "%s", error);
+  }
 }
 GST_END_TEST;
 
@@ -436,6 +521,9 @@ datasetsrc_suite (void)
   tcase_add_test (tc, test_mixed_batches);
   tcase_add_test (tc, test_per_class_batches);
   tcase_add_test (tc, test_class_subset);
+  tcase_add_test (tc, test_data_slices);
+  tcase_add_test (tc, test_class_shard);
+  tcase_add_test (tc, test_shard_errors);
   tcase_add_test (tc, test_queries);
   tcase_add_test (tc, test_seek);
   tcase_add_test (tc, test_state_cycles);
