@@ -18,12 +18,11 @@ enum { SLOT_LOGITS, SLOT_GRAD_A, SLOT_GRAD_B, SLOT_GRAD_C, SLOT_GRAD_IMAGES, N_S
 /* #NcfmModelClass.forward: the blocks, then the classifier on the last
  * block's maps flattened (NCHW order). */
 gboolean
-ncfm_convnet_forward_layers (NcfmModel *model, NcfmTensor *images,
+ncfm_convnet_forward_layers (NcfmModel *model, NcfmTensor *images, gint64 n,
     NcfmActivations *activations, GError **error)
 {
   NcfmConvNet *self = NCFM_CONVNET (model);
   NcfmModelPrivate *m = NCFM_MODEL_BASE (self);
-  const gint64 n = ncfm_tensor_get_dim (images, 0);
   NcfmBackend *be = ncfm_device_get_backend (m->device);
   NcfmDevice *dev = m->device;
   const float *x = f32 (images);

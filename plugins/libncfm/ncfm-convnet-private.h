@@ -20,7 +20,7 @@ struct _NcfmConvNet {
   NcfmModelParam *cls_w, *cls_b;
 };
 
-gboolean ncfm_convnet_forward_layers (NcfmModel *model, NcfmTensor *images,
+gboolean ncfm_convnet_forward_layers (NcfmModel *model, NcfmTensor *images, gint64 n,
     NcfmActivations *activations, GError **error);
 gboolean ncfm_convnet_forward_features (NcfmModel *model, NcfmTensor *images,
     NcfmTensor *features, NcfmActivations *activations, GError **error);

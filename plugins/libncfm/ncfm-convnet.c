@@ -140,14 +140,6 @@ ncfm_convnet_init (NcfmConvNet *self)
  *
  * Returns: (transfer full): the model, or %NULL if the geometry is impossible
  */
-NcfmConvNet *
-ncfm_convnet_new (NcfmDevice *device, guint in_channels, guint height, guint width,
-    guint num_classes, guint depth, guint net_width, NcfmNorm norm, guint64 seed,
-    GError **error)
-{
-  return NCFM_CONVNET (ncfm_model_new_of_type (NCFM_TYPE_CONVNET, device, in_channels, height,
-          width, num_classes, depth, net_width, norm, seed, error));
-}
 
 /**
  * ncfm_convnet_new_from_safetensors:
@@ -157,12 +149,7 @@ ncfm_convnet_new (NcfmDevice *device, guint in_channels, guint height, guint wid
  *
  * Returns: (transfer full): the model with the file's weights
  */
-NcfmConvNet *
-ncfm_convnet_new_from_safetensors (NcfmDevice *device, NcfmSafetensors *file, GError **error)
-{
-  return NCFM_CONVNET (ncfm_model_new_of_type_from_safetensors (NCFM_TYPE_CONVNET, device, file,
-          error));
-}
+NCFM_MODEL_DEFINE_CONSTRUCTORS (NcfmConvNet, ncfm_convnet, NCFM_TYPE_CONVNET)
 
 /* The #NcfmModel API under the ConvNet's names (the library's first model
  * had them before the base class existed; callers still use them). */
@@ -250,12 +237,7 @@ ncfm_convnet_save (NcfmConvNet *self, const gchar *path, GError **error)
  *
  * Returns: (transfer none): the device the model runs on
  */
-NcfmDevice *
-ncfm_convnet_get_device (NcfmConvNet *self)
-{
-  g_return_val_if_fail (NCFM_IS_CONVNET (self), NULL);
-  return ncfm_model_get_device (NCFM_MODEL (self));
-}
+NCFM_MODEL_DEFINE_GETTER (NcfmDevice *, NcfmConvNet, ncfm_convnet, device)
 
 /**
  * ncfm_convnet_get_feature_dim:
@@ -263,12 +245,7 @@ ncfm_convnet_get_device (NcfmConvNet *self)
  *
  * Returns: the length of a feature vector (2048 for ConvNet-3 width 128 on 32x32)
  */
-guint
-ncfm_convnet_get_feature_dim (NcfmConvNet *self)
-{
-  g_return_val_if_fail (NCFM_IS_CONVNET (self), 0);
-  return ncfm_model_get_feature_dim (NCFM_MODEL (self));
-}
+NCFM_MODEL_DEFINE_GETTER (guint, NcfmConvNet, ncfm_convnet, feature_dim)
 
 /**
  * ncfm_convnet_get_num_classes:
@@ -276,12 +253,7 @@ ncfm_convnet_get_feature_dim (NcfmConvNet *self)
  *
  * Returns: the number of classifier outputs
  */
-guint
-ncfm_convnet_get_num_classes (NcfmConvNet *self)
-{
-  g_return_val_if_fail (NCFM_IS_CONVNET (self), 0);
-  return ncfm_model_get_num_classes (NCFM_MODEL (self));
-}
+NCFM_MODEL_DEFINE_GETTER (guint, NcfmConvNet, ncfm_convnet, num_classes)
 
 /**
  * ncfm_convnet_set_training:
@@ -303,12 +275,7 @@ ncfm_convnet_set_training (NcfmConvNet *self, gboolean training)
  *
  * Returns: %TRUE in training mode (the default)
  */
-gboolean
-ncfm_convnet_get_training (NcfmConvNet *self)
-{
-  g_return_val_if_fail (NCFM_IS_CONVNET (self), FALSE);
-  return ncfm_model_get_training (NCFM_MODEL (self));
-}
+NCFM_MODEL_DEFINE_GETTER (gboolean, NcfmConvNet, ncfm_convnet, training)
 
 /**
  * ncfm_convnet_get_n_parameters:
@@ -316,12 +283,7 @@ ncfm_convnet_get_training (NcfmConvNet *self)
  *
  * Returns: the number of named tensors (parameters and running statistics)
  */
-guint
-ncfm_convnet_get_n_parameters (NcfmConvNet *self)
-{
-  g_return_val_if_fail (NCFM_IS_CONVNET (self), 0);
-  return ncfm_model_get_n_parameters (NCFM_MODEL (self));
-}
+NCFM_MODEL_DEFINE_GETTER (guint, NcfmConvNet, ncfm_convnet, n_parameters)
 
 /**
  * ncfm_convnet_get_parameter_name:

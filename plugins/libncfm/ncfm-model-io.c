@@ -25,10 +25,8 @@ gchar *
 ncfm_model_describe (NcfmModel *self)
 {
   NcfmModelPrivate *p = PRIV (self);
-  const gchar *title = NCFM_MODEL_GET_CLASS (self)->title;
-  return g_strdup_printf ("%s-%u (width %u, %s, %u classes)",
-      title ? title : ncfm_model_get_architecture (self), p->depth, p->net_width,
-      ncfm_norm_to_string (p->norm), p->num_classes);
+  return g_strdup_printf ("%s-%u (width %u, %s, %u classes)", ncfm_model_title (self),
+      p->depth, p->net_width, ncfm_norm_to_string (p->norm), p->num_classes);
 }
 
 /**

@@ -43,7 +43,35 @@ NcfmModel *ncfm_model_new_of_type_from_safetensors (GType type, NcfmDevice *devi
     NcfmSafetensors *file, GError **error);
 const gchar *ncfm_model_architecture_of_type (GType type);
 const gchar *ncfm_model_file_name (NcfmSafetensors *file);
+const gchar *ncfm_model_title (NcfmModel *self);
 gchar *ncfm_model_describe (NcfmModel *self);
+
+/* Defines type_name_new() and type_name_new_from_safetensors(), the
+ * constructors each architecture exports under its own name (their doc
+ * comments stand at the macro's use). */
+#define NCFM_MODEL_DEFINE_CONSTRUCTORS(TypeName, type_name, TYPE) \
+  TypeName * \
+  type_name##_new (NcfmDevice *device, guint in_channels, guint height, guint width, \
+      guint num_classes, guint depth, guint net_width, NcfmNorm norm, guint64 seed, \
+      GError **error) \
+  { \
+    return (TypeName *) ncfm_model_new_of_type (TYPE, device, in_channels, height, width, \
+        num_classes, depth, net_width, norm, seed, error); \
+  } \
+  TypeName * \
+  type_name##_new_from_safetensors (NcfmDevice *device, NcfmSafetensors *file, GError **error) \
+  { \
+    return (TypeName *) ncfm_model_new_of_type_from_safetensors (TYPE, device, file, error); \
+  }
+
+/* Defines type_name_get_field() as ncfm_model_get_field() for an
+ * architecture's instances: the names the API had before the base class. */
+#define NCFM_MODEL_DEFINE_GETTER(Ret, TypeName, type_name, field) \
+  Ret \
+  type_name##_get_##field (TypeName *self) \
+  { \
+    return ncfm_model_get_##field (NCFM_MODEL (self)); \
+  }
 
 static inline float *
 ncfm_model_f32 (NcfmTensor *t)

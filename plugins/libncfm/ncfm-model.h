@@ -41,8 +41,8 @@ G_DECLARE_DERIVABLE_TYPE (NcfmModel, ncfm_model, NCFM, MODEL, GObject)
  *   configuration in the base (ncfm_model_get_input_shape(), _get_depth(),
  *   ...), and sets the feature length; an impossible configuration is an
  *   error naming it.  The base then draws the initial values.
- * @forward: images [N,C,H,W] (normalised, already checked by the base) ->
- *   features [N,D] and logits [N,K] in @activations
+ * @forward: @n images [N,C,H,W] (normalised, already checked by the base)
+ *   -> features [N,D] and logits [N,K] in @activations
  * @backward: from gradients wrt features and/or logits (either may be
  *   %NULL; the base checked their shapes) of a forward of @n images to the
  *   gradient wrt the images (in @activations) and, if
@@ -72,8 +72,8 @@ struct _NcfmModelClass {
   const gchar *title;
   guint32 init_salt;
   gboolean (*build) (NcfmModel *self, GError **error);
-  gboolean (*forward) (NcfmModel *self, NcfmTensor *images, NcfmActivations *activations,
-      GError **error);
+  gboolean (*forward) (NcfmModel *self, NcfmTensor *images, gint64 n,
+      NcfmActivations *activations, GError **error);
   gboolean (*backward) (NcfmModel *self, NcfmActivations *activations, gint64 n,
       NcfmTensor *grad_features, NcfmTensor *grad_logits, gboolean parameter_gradients,
       GError **error);

@@ -113,12 +113,11 @@ block_forward (NcfmResNet *self, NcfmResNetBlock *B, gint64 n, const float *x,
 /* #NcfmModelClass.forward: @images [N, C, H, W] through the network:
  * features [N, 8w] and logits [N, classes] in @activations. */
 gboolean
-ncfm_resnet_forward_layers (NcfmModel *model, NcfmTensor *images,
+ncfm_resnet_forward_layers (NcfmModel *model, NcfmTensor *images, gint64 n,
     NcfmActivations *activations, GError **error)
 {
   NcfmResNet *self = NCFM_RESNET (model);
   NcfmModelPrivate *m = NCFM_MODEL_BASE (self);
-  const gint64 n = ncfm_tensor_get_dim (images, 0);
   NcfmBackend *be = backend (self);
 
   NcfmTensor *x = unit_forward (self, &self->stem, n, f32 (images), activations, error);
@@ -166,6 +165,7 @@ ncfm_resnet_forward_layers (NcfmModel *model, NcfmTensor *images,
 
 typedef struct {
   NcfmResNet *self;
+  const NcfmModelPrivate *m;   /* its configuration */
   NcfmBackend *be;
   NcfmActivations *act;
   gint64 n;
@@ -189,12 +189,12 @@ unit_backward (Backward *c, NcfmResNetUnit *u, const float *x, const float *dy, 
   NcfmConv2dShape s = u->conv;
   s.n = (gint) c->n;
   const float *d = dy;
-  if (NCFM_MODEL_BASE (c->self)->norm != NCFM_NORM_NONE) {
+  if (c->m->norm != NCFM_NORM_NONE) {
     NcfmTensor *in = ncfm_activations_peek (c->act, u->slot + (u->pool ? UNIT_POOLED : UNIT_CONV));
     const float *mean = f32 (ncfm_activations_peek (c->act, u->slot + UNIT_MEAN));
     const float *rstd = f32 (ncfm_activations_peek (c->act, u->slot + UNIT_RSTD));
     const gint hw = u->h * u->w;
-    if (NCFM_MODEL_BASE (c->self)->norm == NCFM_NORM_INSTANCE)
+    if (c->m->norm == NCFM_NORM_INSTANCE)
       be->ops->groupnorm_backward (be, s.n, s.c_out, hw, s.c_out, f32 (in),
           f32 (u->norm_w->value), mean, rstd, dy, s1, grad_of (c, u->norm_w),
           grad_of (c, u->norm_b));
@@ -232,9 +232,9 @@ block_backward (Backward *c, guint b, const float *x, guint *cur)
   float *g = c->buf[*cur], *A = c->buf[f[0]], *S = c->buf[f[1]], *C = c->buf[f[2]],
       *D = c->buf[f[3]], *E = c->buf[f[4]];
   NcfmTensor *o1 = ncfm_activations_peek (c->act, B->c1.slot
-      + (NCFM_MODEL_BASE (c->self)->norm == NCFM_NORM_NONE ? UNIT_CONV : UNIT_NORM));
+      + (c->m->norm == NCFM_NORM_NONE ? UNIT_CONV : UNIT_NORM));
   NcfmTensor *o2 = ncfm_activations_peek (c->act, B->c2.slot
-      + (NCFM_MODEL_BASE (c->self)->norm == NCFM_NORM_NONE ? UNIT_CONV : UNIT_NORM));
+      + (c->m->norm == NCFM_NORM_NONE ? UNIT_CONV : UNIT_NORM));
   const float *p1 = B->pool ? f32 (ncfm_activations_peek (c->act, B->slot)) : f32 (o1);
 
   /* final ReLU (its output keeps the sign); g is then the gradient of the sum */
@@ -289,8 +289,9 @@ ncfm_resnet_backward_layers (NcfmModel *model, NcfmActivations *activations, gin
     GError **error)
 {
   NcfmResNet *self = NCFM_RESNET (model);
-  NcfmModelPrivate *m = NCFM_MODEL_BASE (self);
-  Backward c = { self, backend (self), activations, n, parameter_gradients, { NULL } };
+  Backward c = { self, NCFM_MODEL_BASE (self), backend (self), activations, n,
+    parameter_gradients, { NULL } };
+  const NcfmModelPrivate *m = c.m;
   NcfmBackend *be = c.be;
   const gint64 gshape[1] = { largest_map (self, n) };
   for (guint i = 0; i < 6; i++) {

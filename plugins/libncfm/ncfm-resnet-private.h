@@ -7,6 +7,8 @@
 #include "ncfm-resnet.h"
 #include "ncfm-model-private.h"
 
+#define N_STAGES 4
+#define MAX_BLOCKS_PER_STAGE 2   /* depth 18 */
 #define NCFM_RESNET_NORM_EPS 1e-5f
 #define NCFM_RESNET_BN_MOMENTUM 0.1f
 
@@ -47,14 +49,14 @@ struct _NcfmResNet {
   guint stem_pools;      /* 0 small images, 1 mid (65..128), 2 large (4x4 pool) */
   gint stem_h, stem_w;   /* after the stem's pools */
   guint stem_pool_slot;  /* outputs of the stem's pools (stem_pools slots) */
-  NcfmResNetBlock *blocks;
-  guint n_blocks;
+  NcfmResNetBlock blocks[N_STAGES * MAX_BLOCKS_PER_STAGE];
+  guint n_blocks;        /* used of them */
   gint final_h, final_w; /* maps that are averaged into the features */
   guint n_slots;         /* activation slots used by units and blocks */
   NcfmModelParam *fc_w, *fc_b;
 };
 
-gboolean ncfm_resnet_forward_layers (NcfmModel *model, NcfmTensor *images,
+gboolean ncfm_resnet_forward_layers (NcfmModel *model, NcfmTensor *images, gint64 n,
     NcfmActivations *activations, GError **error);
 gboolean ncfm_resnet_backward_layers (NcfmModel *model, NcfmActivations *activations,
     gint64 n, NcfmTensor *grad_features, NcfmTensor *grad_logits, gboolean parameter_gradients,

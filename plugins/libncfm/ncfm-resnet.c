@@ -38,22 +38,12 @@
 G_DEFINE_FINAL_TYPE (NcfmResNet, ncfm_resnet, NCFM_TYPE_MODEL)
 
 #define MAX_WIDTH 1024
-#define N_STAGES 4
-
-static void
-ncfm_resnet_finalize (GObject *object)
-{
-  g_free (NCFM_RESNET (object)->blocks);
-  G_OBJECT_CLASS (ncfm_resnet_parent_class)->finalize (object);
-}
-
 static gboolean ncfm_resnet_build (NcfmModel *model, GError **error);
 
 static void
 ncfm_resnet_class_init (NcfmResNetClass *klass)
 {
   NcfmModelClass *model_class = NCFM_MODEL_CLASS (klass);
-  G_OBJECT_CLASS (klass)->finalize = ncfm_resnet_finalize;
   model_class->title = "ResNet-AP";
   model_class->init_salt = 0x72736e74;
   model_class->build = ncfm_resnet_build;
@@ -119,7 +109,7 @@ unit_geometry (NcfmResNetUnit *u, gint c_in, gint h, gint w, gint c_out, gint ke
 static guint
 blocks_per_stage (guint depth)
 {
-  return depth == 18 ? 2 : 1;
+  return depth == 18 ? MAX_BLOCKS_PER_STAGE : 1;
 }
 
 /**
@@ -209,7 +199,6 @@ ncfm_resnet_build (NcfmModel *model, GError **error)
 
   const guint per_stage = blocks_per_stage (m->depth);
   self->n_blocks = N_STAGES * per_stage;
-  self->blocks = g_new0 (NcfmResNetBlock, self->n_blocks);
   for (guint s = 0; s < N_STAGES; s++) {
     for (guint b = 0; b < per_stage; b++) {
       NcfmResNetBlock *B = &self->blocks[s * per_stage + b];
@@ -270,14 +259,6 @@ ncfm_resnet_build (NcfmModel *model, GError **error)
  * Returns: (transfer full): the model, or %NULL if the configuration or
  *   the geometry is impossible
  */
-NcfmResNet *
-ncfm_resnet_new (NcfmDevice *device, guint in_channels, guint height, guint width,
-    guint num_classes, guint depth, guint net_width, NcfmNorm norm, guint64 seed,
-    GError **error)
-{
-  return NCFM_RESNET (ncfm_model_new_of_type (NCFM_TYPE_RESNET, device, in_channels, height,
-          width, num_classes, depth, net_width, norm, seed, error));
-}
 
 /**
  * ncfm_resnet_new_from_safetensors:
@@ -288,12 +269,7 @@ ncfm_resnet_new (NcfmDevice *device, guint in_channels, guint height, guint widt
  *
  * Returns: (transfer full): the model with the file's weights
  */
-NcfmResNet *
-ncfm_resnet_new_from_safetensors (NcfmDevice *device, NcfmSafetensors *file, GError **error)
-{
-  return NCFM_RESNET (ncfm_model_new_of_type_from_safetensors (NCFM_TYPE_RESNET, device, file,
-          error));
-}
+NCFM_MODEL_DEFINE_CONSTRUCTORS (NcfmResNet, ncfm_resnet, NCFM_TYPE_RESNET)
 
 /**
  * ncfm_resnet_get_depth:
@@ -301,12 +277,7 @@ ncfm_resnet_new_from_safetensors (NcfmDevice *device, NcfmSafetensors *file, GEr
  *
  * Returns: 10 or 18
  */
-guint
-ncfm_resnet_get_depth (NcfmResNet *self)
-{
-  g_return_val_if_fail (NCFM_IS_RESNET (self), 0);
-  return ncfm_model_get_depth (NCFM_MODEL (self));
-}
+NCFM_MODEL_DEFINE_GETTER (guint, NcfmResNet, ncfm_resnet, depth)
 
 /**
  * ncfm_resnet_get_net_width:
@@ -314,12 +285,7 @@ ncfm_resnet_get_depth (NcfmResNet *self)
  *
  * Returns: the channels w of the first stage
  */
-guint
-ncfm_resnet_get_net_width (NcfmResNet *self)
-{
-  g_return_val_if_fail (NCFM_IS_RESNET (self), 0);
-  return ncfm_model_get_net_width (NCFM_MODEL (self));
-}
+NCFM_MODEL_DEFINE_GETTER (guint, NcfmResNet, ncfm_resnet, net_width)
 
 /**
  * ncfm_resnet_get_norm:
@@ -327,9 +293,4 @@ ncfm_resnet_get_net_width (NcfmResNet *self)
  *
  * Returns: the normalisation layer
  */
-NcfmNorm
-ncfm_resnet_get_norm (NcfmResNet *self)
-{
-  g_return_val_if_fail (NCFM_IS_RESNET (self), NCFM_NORM_NONE);
-  return ncfm_model_get_norm (NCFM_MODEL (self));
-}
+NCFM_MODEL_DEFINE_GETTER (NcfmNorm, NcfmResNet, ncfm_resnet, norm)
