@@ -136,6 +136,12 @@ ncfm_model_new_of_type (GType type, NcfmDevice *device, guint in_channels, guint
   g_return_val_if_fail (NCFM_IS_DEVICE (device), NULL);
   g_return_val_if_fail (g_type_is_a (type, NCFM_TYPE_MODEL) && !G_TYPE_IS_ABSTRACT (type), NULL);
   g_autoptr (NcfmModel) self = g_object_new (type, NULL);
+  NcfmModelClass *klass = NCFM_MODEL_GET_CLASS (self);
+  if (!klass->build || !klass->forward || !klass->backward) {
+    g_set_error (error, NCFM_ERROR, NCFM_ERROR_ARGUMENT,
+        "model architecture %s implements no build, forward or backward", g_type_name (type));
+    return NULL;
+  }
   NcfmModelPrivate *priv = PRIV (self);
   priv->device = g_object_ref (device);
   priv->in_channels = in_channels;
@@ -145,7 +151,7 @@ ncfm_model_new_of_type (GType type, NcfmDevice *device, guint in_channels, guint
   priv->depth = depth;
   priv->net_width = net_width;
   priv->norm = norm;
-  if (!NCFM_MODEL_GET_CLASS (self)->build (self, error))
+  if (!klass->build (self, error))
     return NULL;
   ncfm_model_reset_parameters (self, seed);
   return g_steal_pointer (&self);
