@@ -95,18 +95,14 @@ gst_ncfm_convnet_feature_dim (GstNcfmExtractor *base, guint c, guint h, guint w,
   return TRUE;
 }
 
-static NcfmModel *
-gst_ncfm_convnet_new_model (GstNcfmExtractor *base, NcfmDevice *device, guint c, guint h,
-    guint w, guint num_classes, guint64 seed, GError **error)
+static void
+gst_ncfm_convnet_model_settings (GstNcfmExtractor *base, guint *depth, guint *width,
+    NcfmNorm *norm)
 {
   GstNcfmConvNet *self = GST_NCFM_CONVNET (base);
-  GST_OBJECT_LOCK (self);
-  const guint depth = self->depth, width = self->width;
-  const NcfmNorm norm = self->norm;
-  GST_OBJECT_UNLOCK (self);
-  NcfmConvNet *net = ncfm_convnet_new (device, c, h, w, num_classes, depth, width, norm, seed,
-      error);
-  return net ? NCFM_MODEL (net) : NULL;
+  *depth = self->depth;
+  *width = self->width;
+  *norm = self->norm;
 }
 
 static void
@@ -185,7 +181,8 @@ gst_ncfm_convnet_class_init (GstNcfmConvNetClass *klass)
   extractor_class->classifier_weight = "classifier.weight";
   extractor_class->debug_category = gst_ncfm_convnet_debug;
   extractor_class->feature_dim = GST_DEBUG_FUNCPTR (gst_ncfm_convnet_feature_dim);
-  extractor_class->new_model = GST_DEBUG_FUNCPTR (gst_ncfm_convnet_new_model);
+  extractor_class->architecture = "convnet";
+  extractor_class->model_settings = GST_DEBUG_FUNCPTR (gst_ncfm_convnet_model_settings);
 }
 
 static void

@@ -93,8 +93,14 @@ static NcfmModel *
 new_model (GstNcfmExtractor *self, NcfmDevice *dev, guint classes, guint64 seed, GError **error)
 {
   GstNcfmExtractorPrivate *priv = gst_ncfm_extractor_get_priv (self);
-  return GST_NCFM_EXTRACTOR_GET_CLASS (self)->new_model (self, dev, priv->in_c, priv->in_h,
-      priv->in_w, classes, seed, error);
+  GstNcfmExtractorClass *klass = GST_NCFM_EXTRACTOR_GET_CLASS (self);
+  guint depth, width;
+  NcfmNorm norm;
+  GST_OBJECT_LOCK (self);
+  klass->model_settings (self, &depth, &width, &norm);
+  GST_OBJECT_UNLOCK (self);
+  return ncfm_model_new_for_architecture (klass->architecture, dev, priv->in_c, priv->in_h,
+      priv->in_w, classes, depth, width, norm, seed, error);
 }
 
 /* A model of the element's architecture with the weights of @file. */

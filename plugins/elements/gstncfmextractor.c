@@ -5,7 +5,7 @@
  * @short_description: base class of the feature extractors
  *
  * Everything ncfmconvnet and ncfmresnet share; a subclass adds only its
- * architecture (#GstNcfmExtractorClass.new_model, .feature_dim) and the
+ * architecture (#GstNcfmExtractorClass.architecture, .model_settings, .feature_dim) and the
  * properties that shape it.
  *
  * - in: memory 0 images, float32 [B, C, H, W] (normalised with the dataset

@@ -22,8 +22,10 @@ G_DECLARE_DERIVABLE_TYPE (GstNcfmExtractor, gst_ncfm_extractor, GST, NCFM_EXTRAC
  * @feature_dim: the feature length D for images [@channels, @height,
  *   @width] with the subclass's properties; %FALSE with an error naming the
  *   caps field and the property at fault when the model cannot take them
- * @new_model: a fresh, randomly initialised model for those images with
- *   @num_classes outputs, from the subclass's properties and @seed
+ * @architecture: the #NcfmModel it builds, by its registered name
+ *   (ncfm_model_new_for_architecture(): "convnet", "resnet-ap")
+ * @model_settings: the subclass's depth, width and norm properties, which
+ *   configure a fresh model (called under the object lock)
  *
  * The base of the feature extractors (ncfmconvnet, ncfmresnet): everything
  * but the architecture.  Subclasses read their own properties under the
@@ -38,8 +40,8 @@ struct _GstNcfmExtractorClass {
   GstDebugCategory *debug_category;
   gboolean (*feature_dim) (GstNcfmExtractor *self, guint channels, guint height, guint width,
       guint *feature_dim, GError **error);
-  NcfmModel *(*new_model) (GstNcfmExtractor *self, NcfmDevice *device, guint channels,
-      guint height, guint width, guint num_classes, guint64 seed, GError **error);
+  const gchar *architecture;
+  void (*model_settings) (GstNcfmExtractor *self, guint *depth, guint *width, NcfmNorm *norm);
 
   gpointer _gst_reserved[GST_PADDING];
 };

@@ -80,18 +80,14 @@ gst_ncfm_resnet_feature_dim (GstNcfmExtractor *base, guint c, guint h, guint w, 
   return FALSE;
 }
 
-static NcfmModel *
-gst_ncfm_resnet_new_model (GstNcfmExtractor *base, NcfmDevice *device, guint c, guint h, guint w,
-    guint num_classes, guint64 seed, GError **error)
+static void
+gst_ncfm_resnet_model_settings (GstNcfmExtractor *base, guint *depth, guint *width,
+    NcfmNorm *norm)
 {
   GstNcfmResNet *self = GST_NCFM_RESNET (base);
-  GST_OBJECT_LOCK (self);
-  const guint depth = self->depth, width = self->width;
-  const NcfmNorm norm = self->norm;
-  GST_OBJECT_UNLOCK (self);
-  NcfmResNet *net = ncfm_resnet_new (device, c, h, w, num_classes, depth, width, norm, seed,
-      error);
-  return net ? NCFM_MODEL (net) : NULL;
+  *depth = self->depth;
+  *width = self->width;
+  *norm = self->norm;
 }
 
 static void
@@ -172,7 +168,8 @@ gst_ncfm_resnet_class_init (GstNcfmResNetClass *klass)
   extractor_class->classifier_weight = "fc.weight";
   extractor_class->debug_category = gst_ncfm_resnet_debug;
   extractor_class->feature_dim = GST_DEBUG_FUNCPTR (gst_ncfm_resnet_feature_dim);
-  extractor_class->new_model = GST_DEBUG_FUNCPTR (gst_ncfm_resnet_new_model);
+  extractor_class->architecture = "resnet-ap";
+  extractor_class->model_settings = GST_DEBUG_FUNCPTR (gst_ncfm_resnet_model_settings);
   gst_type_mark_as_plugin_api (GST_TYPE_NCFM_RESNET_DEPTH, 0);
 }
 

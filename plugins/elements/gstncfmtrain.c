@@ -197,18 +197,8 @@ new_model (GstNcfmTrain *self, NcfmDevice *dev, guint k, GError **error)
 {
   const guint depth = gst_ncfm_train_settings_get_depth (&self->s);
   const guint width = gst_ncfm_train_settings_get_width (&self->s);
-  gpointer m = NULL;
-  switch (self->s.arch) {
-    case GST_NCFM_TRAIN_ARCH_CONVNET:
-      m = ncfm_convnet_new (dev, self->in_c, self->in_h, self->in_w, k, depth, width,
-          self->s.norm, self->s.seed, error);
-      break;
-    case GST_NCFM_TRAIN_ARCH_RESNET_AP:
-      m = ncfm_resnet_new (dev, self->in_c, self->in_h, self->in_w, k, depth, width,
-          self->s.norm, self->s.seed, error);
-      break;
-  }
-  return m ? NCFM_MODEL (m) : NULL;
+  return ncfm_model_new_for_architecture (gst_ncfm_train_settings_get_arch_name (&self->s), dev,
+      self->in_c, self->in_h, self->in_w, k, depth, width, self->s.norm, self->s.seed, error);
 }
 
 /* Stops a diverged run (a non-finite loss, or weights checked with

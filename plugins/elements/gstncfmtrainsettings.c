@@ -151,6 +151,14 @@ gst_ncfm_train_settings_get_width (const GstNcfmTrainSettings *s)
   return s->arch == GST_NCFM_TRAIN_ARCH_RESNET_AP ? RESNET_WIDTH : CONVNET_WIDTH;
 }
 
+/* the #NcfmModel architecture by its registered name
+ * (ncfm_model_new_for_architecture()): the arch property's nick */
+const gchar *
+gst_ncfm_train_settings_get_arch_name (const GstNcfmTrainSettings *s)
+{
+  return enum_nick (gst_ncfm_train_arch_get_type (), s->arch);
+}
+
 static gchar **
 string_field (GstNcfmTrainSettings *s, guint prop_id)
 {

@@ -41,6 +41,7 @@ void gst_ncfm_train_settings_get (const GstNcfmTrainSettings *s, guint prop_id, 
 gfloat gst_ncfm_train_settings_get_lr (const GstNcfmTrainSettings *s);
 guint gst_ncfm_train_settings_get_depth (const GstNcfmTrainSettings *s);
 guint gst_ncfm_train_settings_get_width (const GstNcfmTrainSettings *s);
+const gchar *gst_ncfm_train_settings_get_arch_name (const GstNcfmTrainSettings *s);
 const gchar *gst_ncfm_train_optimizer_nick (NcfmOptimizerKind kind);
 const gchar *gst_ncfm_train_schedule_nick (NcfmSchedule schedule);
 

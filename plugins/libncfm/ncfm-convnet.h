@@ -10,25 +10,8 @@
 
 G_BEGIN_DECLS
 
-/**
- * NcfmNorm:
- * @NCFM_NORM_NONE: no normalisation layer
- * @NCFM_NORM_INSTANCE: instance norm (GroupNorm with one group per channel, affine)
- * @NCFM_NORM_BATCH: BatchNorm2d (affine, running statistics)
- *
- * The normalisation after each convolution of a ConvNet.
- */
-typedef enum {
-  NCFM_NORM_NONE,
-  NCFM_NORM_INSTANCE,
-  NCFM_NORM_BATCH,
-} NcfmNorm;
-
-const gchar *ncfm_norm_to_string (NcfmNorm norm);
-gboolean ncfm_norm_from_string (const gchar *name, NcfmNorm *norm);
-
 #define NCFM_TYPE_CONVNET (ncfm_convnet_get_type ())
-G_DECLARE_FINAL_TYPE (NcfmConvNet, ncfm_convnet, NCFM, CONVNET, GObject)
+G_DECLARE_FINAL_TYPE (NcfmConvNet, ncfm_convnet, NCFM, CONVNET, NcfmModel)
 
 NcfmConvNet *ncfm_convnet_new (NcfmDevice *device, guint in_channels, guint height,
     guint width, guint num_classes, guint depth, guint net_width, NcfmNorm norm,

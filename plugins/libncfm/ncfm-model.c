@@ -1,33 +1,182 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* ncfm-model.c: the NcfmModel interface (what every architecture implements)
- * and what is written once on top of it: save/load, rebuilding a model from
- * its file's `ncfm.arch`, parameter blending for model pools. */
+/**
+ * SECTION:ncfm-model
+ * @title: NcfmModel
+ * @short_description: the base class of every architecture
+ *
+ * The configuration, the named tensors and everything that works on them
+ * alone live here, once: lookup, initialisation, the training and frozen
+ * flags, the argument checks of forward and backward (ncfm-model-io.c adds
+ * weights I/O and blending, ncfm-model-registry.c the architectures by
+ * name).  A subclass builds its layers (#NcfmModelClass.build) and runs
+ * them (#NcfmModelClass.forward, #NcfmModelClass.backward).
+ */
 #define G_LOG_DOMAIN "Ncfm"
-#include "ncfm-model.h"
-#include "ncfm-convnet.h"
-#include "ncfm-resnet.h"
+#include "ncfm-model-private.h"
 
-G_DEFINE_INTERFACE (NcfmModel, ncfm_model, G_TYPE_OBJECT)
+#include <math.h>
 
-static void
-ncfm_model_default_init (NcfmModelInterface *iface)
+G_DEFINE_ABSTRACT_TYPE_WITH_PRIVATE (NcfmModel, ncfm_model, G_TYPE_OBJECT)
+
+static const gchar *norm_names[] = { "none", "instancenorm", "batchnorm" };
+
+/**
+ * ncfm_norm_to_string:
+ * @norm: a #NcfmNorm
+ *
+ * Returns: (transfer none): "none", "instancenorm" or "batchnorm" (the reference's names)
+ */
+const gchar *
+ncfm_norm_to_string (NcfmNorm norm)
 {
-  (void) iface;
+  return (guint) norm < G_N_ELEMENTS (norm_names) ? norm_names[norm] : "invalid";
 }
 
-#define IFACE(self) NCFM_MODEL_GET_IFACE (self)
+/**
+ * ncfm_norm_from_string:
+ * @name: "none", "instance", "instancenorm", "batch" or "batchnorm"
+ * @norm: (out): the parsed value
+ *
+ * Returns: %TRUE if @name is known
+ */
+gboolean
+ncfm_norm_from_string (const gchar *name, NcfmNorm *norm)
+{
+  if (!name)
+    return FALSE;
+  if (g_str_equal (name, "none"))
+    *norm = NCFM_NORM_NONE;
+  else if (g_str_equal (name, "instance") || g_str_equal (name, "instancenorm"))
+    *norm = NCFM_NORM_INSTANCE;
+  else if (g_str_equal (name, "batch") || g_str_equal (name, "batchnorm"))
+    *norm = NCFM_NORM_BATCH;
+  else
+    return FALSE;
+  return TRUE;
+}
+
+static void
+param_free (NcfmModelParam *p)
+{
+  g_free (p->name);
+  g_clear_object (&p->value);
+  g_clear_object (&p->grad);
+  g_free (p);
+}
+
+static void
+ncfm_model_finalize (GObject *object)
+{
+  NcfmModelPrivate *priv = ncfm_model_get_instance_private (NCFM_MODEL (object));
+  g_clear_pointer (&priv->params, g_ptr_array_unref);
+  g_clear_object (&priv->device);
+  G_OBJECT_CLASS (ncfm_model_parent_class)->finalize (object);
+}
+
+static void
+ncfm_model_class_init (NcfmModelClass *klass)
+{
+  G_OBJECT_CLASS (klass)->finalize = ncfm_model_finalize;
+}
+
+static void
+ncfm_model_init (NcfmModel *self)
+{
+  NcfmModelPrivate *priv = ncfm_model_get_instance_private (self);
+  priv->training = TRUE;
+  priv->params = g_ptr_array_new_with_free_func ((GDestroyNotify) param_free);
+}
+
+NcfmModelPrivate *
+ncfm_model_private (gpointer self)
+{
+  return ncfm_model_get_instance_private (self);
+}
+
+#define PRIV(self) ((NcfmModelPrivate *) ncfm_model_get_instance_private (self))
+
+/* Adds the tensor @name@suffix (a parameter, or with @with_grad FALSE a
+ * buffer) at the end of the store, zero-initialised; NULL on failure. */
+NcfmModelParam *
+ncfm_model_add_parameter (NcfmModel *self, const gchar *name, const gchar *suffix,
+    const gint64 *shape, guint n_dims, gboolean with_grad, GError **error)
+{
+  NcfmModelPrivate *priv = PRIV (self);
+  NcfmModelParam *p = g_new0 (NcfmModelParam, 1);
+  p->name = g_strconcat (name, suffix, NULL);
+  p->value = ncfm_tensor_new (priv->device, NCFM_DTYPE_F32, shape, n_dims, error);
+  if (p->value && with_grad)
+    p->grad = ncfm_tensor_new (priv->device, NCFM_DTYPE_F32, shape, n_dims, error);
+  if (!p->value || (with_grad && !p->grad)) {
+    param_free (p);
+    return NULL;
+  }
+  g_ptr_array_add (priv->params, p);
+  return p;
+}
+
+NcfmModelParam *
+ncfm_model_find_parameter (NcfmModel *self, const gchar *name)
+{
+  GPtrArray *params = PRIV (self)->params;
+  for (guint i = 0; i < params->len; i++) {
+    NcfmModelParam *p = g_ptr_array_index (params, i);
+    if (g_str_equal (p->name, name))
+      return p;
+  }
+  return NULL;
+}
+
+/* A model of @type for this configuration, initialised from @seed. */
+NcfmModel *
+ncfm_model_new_of_type (GType type, NcfmDevice *device, guint in_channels, guint height,
+    guint width, guint num_classes, guint depth, guint net_width, NcfmNorm norm, guint64 seed,
+    GError **error)
+{
+  g_return_val_if_fail (NCFM_IS_DEVICE (device), NULL);
+  g_return_val_if_fail (g_type_is_a (type, NCFM_TYPE_MODEL) && !G_TYPE_IS_ABSTRACT (type), NULL);
+  g_autoptr (NcfmModel) self = g_object_new (type, NULL);
+  NcfmModelClass *klass = NCFM_MODEL_GET_CLASS (self);
+  if (!klass->build || !klass->forward || !klass->backward) {
+    g_set_error (error, NCFM_ERROR, NCFM_ERROR_ARGUMENT,
+        "model architecture %s implements no build, forward or backward", g_type_name (type));
+    return NULL;
+  }
+  NcfmModelPrivate *priv = PRIV (self);
+  priv->device = g_object_ref (device);
+  priv->in_channels = in_channels;
+  priv->height = height;
+  priv->width = width;
+  priv->num_classes = num_classes;
+  priv->depth = depth;
+  priv->net_width = net_width;
+  priv->norm = norm;
+  if (!klass->build (self, error))
+    return NULL;
+  ncfm_model_reset_parameters (self, seed);
+  return g_steal_pointer (&self);
+}
 
 /**
  * ncfm_model_get_architecture:
  * @self: a #NcfmModel
  *
- * Returns: the architecture's name ("convnet", "resnet-ap")
+ * Returns: the architecture's registered name ("convnet", "resnet-ap"), as
+ *   written to the `ncfm.arch` metadata of its weights
  */
 const gchar *
 ncfm_model_get_architecture (NcfmModel *self)
 {
   g_return_val_if_fail (NCFM_IS_MODEL (self), NULL);
-  return IFACE (self)->get_architecture (self);
+  return ncfm_model_architecture_of_type (G_OBJECT_TYPE (self));
+}
+
+/* The architecture in messages ("ConvNet"): its class's title, else its name. */
+const gchar *
+ncfm_model_title (NcfmModel *self)
+{
+  const gchar *t = NCFM_MODEL_GET_CLASS (self)->title;
+  return t ? t : ncfm_model_get_architecture (self);
 }
 
 /**
@@ -40,7 +189,7 @@ NcfmDevice *
 ncfm_model_get_device (NcfmModel *self)
 {
   g_return_val_if_fail (NCFM_IS_MODEL (self), NULL);
-  return IFACE (self)->get_device (self);
+  return PRIV (self)->device;
 }
 
 /**
@@ -54,14 +203,13 @@ void
 ncfm_model_get_input_shape (NcfmModel *self, guint *channels, guint *height, guint *width)
 {
   g_return_if_fail (NCFM_IS_MODEL (self));
-  guint c = 0, h = 0, w = 0;
-  IFACE (self)->get_input_shape (self, &c, &h, &w);
+  NcfmModelPrivate *priv = PRIV (self);
   if (channels)
-    *channels = c;
+    *channels = priv->in_channels;
   if (height)
-    *height = h;
+    *height = priv->height;
   if (width)
-    *width = w;
+    *width = priv->width;
 }
 
 /**
@@ -74,7 +222,7 @@ guint
 ncfm_model_get_feature_dim (NcfmModel *self)
 {
   g_return_val_if_fail (NCFM_IS_MODEL (self), 0);
-  return IFACE (self)->get_feature_dim (self);
+  return PRIV (self)->feature_dim;
 }
 
 /**
@@ -87,137 +235,74 @@ guint
 ncfm_model_get_num_classes (NcfmModel *self)
 {
   g_return_val_if_fail (NCFM_IS_MODEL (self), 0);
-  return IFACE (self)->get_num_classes (self);
+  return PRIV (self)->num_classes;
+}
+
+/**
+ * ncfm_model_get_depth:
+ * @self: a #NcfmModel
+ *
+ * Returns: the depth it was built with (ConvNet blocks; ResNet-AP 10 or 18)
+ */
+guint
+ncfm_model_get_depth (NcfmModel *self)
+{
+  g_return_val_if_fail (NCFM_IS_MODEL (self), 0);
+  return PRIV (self)->depth;
+}
+
+/**
+ * ncfm_model_get_net_width:
+ * @self: a #NcfmModel
+ *
+ * Returns: the width it was built with (ConvNet channels; ResNet-AP
+ *   first-stage channels)
+ */
+guint
+ncfm_model_get_net_width (NcfmModel *self)
+{
+  g_return_val_if_fail (NCFM_IS_MODEL (self), 0);
+  return PRIV (self)->net_width;
+}
+
+/**
+ * ncfm_model_get_norm:
+ * @self: a #NcfmModel
+ *
+ * Returns: the normalisation layer
+ */
+NcfmNorm
+ncfm_model_get_norm (NcfmModel *self)
+{
+  g_return_val_if_fail (NCFM_IS_MODEL (self), NCFM_NORM_NONE);
+  return PRIV (self)->norm;
 }
 
 /**
  * ncfm_model_set_training:
  * @self: a #NcfmModel
  * @training: %TRUE for training mode (batch statistics in BatchNorm)
+ *
+ * Like PyTorch's train()/eval(); only BatchNorm behaves differently.
  */
 void
 ncfm_model_set_training (NcfmModel *self, gboolean training)
 {
   g_return_if_fail (NCFM_IS_MODEL (self));
-  IFACE (self)->set_training (self, training);
+  PRIV (self)->training = training;
 }
 
 /**
  * ncfm_model_get_training:
  * @self: a #NcfmModel
  *
- * Returns: %TRUE in training mode
+ * Returns: %TRUE in training mode (the default)
  */
 gboolean
 ncfm_model_get_training (NcfmModel *self)
 {
   g_return_val_if_fail (NCFM_IS_MODEL (self), FALSE);
-  return IFACE (self)->get_training (self);
-}
-
-/**
- * ncfm_model_get_n_parameters:
- * @self: a #NcfmModel
- *
- * Returns: the number of named tensors (parameters and buffers)
- */
-guint
-ncfm_model_get_n_parameters (NcfmModel *self)
-{
-  g_return_val_if_fail (NCFM_IS_MODEL (self), 0);
-  return IFACE (self)->get_n_parameters (self);
-}
-
-/**
- * ncfm_model_get_parameter_name:
- * @self: a #NcfmModel
- * @index: from 0 to ncfm_model_get_n_parameters() - 1
- *
- * Returns: the PyTorch name of the tensor
- */
-const gchar *
-ncfm_model_get_parameter_name (NcfmModel *self, guint index)
-{
-  g_return_val_if_fail (NCFM_IS_MODEL (self), NULL);
-  return IFACE (self)->get_parameter_name (self, index);
-}
-
-/**
- * ncfm_model_get_parameter:
- * @self: a #NcfmModel
- * @name: a PyTorch parameter name
- *
- * Returns: (transfer none) (nullable): the tensor, %NULL if there is none
- */
-NcfmTensor *
-ncfm_model_get_parameter (NcfmModel *self, const gchar *name)
-{
-  g_return_val_if_fail (NCFM_IS_MODEL (self), NULL);
-  return IFACE (self)->get_parameter (self, name);
-}
-
-/**
- * ncfm_model_get_gradient:
- * @self: a #NcfmModel
- * @name: a PyTorch parameter name
- *
- * Returns: (transfer none) (nullable): the gradient of the last backward,
- *   %NULL for buffers and unknown names
- */
-NcfmTensor *
-ncfm_model_get_gradient (NcfmModel *self, const gchar *name)
-{
-  g_return_val_if_fail (NCFM_IS_MODEL (self), NULL);
-  return IFACE (self)->get_gradient (self, name);
-}
-
-/**
- * ncfm_model_reset_parameters:
- * @self: a #NcfmModel
- * @seed: the seed of the initialisation
- *
- * PyTorch's default initialisation, reproducible from @seed.
- */
-void
-ncfm_model_reset_parameters (NcfmModel *self, guint64 seed)
-{
-  g_return_if_fail (NCFM_IS_MODEL (self));
-  IFACE (self)->reset_parameters (self, seed);
-}
-
-/**
- * ncfm_model_new_like:
- * @self: a #NcfmModel
- * @device: (nullable): where the new model runs; %NULL for @self's device
- * @seed: the seed of its initialisation
- * @error: return location for a #GError
- *
- * Returns: (transfer full): a freshly initialised model of the same
- *   architecture and shapes
- */
-NcfmModel *
-ncfm_model_new_like (NcfmModel *self, NcfmDevice *device, guint64 seed, GError **error)
-{
-  g_return_val_if_fail (NCFM_IS_MODEL (self), NULL);
-  return IFACE (self)->new_like (self, device ? device : ncfm_model_get_device (self), seed,
-      error);
-}
-
-/**
- * ncfm_model_forward:
- * @self: a #NcfmModel
- * @images: [N,C,H,W] float32, normalised with the dataset mean/std
- * @activations: per-caller state; receives the features [N,D] and logits [N,K]
- * @error: return location for a #GError
- *
- * Returns: %TRUE on success
- */
-gboolean
-ncfm_model_forward (NcfmModel *self, NcfmTensor *images, NcfmActivations *activations,
-    GError **error)
-{
-  g_return_val_if_fail (NCFM_IS_MODEL (self), FALSE);
-  return IFACE (self)->forward (self, images, activations, error);
+  return PRIV (self)->training;
 }
 
 /**
@@ -235,7 +320,7 @@ void
 ncfm_model_set_frozen (NcfmModel *self, gboolean frozen)
 {
   g_return_if_fail (NCFM_IS_MODEL (self));
-  IFACE (self)->set_frozen (self, frozen);
+  PRIV (self)->frozen = frozen;
 }
 
 /**
@@ -250,301 +335,130 @@ gboolean
 ncfm_model_get_samples_independent (NcfmModel *self)
 {
   g_return_val_if_fail (NCFM_IS_MODEL (self), FALSE);
-  return IFACE (self)->get_samples_independent (self);
+  return PRIV (self)->norm != NCFM_NORM_BATCH || !PRIV (self)->training;
 }
 
 /**
- * ncfm_model_forward_features:
+ * ncfm_model_get_n_parameters:
  * @self: a #NcfmModel
- * @images: images [N,C,H,W] (normalised)
- * @chunk: the most images per forward (0: all at once); used only when the
- *   model's samples are independent
- * @activations: scratch state, reused across calls
- * @error: return location for a #GError
  *
- * The features of a large batch without keeping the activations of all of
- * it: the batch goes through the model in parts of at most @chunk images
- * (equal parts, so the activations keep their size from call to call), and
- * each part's features are copied into the result.  Peak activation memory
- * scales with @chunk instead of N.  With BatchNorm in training mode the
- * batch goes through whole, as its statistics couple the images.  Models
- * with a faster inference path use it (the ConvNet with instance norm or
- * none runs each block as one fused op); @activations then holds no
- * forward pass to run backward on.
+ * Returns: the number of named tensors (parameters and buffers)
+ */
+guint
+ncfm_model_get_n_parameters (NcfmModel *self)
+{
+  g_return_val_if_fail (NCFM_IS_MODEL (self), 0);
+  return PRIV (self)->params->len;
+}
+
+/**
+ * ncfm_model_get_parameter_name:
+ * @self: a #NcfmModel
+ * @index: from 0 to ncfm_model_get_n_parameters() - 1
  *
- * Returns: (transfer full): features [N,D], or %NULL on error
+ * Returns: (transfer none) (nullable): the PyTorch name of the tensor
+ */
+const gchar *
+ncfm_model_get_parameter_name (NcfmModel *self, guint index)
+{
+  g_return_val_if_fail (NCFM_IS_MODEL (self), NULL);
+  GPtrArray *params = PRIV (self)->params;
+  return index < params->len ? ((NcfmModelParam *) g_ptr_array_index (params, index))->name
+      : NULL;
+}
+
+/**
+ * ncfm_model_get_parameter:
+ * @self: a #NcfmModel
+ * @name: a PyTorch parameter name
+ *
+ * Returns: (transfer none) (nullable): the tensor (writable: an optimizer
+ *   updates it in place), %NULL if there is none
  */
 NcfmTensor *
-ncfm_model_forward_features (NcfmModel *self, NcfmTensor *images, gint64 chunk,
-    NcfmActivations *activations, GError **error)
+ncfm_model_get_parameter (NcfmModel *self, const gchar *name)
 {
   g_return_val_if_fail (NCFM_IS_MODEL (self), NULL);
-  g_return_val_if_fail (NCFM_IS_TENSOR (images), NULL);
-  const gint64 n = ncfm_tensor_get_n_dims (images) >= 1 ? ncfm_tensor_get_dim (images, 0) : 0;
-  if (n < 1) {
-    g_autofree gchar *d = ncfm_tensor_describe (images);
-    g_set_error (error, NCFM_ERROR, NCFM_ERROR_SHAPE, "no images to extract features from: %s",
-        d);
-    return NULL;
-  }
-  gint64 parts = 1;
-  if (chunk > 0 && chunk < n && ncfm_model_get_samples_independent (self))
-    parts = (n + chunk - 1) / chunk;
-  const gint64 per_part = (n + parts - 1) / parts;
-  const gint64 dshape[2] = { n, ncfm_model_get_feature_dim (self) };
-  g_autoptr (NcfmTensor) features = ncfm_tensor_new (ncfm_tensor_get_device (images),
-      NCFM_DTYPE_F32, dshape, 2, error);
-  if (!features)
-    return NULL;
-  for (gint64 start = 0; start < n; start += per_part) {
-    const gint64 count = MIN (per_part, n - start);
-    g_autoptr (NcfmTensor) part = parts == 1 ? g_object_ref (images)
-        : ncfm_tensor_new_rows (images, start, count, error);
-    g_autoptr (NcfmTensor) out = parts == 1 ? g_object_ref (features)
-        : ncfm_tensor_new_rows (features, start, count, error);
-    if (!part || !out)
-      return NULL;
-    if (IFACE (self)->forward_features) {
-      if (!IFACE (self)->forward_features (self, part, out, activations, error))
-        return NULL;
-    } else if (!ncfm_model_forward (self, part, activations, error)
-        || !ncfm_tensor_copy_from (out, ncfm_activations_get_features (activations), error)) {
-      return NULL;
-    }
-  }
-  return g_steal_pointer (&features);
+  NcfmModelParam *p = ncfm_model_find_parameter (self, name);
+  return p ? p->value : NULL;
 }
 
 /**
- * ncfm_model_backward:
+ * ncfm_model_get_gradient:
  * @self: a #NcfmModel
- * @activations: the state of this model's last forward
- * @grad_features: (nullable): dL/dfeatures [N,D]
- * @grad_logits: (nullable): dL/dlogits [N,K]
- * @parameter_gradients: also compute the parameter gradients (overwritten)
- * @error: return location for a #GError
+ * @name: a PyTorch parameter name
  *
- * Returns: %TRUE on success; dL/dimages is in @activations
+ * Returns: (transfer none) (nullable): the gradient of the last backward,
+ *   %NULL for buffers and unknown names
  */
-gboolean
-ncfm_model_backward (NcfmModel *self, NcfmActivations *activations, NcfmTensor *grad_features,
-    NcfmTensor *grad_logits, gboolean parameter_gradients, GError **error)
-{
-  g_return_val_if_fail (NCFM_IS_MODEL (self), FALSE);
-  return IFACE (self)->backward (self, activations, grad_features, grad_logits,
-      parameter_gradients, error);
-}
-
-/**
- * ncfm_model_to_safetensors:
- * @self: a #NcfmModel
- *
- * Returns: (transfer full): the weights under PyTorch's names with the
- *   architecture in the metadata
- */
-NcfmSafetensors *
-ncfm_model_to_safetensors (NcfmModel *self)
+NcfmTensor *
+ncfm_model_get_gradient (NcfmModel *self, const gchar *name)
 {
   g_return_val_if_fail (NCFM_IS_MODEL (self), NULL);
-  return IFACE (self)->to_safetensors (self);
+  NcfmModelParam *p = ncfm_model_find_parameter (self, name);
+  return p ? p->grad : NULL;
 }
 
 /**
- * ncfm_model_load_safetensors:
+ * ncfm_model_reset_parameters:
  * @self: a #NcfmModel
- * @file: weights
- * @error: return location for a #GError
+ * @seed: the seed of the initialisation
  *
- * Returns: %TRUE on success; on error the model is unchanged
+ * Re-draws every tensor as a new model does, reproducibly from @seed (and
+ * the architecture's #NcfmModelClass.init_salt), in the store's order:
+ * uniform in +-1/sqrt(fan_in) (PyTorch's default), normal with the
+ * tensor's standard deviation, or its constant; resets the batch counter
+ * and zeroes the gradients.
  */
-gboolean
-ncfm_model_load_safetensors (NcfmModel *self, NcfmSafetensors *file, GError **error)
+void
+ncfm_model_reset_parameters (NcfmModel *self, guint64 seed)
 {
-  g_return_val_if_fail (NCFM_IS_MODEL (self), FALSE);
-  return IFACE (self)->load_safetensors (self, file, error);
-}
-
-/**
- * ncfm_model_save:
- * @self: a #NcfmModel
- * @path: destination, written atomically
- * @error: return location for a #GError
- *
- * Returns: %TRUE on success
- */
-gboolean
-ncfm_model_save (NcfmModel *self, const gchar *path, GError **error)
-{
-  g_autoptr (NcfmSafetensors) file = ncfm_model_to_safetensors (self);
-  return ncfm_safetensors_save (file, path, error);
-}
-
-/**
- * ncfm_model_load:
- * @self: a #NcfmModel
- * @path: a safetensors file
- * @error: return location for a #GError
- *
- * Returns: %TRUE on success; on error the model is unchanged
- */
-gboolean
-ncfm_model_load (NcfmModel *self, const gchar *path, GError **error)
-{
-  g_autoptr (NcfmSafetensors) file = ncfm_safetensors_load (path, error);
-  if (!file)
-    return FALSE;
-  g_object_set_data_full (G_OBJECT (file), "ncfm-path", g_strdup (path), g_free);
-  return ncfm_model_load_safetensors (self, file, error);
-}
-
-static NcfmModel *
-convnet_from_safetensors (NcfmDevice *device, NcfmSafetensors *file, GError **error)
-{
-  return NCFM_MODEL (ncfm_convnet_new_from_safetensors (device, file, error));
-}
-
-static NcfmModel *
-resnet_from_safetensors (NcfmDevice *device, NcfmSafetensors *file, GError **error)
-{
-  return NCFM_MODEL (ncfm_resnet_new_from_safetensors (device, file, error));
-}
-
-/* every architecture, by the `ncfm.arch` its weights carry */
-static const struct {
-  const gchar *arch;
-  NcfmModelFromSafetensorsFunc from_safetensors;
-} architectures[] = {
-  { "convnet", convnet_from_safetensors },
-  { "resnet-ap", resnet_from_safetensors },
-};
-
-/**
- * ncfm_model_new_from_safetensors:
- * @device: where the model runs
- * @file: weights written by ncfm_model_save() (architecture in the metadata)
- * @error: return location for a #GError
- *
- * Returns: (transfer full): the model the file describes, with its weights
- */
-NcfmModel *
-ncfm_model_new_from_safetensors (NcfmDevice *device, NcfmSafetensors *file, GError **error)
-{
-  const gchar *arch = ncfm_safetensors_get_metadata (file, "ncfm.arch");
-  const gchar *fname = g_object_get_data (G_OBJECT (file), "ncfm-path");
-  for (guint i = 0; arch && i < G_N_ELEMENTS (architectures); i++)
-    if (g_str_equal (arch, architectures[i].arch))
-      return architectures[i].from_safetensors (device, file, error);
-  g_autoptr (GString) known = g_string_new (NULL);
-  for (guint i = 0; i < G_N_ELEMENTS (architectures); i++)
-    g_string_append_printf (known, "%s%s", i ? ", " : "", architectures[i].arch);
-  g_set_error (error, NCFM_ERROR, NCFM_ERROR_WEIGHTS,
-      "%s: metadata 'ncfm.arch' is %s (known: %s); weights converted from PyTorch need the "
-      "architecture given explicitly", fname ? fname : "weights", arch ? arch : "missing",
-      known->str);
-  return NULL;
-}
-
-/**
- * ncfm_model_new_from_file:
- * @device: where the model runs
- * @path: a weights file written by ncfm_model_save()
- * @error: return location for a #GError
- *
- * Returns: (transfer full): the model the file describes, with its weights
- */
-NcfmModel *
-ncfm_model_new_from_file (NcfmDevice *device, const gchar *path, GError **error)
-{
-  g_autoptr (NcfmSafetensors) file = ncfm_safetensors_load (path, error);
-  if (!file)
-    return NULL;
-  g_object_set_data_full (G_OBJECT (file), "ncfm-path", g_strdup (path), g_free);
-  return ncfm_model_new_from_safetensors (device, file, error);
-}
-
-static gboolean
-same_parameters (NcfmModel *a, NcfmModel *b, GError **error)
-{
-  const guint n = ncfm_model_get_n_parameters (a);
-  if (g_strcmp0 (ncfm_model_get_architecture (a), ncfm_model_get_architecture (b)) != 0
-      || n != ncfm_model_get_n_parameters (b)) {
-    g_set_error (error, NCFM_ERROR, NCFM_ERROR_WEIGHTS,
-        "models differ: %s with %u tensors vs %s with %u tensors",
-        ncfm_model_get_architecture (a), n, ncfm_model_get_architecture (b),
-        ncfm_model_get_n_parameters (b));
-    return FALSE;
-  }
-  for (guint i = 0; i < n; i++) {
-    const gchar *name = ncfm_model_get_parameter_name (a, i);
-    NcfmTensor *x = ncfm_model_get_parameter (a, name), *y = ncfm_model_get_parameter (b, name);
-    guint nd;
-    const gint64 *shape = ncfm_tensor_get_shape (x, &nd);
-    if (!y || !ncfm_tensor_has_shape (y, shape, nd)
-        || ncfm_tensor_get_dtype (x) != ncfm_tensor_get_dtype (y)) {
-      g_set_error (error, NCFM_ERROR, NCFM_ERROR_WEIGHTS,
-          "models differ in tensor '%s'", name);
-      return FALSE;
+  g_return_if_fail (NCFM_IS_MODEL (self));
+  NcfmModelPrivate *priv = PRIV (self);
+  guint32 seeds[3] = { (guint32) seed, (guint32) (seed >> 32),
+    NCFM_MODEL_GET_CLASS (self)->init_salt };
+  g_autoptr (GRand) rand = g_rand_new_with_seed_array (seeds, G_N_ELEMENTS (seeds));
+  for (guint i = 0; i < priv->params->len; i++) {
+    NcfmModelParam *p = g_ptr_array_index (priv->params, i);
+    const gsize n = (gsize) ncfm_tensor_get_numel (p->value);
+    g_autofree gfloat *host = g_new (gfloat, MAX (n, 1));
+    const double bound = p->fan_in ? 1.0 / sqrt ((double) p->fan_in) : 0.0;
+    for (gsize k = 0; k < n; k++) {
+      if (p->fan_in) {
+        host[k] = (gfloat) g_rand_double_range (rand, -bound, bound);
+      } else if (p->init_std > 0) {   /* Box-Muller; 1 - u keeps log away from 0 */
+        const double u = 1.0 - g_rand_double (rand), v = g_rand_double (rand);
+        host[k] = (gfloat) (p->init_std * sqrt (-2.0 * log (u)) * cos (2.0 * G_PI * v));
+      } else {
+        host[k] = p->init_value;
+      }
     }
+    ncfm_tensor_set_data (p->value, (const guint8 *) host, n * sizeof (gfloat), NULL);
+    if (p->grad)
+      ncfm_tensor_fill (p->grad, 0.0f, NULL);
   }
-  return TRUE;
+  priv->num_batches_tracked = 0;
 }
 
 /**
- * ncfm_model_copy_parameters:
+ * ncfm_model_new_like:
  * @self: a #NcfmModel
- * @source: a model of the same architecture and shapes
+ * @device: (nullable): where the new model runs; %NULL for @self's device
+ * @seed: the seed of its initialisation
  * @error: return location for a #GError
  *
- * Copies every parameter and buffer of @source into @self.
- *
- * Returns: %TRUE on success
- */
-gboolean
-ncfm_model_copy_parameters (NcfmModel *self, NcfmModel *source, GError **error)
-{
-  if (!same_parameters (self, source, error))
-    return FALSE;
-  for (guint i = 0; i < ncfm_model_get_n_parameters (self); i++) {
-    const gchar *name = ncfm_model_get_parameter_name (self, i);
-    if (!ncfm_tensor_copy_from (ncfm_model_get_parameter (self, name),
-            ncfm_model_get_parameter (source, name), error))
-      return FALSE;
-  }
-  return TRUE;
-}
-
-/**
- * ncfm_model_new_blend:
- * @init: a model (the pool member's initial weights)
- * @trained: the same architecture (its trained weights)
- * @lambda: the blend weight
- * @error: return location for a #GError
- *
- * The NCFM model-pool blend, tensor by tensor (buffers included):
- * lambda * init + (1 - lambda) * trained.
- *
- * Returns: (transfer full): a new model on @init's device
+ * Returns: (transfer full): a freshly initialised model of the same
+ *   architecture and shapes, in the same training mode
  */
 NcfmModel *
-ncfm_model_new_blend (NcfmModel *init, NcfmModel *trained, gdouble lambda, GError **error)
+ncfm_model_new_like (NcfmModel *self, NcfmDevice *device, guint64 seed, GError **error)
 {
-  if (!same_parameters (init, trained, error))
-    return NULL;
-  g_autoptr (NcfmModel) m = ncfm_model_new_like (init, NULL, 0, error);
-  if (!m)
-    return NULL;
-  NcfmBackend *be = ncfm_device_get_backend (ncfm_model_get_device (m));
-  for (guint i = 0; i < ncfm_model_get_n_parameters (m); i++) {
-    const gchar *name = ncfm_model_get_parameter_name (m, i);
-    NcfmTensor *out = ncfm_model_get_parameter (m, name);
-    /* out = trained; float tensors then get lambda * init + (1 - lambda) * out on the
-     * device (counters and the like stay the trained member's) */
-    if (!ncfm_tensor_copy_from (out, ncfm_model_get_parameter (trained, name), error))
-      return NULL;
-    if (ncfm_tensor_get_dtype (out) == NCFM_DTYPE_F32)
-      be->ops->axpby (be, (size_t) ncfm_tensor_get_numel (out), (float) lambda,
-          ncfm_tensor_f32 (ncfm_model_get_parameter (init, name)), (float) (1.0 - lambda),
-          ncfm_tensor_f32 (out));
-  }
-  return g_steal_pointer (&m);
+  g_return_val_if_fail (NCFM_IS_MODEL (self), NULL);
+  NcfmModelPrivate *p = PRIV (self);
+  NcfmModel *copy = ncfm_model_new_of_type (G_OBJECT_TYPE (self), device ? device : p->device,
+      p->in_channels, p->height, p->width, p->num_classes, p->depth, p->net_width, p->norm, seed,
+      error);
+  if (copy)
+    PRIV (copy)->training = p->training;
+  return copy;
 }

@@ -9,81 +9,87 @@
 
 G_BEGIN_DECLS
 
+/**
+ * NcfmNorm:
+ * @NCFM_NORM_NONE: no normalisation layer
+ * @NCFM_NORM_INSTANCE: instance norm (GroupNorm with one group per channel, affine)
+ * @NCFM_NORM_BATCH: BatchNorm2d (affine, running statistics)
+ *
+ * The normalisation after each convolution of a model.
+ */
+typedef enum {
+  NCFM_NORM_NONE,
+  NCFM_NORM_INSTANCE,
+  NCFM_NORM_BATCH,
+} NcfmNorm;
+
+const gchar *ncfm_norm_to_string (NcfmNorm norm);
+gboolean ncfm_norm_from_string (const gchar *name, NcfmNorm *norm);
+
 #define NCFM_TYPE_MODEL (ncfm_model_get_type ())
-G_DECLARE_INTERFACE (NcfmModel, ncfm_model, NCFM, MODEL, GObject)
+G_DECLARE_DERIVABLE_TYPE (NcfmModel, ncfm_model, NCFM, MODEL, GObject)
 
 /**
- * NcfmModelInterface:
- * @parent_iface: the parent interface
- * @get_architecture: the architecture's name as written to the `ncfm.arch`
- *   metadata of its weights ("convnet", "resnet-ap")
- * @get_device: where the parameters live
- * @get_input_shape: the image shape [C,H,W] the model takes
- * @get_feature_dim: length D of the feature vector in front of the classifier
- * @get_num_classes: number of logits
- * @set_training: training mode (BatchNorm batch statistics) or evaluation mode
- * @get_training: the current mode
- * @set_frozen: when frozen, forward changes nothing in the model (BatchNorm in
- *   training mode still uses batch statistics but leaves its running
- *   statistics alone), so threads may share it
- * @get_samples_independent: whether each image's outputs depend on that image
- *   alone (not so for BatchNorm in training mode), so a batch may be split
- * @get_n_parameters: the number of named tensors (parameters and buffers
- *   such as BatchNorm running statistics), in a fixed order
- * @get_parameter_name: the PyTorch name of tensor @index
- * @get_parameter: the tensor called @name, %NULL if there is none
- * @get_gradient: the gradient of parameter @name, %NULL for buffers
- * @reset_parameters: PyTorch's default initialisation from @seed
- * @new_like: a fresh model of the same architecture and shape on @device,
- *   initialised from @seed
- * @forward: images [N,C,H,W] (normalised) -> features [N,D] and logits
- *   [N,K] in @activations
+ * NcfmModelClass:
+ * @parent_class: the parent class
+ * @title: the architecture in messages ("ConvNet", "ResNet-AP"); %NULL: its
+ *   registered name
+ * @init_salt: mixed into the seed of ncfm_model_reset_parameters(), so two
+ *   architectures drawn from the same seed differ
+ * @build: creates the layers and their named tensors
+ *   (ncfm_model_add_parameter(), in PyTorch's state_dict order) for the
+ *   configuration in the base (ncfm_model_get_input_shape(), _get_depth(),
+ *   ...), and sets the feature length; an impossible configuration is an
+ *   error naming it.  The base then draws the initial values.
+ * @forward: @n images [N,C,H,W] (normalised, already checked by the base)
+ *   -> features [N,D] and logits [N,K] in @activations
  * @backward: from gradients wrt features and/or logits (either may be
- *   %NULL) to the gradient wrt the images (in @activations) and, if
+ *   %NULL; the base checked their shapes) of a forward of @n images to the
+ *   gradient wrt the images (in @activations) and, if
  *   @parameter_gradients, the parameter gradients (overwritten)
- * @to_safetensors: the weights under PyTorch's names, architecture in the
- *   metadata
- * @load_safetensors: loads weights; on error the model is unchanged
  * @forward_features: optional: the features of @images into @features (F32
- *   [N,D] on the model's device), the values forward() gives, without
- *   keeping anything for backward (e.g. fused layers); %NULL: forward()
- *   and a copy
+ *   [N,D] on the model's device, checked), the values forward() gives,
+ *   without keeping anything for backward (e.g. fused layers); %NULL:
+ *   forward() and a copy
  *
- * What every feature extractor and classifier implements, so elements
+ * The base class of every feature extractor and classifier, so elements
  * (ncfmdistill, ncfmtrain, ncfmevaluate) and the model meta work with any
- * architecture.  A model is not thread-safe while it is changed; a model
- * that has been handed to other elements in an #NcfmModelMeta is never
- * changed again (its forward and backward keep all per-call state in the
- * caller's #NcfmActivations).
+ * architecture.  The base owns the configuration (input shape, classes,
+ * depth, width, norm), the named tensors (parameters, their gradients and
+ * buffers such as BatchNorm running statistics, in a fixed order), the
+ * training and frozen flags, weights I/O, blending and the argument checks
+ * of forward and backward; a subclass owns its layers.  Architectures are
+ * found by name in a registry (ncfm_model_register_architecture()).
+ *
+ * A model is not thread-safe while it is changed; a model that has been
+ * handed to other elements in an #NcfmModelMeta is frozen and never changed
+ * again (its forward and backward keep all per-call state in the caller's
+ * #NcfmActivations).
  */
-struct _NcfmModelInterface {
-  GTypeInterface parent_iface;
+struct _NcfmModelClass {
+  GObjectClass parent_class;
 
-  const gchar *(*get_architecture) (NcfmModel *self);
-  NcfmDevice *(*get_device) (NcfmModel *self);
-  void (*get_input_shape) (NcfmModel *self, guint *channels, guint *height, guint *width);
-  guint (*get_feature_dim) (NcfmModel *self);
-  guint (*get_num_classes) (NcfmModel *self);
-  void (*set_training) (NcfmModel *self, gboolean training);
-  gboolean (*get_training) (NcfmModel *self);
-  void (*set_frozen) (NcfmModel *self, gboolean frozen);
-  gboolean (*get_samples_independent) (NcfmModel *self);
-  guint (*get_n_parameters) (NcfmModel *self);
-  const gchar *(*get_parameter_name) (NcfmModel *self, guint index);
-  NcfmTensor *(*get_parameter) (NcfmModel *self, const gchar *name);
-  NcfmTensor *(*get_gradient) (NcfmModel *self, const gchar *name);
-  void (*reset_parameters) (NcfmModel *self, guint64 seed);
-  NcfmModel *(*new_like) (NcfmModel *self, NcfmDevice *device, guint64 seed, GError **error);
-  gboolean (*forward) (NcfmModel *self, NcfmTensor *images, NcfmActivations *activations,
-      GError **error);
-  gboolean (*backward) (NcfmModel *self, NcfmActivations *activations,
+  const gchar *title;
+  guint32 init_salt;
+  gboolean (*build) (NcfmModel *self, GError **error);
+  gboolean (*forward) (NcfmModel *self, NcfmTensor *images, gint64 n,
+      NcfmActivations *activations, GError **error);
+  gboolean (*backward) (NcfmModel *self, NcfmActivations *activations, gint64 n,
       NcfmTensor *grad_features, NcfmTensor *grad_logits, gboolean parameter_gradients,
       GError **error);
-  NcfmSafetensors *(*to_safetensors) (NcfmModel *self);
-  gboolean (*load_safetensors) (NcfmModel *self, NcfmSafetensors *file, GError **error);
   gboolean (*forward_features) (NcfmModel *self, NcfmTensor *images, NcfmTensor *features,
       NcfmActivations *activations, GError **error);
+
+  /*< private >*/
+  gpointer padding[8];
 };
+
+gboolean ncfm_model_register_architecture (const gchar *name, GType type, GError **error);
+GType ncfm_model_lookup_architecture (const gchar *name, GError **error);
+gchar **ncfm_model_list_architectures (void);
+NcfmModel *ncfm_model_new_for_architecture (const gchar *name, NcfmDevice *device,
+    guint in_channels, guint height, guint width, guint num_classes, guint depth,
+    guint net_width, NcfmNorm norm, guint64 seed, GError **error);
 
 const gchar *ncfm_model_get_architecture (NcfmModel *self);
 NcfmDevice *ncfm_model_get_device (NcfmModel *self);
@@ -91,6 +97,9 @@ void ncfm_model_get_input_shape (NcfmModel *self, guint *channels, guint *height
     guint *width);
 guint ncfm_model_get_feature_dim (NcfmModel *self);
 guint ncfm_model_get_num_classes (NcfmModel *self);
+guint ncfm_model_get_depth (NcfmModel *self);
+guint ncfm_model_get_net_width (NcfmModel *self);
+NcfmNorm ncfm_model_get_norm (NcfmModel *self);
 void ncfm_model_set_training (NcfmModel *self, gboolean training);
 gboolean ncfm_model_get_training (NcfmModel *self);
 void ncfm_model_set_frozen (NcfmModel *self, gboolean frozen);
@@ -124,12 +133,6 @@ gboolean ncfm_model_copy_parameters (NcfmModel *self, NcfmModel *source, GError 
 /* in ncfm-finite.c */
 gboolean ncfm_model_check_finite (NcfmModel *self, GError **error);
 
-#ifndef __GI_SCANNER__
-/* The architectures ncfm_model_new_from_safetensors() knows, by their
- * `ncfm.arch` metadata; each model file registers its constructor here. */
-typedef NcfmModel *(*NcfmModelFromSafetensorsFunc) (NcfmDevice *device, NcfmSafetensors *file,
-    GError **error);
-#endif
 
 G_END_DECLS
 #endif

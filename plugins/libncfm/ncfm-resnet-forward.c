@@ -11,16 +11,12 @@
 
 #define SHARED(self, s) ((self)->n_slots + (guint) (s))
 
-static float *
-f32 (NcfmTensor *t)
-{
-  return t ? ncfm_tensor_f32 (t) : NULL;
-}
+#define f32(t) ncfm_model_f32 (t)
 
 static NcfmBackend *
 backend (NcfmResNet *self)
 {
-  return ncfm_device_get_backend (self->device);
+  return ncfm_device_get_backend (NCFM_MODEL_BASE (self)->device);
 }
 
 static NcfmTensor *
@@ -28,7 +24,8 @@ ensure4 (NcfmResNet *self, NcfmActivations *act, guint slot, gint64 n, gint64 c,
     gint64 w, GError **error)
 {
   const gint64 shape[4] = { n, c, h, w };
-  return ncfm_activations_ensure (act, slot, self->device, NCFM_DTYPE_F32, shape, 4, error);
+  return ncfm_activations_ensure (act, slot, NCFM_MODEL_BASE (self)->device, NCFM_DTYPE_F32,
+      shape, 4, error);
 }
 
 /* conv -> [2x2 pool] -> norm of one unit on x [n, c_in, h, w]; returns its
@@ -38,9 +35,10 @@ unit_forward (NcfmResNet *self, NcfmResNetUnit *u, gint64 n, const float *x,
     NcfmActivations *act, GError **error)
 {
   NcfmBackend *be = backend (self);
+  const NcfmModelPrivate *m = NCFM_MODEL_BASE (self);
   NcfmConv2dShape s = u->conv;
   s.n = (gint) n;
-  const gint64 stats[1] = { self->norm == NCFM_NORM_BATCH ? s.c_out : n * s.c_out };
+  const gint64 stats[1] = { m->norm == NCFM_NORM_BATCH ? s.c_out : n * s.c_out };
   NcfmTensor *conv = ensure4 (self, act, u->slot + UNIT_CONV, n, s.c_out, u->conv_h, u->conv_w,
       error);
   NcfmTensor *in = !conv || !u->pool ? conv
@@ -51,25 +49,25 @@ unit_forward (NcfmResNet *self, NcfmResNetUnit *u, gint64 n, const float *x,
       f32 (conv));
   if (u->pool)
     be->ops->avgpool2x2_forward (be, s.n, s.c_out, u->conv_h, u->conv_w, f32 (conv), f32 (in));
-  if (self->norm == NCFM_NORM_NONE)
+  if (m->norm == NCFM_NORM_NONE)
     return in;
 
   NcfmTensor *out = ensure4 (self, act, u->slot + UNIT_NORM, n, s.c_out, u->h, u->w, error);
-  NcfmTensor *mean = ncfm_activations_ensure (act, u->slot + UNIT_MEAN, self->device,
+  NcfmTensor *mean = ncfm_activations_ensure (act, u->slot + UNIT_MEAN, m->device,
       NCFM_DTYPE_F32, stats, 1, error);
-  NcfmTensor *rstd = ncfm_activations_ensure (act, u->slot + UNIT_RSTD, self->device,
+  NcfmTensor *rstd = ncfm_activations_ensure (act, u->slot + UNIT_RSTD, m->device,
       NCFM_DTYPE_F32, stats, 1, error);
   if (!out || !mean || !rstd)
     return NULL;
   const gint hw = u->h * u->w;
-  if (self->norm == NCFM_NORM_INSTANCE)
+  if (m->norm == NCFM_NORM_INSTANCE)
     be->ops->groupnorm_forward (be, s.n, s.c_out, hw, s.c_out, NCFM_RESNET_NORM_EPS, f32 (in),
         f32 (u->norm_w->value), f32 (u->norm_b->value), f32 (out), f32 (mean), f32 (rstd));
-  else if (self->training)
+  else if (m->training)
     be->ops->batchnorm_forward_train (be, s.n, s.c_out, hw, NCFM_RESNET_NORM_EPS,
         NCFM_RESNET_BN_MOMENTUM, f32 (in), f32 (u->norm_w->value), f32 (u->norm_b->value),
-        f32 (out), f32 (mean), f32 (rstd), self->frozen ? NULL : f32 (u->running_mean->value),
-        self->frozen ? NULL : f32 (u->running_var->value));
+        f32 (out), f32 (mean), f32 (rstd), m->frozen ? NULL : f32 (u->running_mean->value),
+        m->frozen ? NULL : f32 (u->running_var->value));
   else
     be->ops->batchnorm_forward_eval (be, s.n, s.c_out, hw, NCFM_RESNET_NORM_EPS, f32 (in),
         f32 (u->norm_w->value), f32 (u->norm_b->value), f32 (u->running_mean->value),
@@ -112,39 +110,14 @@ block_forward (NcfmResNet *self, NcfmResNetBlock *B, gint64 n, const float *x,
   return o2;
 }
 
-static gboolean
-check_input (NcfmResNet *self, NcfmTensor *images, gint64 n, GError **error)
-{
-  const gint64 want[4] = { n, self->in_channels, self->height, self->width };
-  if (ncfm_tensor_get_dtype (images) != NCFM_DTYPE_F32 || n < 1 || n > G_MAXINT / 2
-      || !ncfm_tensor_has_shape (images, want, 4)
-      || ncfm_tensor_get_device (images) != self->device) {
-    g_autofree gchar *d = ncfm_tensor_describe (images);
-    g_set_error (error, NCFM_ERROR, NCFM_ERROR_SHAPE,
-        "ResNet-AP input must be F32 [N, %u, %u, %u] on %s, got %s on %s", self->in_channels,
-        self->height, self->width, ncfm_device_get_name (self->device), d,
-        ncfm_device_get_name (ncfm_tensor_get_device (images)));
-    return FALSE;
-  }
-  if (self->norm == NCFM_NORM_BATCH && self->training && n < 2) {
-    g_set_error (error, NCFM_ERROR, NCFM_ERROR_SHAPE,
-        "BatchNorm in training mode needs at least 2 images per batch, got %" G_GINT64_FORMAT, n);
-    return FALSE;
-  }
-  return TRUE;
-}
-
-/* Runs @images [N, C, H, W] through the network: features [N, 8w] and
- * logits [N, classes] in @activations. */
+/* #NcfmModelClass.forward: @images [N, C, H, W] through the network:
+ * features [N, 8w] and logits [N, classes] in @activations. */
 gboolean
-ncfm_resnet_forward (NcfmResNet *self, NcfmTensor *images, NcfmActivations *activations,
-    GError **error)
+ncfm_resnet_forward_layers (NcfmModel *model, NcfmTensor *images, gint64 n,
+    NcfmActivations *activations, GError **error)
 {
-  g_return_val_if_fail (NCFM_IS_RESNET (self) && NCFM_IS_TENSOR (images), FALSE);
-  g_return_val_if_fail (NCFM_IS_ACTIVATIONS (activations), FALSE);
-  const gint64 n = ncfm_tensor_get_dim (images, 0);
-  if (!check_input (self, images, n, error))
-    return FALSE;
+  NcfmResNet *self = NCFM_RESNET (model);
+  NcfmModelPrivate *m = NCFM_MODEL_BASE (self);
   NcfmBackend *be = backend (self);
 
   NcfmTensor *x = unit_forward (self, &self->stem, n, f32 (images), activations, error);
@@ -166,27 +139,25 @@ ncfm_resnet_forward (NcfmResNet *self, NcfmTensor *images, NcfmActivations *acti
     x = block_forward (self, &self->blocks[b], n, f32 (x), activations, error);
   if (!x)
     return FALSE;
-  if (self->norm == NCFM_NORM_BATCH && self->training && !self->frozen)
-    self->num_batches_tracked++;
+  if (m->norm == NCFM_NORM_BATCH && m->training && !m->frozen)
+    m->num_batches_tracked++;
 
-  const gint hw = self->final_h * self->final_w, d = (gint) self->feature_dim;
-  const gint64 pshape[1] = { hw }, fshape[2] = { n, d }, lshape[2] = { n, self->num_classes };
+  const gint hw = self->final_h * self->final_w, d = (gint) m->feature_dim;
+  const gint64 pshape[1] = { hw }, fshape[2] = { n, d }, lshape[2] = { n, m->num_classes };
   NcfmTensor *pool_w = ncfm_activations_ensure (activations, SHARED (self, SHARED_POOL_WEIGHTS),
-      self->device, NCFM_DTYPE_F32, pshape, 1, error);
+      m->device, NCFM_DTYPE_F32, pshape, 1, error);
   NcfmTensor *features = ncfm_activations_ensure (activations, SHARED (self, SHARED_FEATURES),
-      self->device, NCFM_DTYPE_F32, fshape, 2, error);
+      m->device, NCFM_DTYPE_F32, fshape, 2, error);
   NcfmTensor *logits = ncfm_activations_ensure (activations, SHARED (self, SHARED_LOGITS),
-      self->device, NCFM_DTYPE_F32, lshape, 2, error);
+      m->device, NCFM_DTYPE_F32, lshape, 2, error);
   if (!pool_w || !features || !logits)
     return FALSE;
   /* features [N*D, 1] = maps [N*D, H*W] x (1/(H*W), ...)^T */
   be->ops->fill (be, (size_t) hw, 1.0f / (float) hw, f32 (pool_w));
   be->ops->linear_forward (be, (gint) n * d, hw, 1, f32 (x), f32 (pool_w), NULL, f32 (features));
-  be->ops->linear_forward (be, (gint) n, d, (gint) self->num_classes, f32 (features),
+  be->ops->linear_forward (be, (gint) n, d, (gint) m->num_classes, f32 (features),
       f32 (self->fc_w->value), f32 (self->fc_b->value), f32 (logits));
   ncfm_activations_set_outputs (activations, features, logits, NULL);
-  ncfm_activations_set_input (activations, images);
-  ncfm_activations_set_owner (activations, self, n);
   return TRUE;
 }
 
@@ -194,6 +165,7 @@ ncfm_resnet_forward (NcfmResNet *self, NcfmTensor *images, NcfmActivations *acti
 
 typedef struct {
   NcfmResNet *self;
+  const NcfmModelPrivate *m;   /* its configuration */
   NcfmBackend *be;
   NcfmActivations *act;
   gint64 n;
@@ -202,7 +174,7 @@ typedef struct {
 } Backward;
 
 static float *
-grad_of (Backward *c, NcfmResNetParam *p)
+grad_of (Backward *c, NcfmModelParam *p)
 {
   return c->pg && p ? f32 (p->grad) : NULL;
 }
@@ -217,12 +189,12 @@ unit_backward (Backward *c, NcfmResNetUnit *u, const float *x, const float *dy, 
   NcfmConv2dShape s = u->conv;
   s.n = (gint) c->n;
   const float *d = dy;
-  if (c->self->norm != NCFM_NORM_NONE) {
+  if (c->m->norm != NCFM_NORM_NONE) {
     NcfmTensor *in = ncfm_activations_peek (c->act, u->slot + (u->pool ? UNIT_POOLED : UNIT_CONV));
     const float *mean = f32 (ncfm_activations_peek (c->act, u->slot + UNIT_MEAN));
     const float *rstd = f32 (ncfm_activations_peek (c->act, u->slot + UNIT_RSTD));
     const gint hw = u->h * u->w;
-    if (c->self->norm == NCFM_NORM_INSTANCE)
+    if (c->m->norm == NCFM_NORM_INSTANCE)
       be->ops->groupnorm_backward (be, s.n, s.c_out, hw, s.c_out, f32 (in),
           f32 (u->norm_w->value), mean, rstd, dy, s1, grad_of (c, u->norm_w),
           grad_of (c, u->norm_b));
@@ -260,9 +232,9 @@ block_backward (Backward *c, guint b, const float *x, guint *cur)
   float *g = c->buf[*cur], *A = c->buf[f[0]], *S = c->buf[f[1]], *C = c->buf[f[2]],
       *D = c->buf[f[3]], *E = c->buf[f[4]];
   NcfmTensor *o1 = ncfm_activations_peek (c->act, B->c1.slot
-      + (c->self->norm == NCFM_NORM_NONE ? UNIT_CONV : UNIT_NORM));
+      + (c->m->norm == NCFM_NORM_NONE ? UNIT_CONV : UNIT_NORM));
   NcfmTensor *o2 = ncfm_activations_peek (c->act, B->c2.slot
-      + (c->self->norm == NCFM_NORM_NONE ? UNIT_CONV : UNIT_NORM));
+      + (c->m->norm == NCFM_NORM_NONE ? UNIT_CONV : UNIT_NORM));
   const float *p1 = B->pool ? f32 (ncfm_activations_peek (c->act, B->slot)) : f32 (o1);
 
   /* final ReLU (its output keeps the sign); g is then the gradient of the sum */
@@ -285,21 +257,6 @@ block_backward (Backward *c, guint b, const float *x, guint *cur)
   *cur = f[4];
 }
 
-static gboolean
-check_grad_arg (NcfmResNet *self, NcfmTensor *g, gint64 n, gint64 d, const gchar *what,
-    GError **error)
-{
-  const gint64 shape[2] = { n, d };
-  if (!g || (ncfm_tensor_get_dtype (g) == NCFM_DTYPE_F32 && ncfm_tensor_has_shape (g, shape, 2)
-          && ncfm_tensor_get_device (g) == self->device))
-    return TRUE;
-  g_autofree gchar *desc = ncfm_tensor_describe (g);
-  g_set_error (error, NCFM_ERROR, NCFM_ERROR_SHAPE,
-      "%s must be F32 [%" G_GINT64_FORMAT ", %" G_GINT64_FORMAT "] on %s, got %s", what, n, d,
-      ncfm_device_get_name (self->device), desc);
-  return FALSE;
-}
-
 /* Elements of the larger of a unit's input and conv output. */
 static gint64
 unit_largest (const NcfmResNetUnit *u, gint64 n)
@@ -319,66 +276,42 @@ largest_map (NcfmResNet *self, gint64 n)
     if (B->has_shortcut)
       m = MAX (m, unit_largest (&B->sc, n));
   }
-  return MAX (m, n * (gint64) MAX (self->feature_dim, self->num_classes));
+  const NcfmModelPrivate *base = NCFM_MODEL_BASE (self);
+  return MAX (m, n * (gint64) MAX (base->feature_dim, base->num_classes));
 }
 
-static gboolean
-check_backward_args (NcfmResNet *self, NcfmActivations *activations, NcfmTensor *grad_features,
-    NcfmTensor *grad_logits, gint64 *n, GError **error)
-{
-  if (!ncfm_activations_is_owned_by (activations, self, n)) {
-    g_set_error (error, NCFM_ERROR, NCFM_ERROR_ARGUMENT,
-        "backward needs the activations of a forward pass of this model");
-    return FALSE;
-  }
-  if (!grad_features && !grad_logits) {
-    g_set_error (error, NCFM_ERROR, NCFM_ERROR_ARGUMENT,
-        "backward needs a gradient wrt the features, the logits, or both");
-    return FALSE;
-  }
-  if (!check_grad_arg (self, grad_features, *n, self->feature_dim, "grad_features", error)
-      || !check_grad_arg (self, grad_logits, *n, self->num_classes, "grad_logits", error))
-    return FALSE;
-  if (self->norm == NCFM_NORM_BATCH && !self->training) {
-    g_set_error (error, NCFM_ERROR, NCFM_ERROR_ARGUMENT,
-        "backward through BatchNorm in eval mode is not supported; use training mode");
-    return FALSE;
-  }
-  return TRUE;
-}
-
-/* From dL/dfeatures and/or dL/dlogits to dL/dimages (in @activations) and,
- * with @parameter_gradients, every parameter gradient (overwritten). */
+/* #NcfmModelClass.backward: from dL/dfeatures and/or dL/dlogits to
+ * dL/dimages (in @activations) and, with @parameter_gradients, every
+ * parameter gradient (overwritten). */
 gboolean
-ncfm_resnet_backward (NcfmResNet *self, NcfmActivations *activations,
+ncfm_resnet_backward_layers (NcfmModel *model, NcfmActivations *activations, gint64 n,
     NcfmTensor *grad_features, NcfmTensor *grad_logits, gboolean parameter_gradients,
     GError **error)
 {
-  g_return_val_if_fail (NCFM_IS_RESNET (self) && NCFM_IS_ACTIVATIONS (activations), FALSE);
-  gint64 n = 0;
-  if (!check_backward_args (self, activations, grad_features, grad_logits, &n, error))
-    return FALSE;
-  Backward c = { self, backend (self), activations, n, parameter_gradients, { NULL } };
+  NcfmResNet *self = NCFM_RESNET (model);
+  Backward c = { self, NCFM_MODEL_BASE (self), backend (self), activations, n,
+    parameter_gradients, { NULL } };
+  const NcfmModelPrivate *m = c.m;
   NcfmBackend *be = c.be;
   const gint64 gshape[1] = { largest_map (self, n) };
   for (guint i = 0; i < 6; i++) {
     NcfmTensor *t = ncfm_activations_ensure (activations, SHARED (self, SHARED_GRAD0 + i),
-        self->device, NCFM_DTYPE_F32, gshape, 1, error);
+        m->device, NCFM_DTYPE_F32, gshape, 1, error);
     if (!t)
       return FALSE;
     c.buf[i] = f32 (t);
   }
   NcfmTensor *gimg = ensure4 (self, activations, SHARED (self, SHARED_GRAD_IMAGES), n,
-      self->in_channels, self->height, self->width, error);
+      m->in_channels, m->height, m->width, error);
   if (!gimg)
     return FALSE;
 
   /* classifier, then the global average, into buf[1] */
-  const gint d = (gint) self->feature_dim, hw = self->final_h * self->final_w;
+  const gint d = (gint) m->feature_dim, hw = self->final_h * self->final_w;
   NcfmTensor *features = ncfm_activations_get_features (activations);
   float *gf = c.buf[0];
   if (grad_logits) {
-    be->ops->linear_backward (be, (gint) n, d, (gint) self->num_classes, f32 (features),
+    be->ops->linear_backward (be, (gint) n, d, (gint) m->num_classes, f32 (features),
         f32 (self->fc_w->value), f32 (grad_logits), gf, grad_of (&c, self->fc_w),
         grad_of (&c, self->fc_b));
     if (grad_features)
@@ -399,18 +332,18 @@ ncfm_resnet_backward (NcfmResNet *self, NcfmActivations *activations,
     if (b > 0) {
       NcfmResNetUnit *prev = &self->blocks[b - 1].c2;
       x = f32 (ncfm_activations_peek (activations, prev->slot
-          + (self->norm == NCFM_NORM_NONE ? UNIT_CONV : UNIT_NORM)));
+          + (m->norm == NCFM_NORM_NONE ? UNIT_CONV : UNIT_NORM)));
     } else if (self->stem_pools > 0) {
       x = f32 (ncfm_activations_peek (activations, self->stem_pool_slot + self->stem_pools - 1));
     } else {
       x = f32 (ncfm_activations_peek (activations, self->stem.slot
-          + (self->norm == NCFM_NORM_NONE ? UNIT_CONV : UNIT_NORM)));
+          + (m->norm == NCFM_NORM_NONE ? UNIT_CONV : UNIT_NORM)));
     }
     block_backward (&c, (guint) b, x, &cur);
   }
 
   /* the stem: its pools (from the last), ReLU, norm, conv */
-  const gint w0 = (gint) self->net_width;
+  const gint w0 = (gint) m->net_width;
   for (gint p = (gint) self->stem_pools - 1; p >= 0; p--) {
     const gint ph = self->stem.h >> p, pw = self->stem.w >> p;
     const guint next = (cur + 1) % 6;
@@ -418,7 +351,7 @@ ncfm_resnet_backward (NcfmResNet *self, NcfmActivations *activations,
     cur = next;
   }
   NcfmTensor *o0 = ncfm_activations_peek (activations, self->stem.slot
-      + (self->norm == NCFM_NORM_NONE ? UNIT_CONV : UNIT_NORM));
+      + (m->norm == NCFM_NORM_NONE ? UNIT_CONV : UNIT_NORM));
   be->ops->leaky_relu_backward (be, unit_out_count (&self->stem, n), 0.0f, f32 (o0), c.buf[cur],
       c.buf[cur]);
   unit_backward (&c, &self->stem, f32 (ncfm_activations_get_input (activations)), c.buf[cur],

@@ -1,12 +1,14 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* ncfm-resnet-private.h: what ncfm-resnet.c (construction, NcfmModel glue),
- * ncfm-resnet-forward.c (forward, backward) and ncfm-resnet-io.c
- * (safetensors) share. */
+/* ncfm-resnet-private.h: what ncfm-resnet.c (construction) and
+ * ncfm-resnet-forward.c (forward, backward) share. */
 #ifndef NCFM_RESNET_PRIVATE_H
 #define NCFM_RESNET_PRIVATE_H
 
 #include "ncfm-resnet.h"
+#include "ncfm-model-private.h"
 
+#define N_STAGES 4
+#define MAX_BLOCKS_PER_STAGE 2   /* depth 18 */
 #define NCFM_RESNET_NORM_EPS 1e-5f
 #define NCFM_RESNET_BN_MOMENTUM 0.1f
 
@@ -22,15 +24,6 @@ enum {
   N_SHARED_SLOTS,
 };
 
-typedef struct {
-  gchar *name;
-  NcfmTensor *value;
-  NcfmTensor *grad;      /* NULL for buffers (running statistics) */
-  guint fan_in;          /* > 0: PyTorch's default uniform(+-1/sqrt(fan_in)) init */
-  gfloat init_std;       /* > 0: normal(0, init_std), the reference's conv init */
-  gfloat init_value;     /* otherwise this constant */
-} NcfmResNetParam;
-
 /* A conv followed by its norm (none: the conv alone, with a bias), with an
  * optional 2x2 average pool between them (the shortcut of a downsampling
  * block: conv1x1 -> pool -> norm). */
@@ -40,7 +33,7 @@ typedef struct {
   gboolean pool;
   gint h, w;             /* norm input and output (after the pool) */
   guint slot;            /* first of its activation slots */
-  NcfmResNetParam *weight, *bias, *norm_w, *norm_b, *running_mean, *running_var;
+  NcfmModelParam *weight, *bias, *norm_w, *norm_b, *running_mean, *running_var;
 } NcfmResNetUnit;
 
 /* BasicBlock: c1 -> ReLU -> [pool] -> c2, plus shortcut (identity or sc), ReLU. */
@@ -51,34 +44,22 @@ typedef struct {
 } NcfmResNetBlock;
 
 struct _NcfmResNet {
-  GObject parent;
-  NcfmDevice *device;
-  guint in_channels, height, width, num_classes, depth, net_width;
-  NcfmNorm norm;
-  guint feature_dim;
-  gboolean training;
-  gboolean frozen;     /* BatchNorm running statistics are not updated */
-  gint64 num_batches_tracked;
-  GPtrArray *params;     /* NcfmResNetParam *, in PyTorch's state_dict order */
+  NcfmModel parent;
   NcfmResNetUnit stem;   /* layer0: conv -> norm -> ReLU -> stem_pools x 2x2 pool */
   guint stem_pools;      /* 0 small images, 1 mid (65..128), 2 large (4x4 pool) */
   gint stem_h, stem_w;   /* after the stem's pools */
   guint stem_pool_slot;  /* outputs of the stem's pools (stem_pools slots) */
-  NcfmResNetBlock *blocks;
-  guint n_blocks;
+  NcfmResNetBlock blocks[N_STAGES * MAX_BLOCKS_PER_STAGE];
+  guint n_blocks;        /* used of them */
   gint final_h, final_w; /* maps that are averaged into the features */
   guint n_slots;         /* activation slots used by units and blocks */
-  NcfmResNetParam *fc_w, *fc_b;
+  NcfmModelParam *fc_w, *fc_b;
 };
 
-NcfmResNetParam *ncfm_resnet_find_param (NcfmResNet *self, const gchar *name);
-NcfmSafetensors *ncfm_resnet_to_safetensors (NcfmResNet *self);
-gboolean ncfm_resnet_load_safetensors (NcfmResNet *self, NcfmSafetensors *file, GError **error);
-gboolean ncfm_resnet_forward (NcfmResNet *self, NcfmTensor *images,
+gboolean ncfm_resnet_forward_layers (NcfmModel *model, NcfmTensor *images, gint64 n,
     NcfmActivations *activations, GError **error);
-gboolean ncfm_resnet_backward (NcfmResNet *self, NcfmActivations *activations,
-    NcfmTensor *grad_features, NcfmTensor *grad_logits, gboolean parameter_gradients,
+gboolean ncfm_resnet_backward_layers (NcfmModel *model, NcfmActivations *activations,
+    gint64 n, NcfmTensor *grad_features, NcfmTensor *grad_logits, gboolean parameter_gradients,
     GError **error);
-void ncfm_resnet_reset_parameters (NcfmResNet *self, guint64 seed);
 
 #endif

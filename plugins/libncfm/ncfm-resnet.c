@@ -28,68 +28,33 @@
  * start as N(0, 2 / (k * k * out_channels)) as the reference initialises
  * them, everything else with PyTorch's defaults.
  *
- * An #NcfmModel: use the interface for forward, backward, parameters and I/O.
+ * An #NcfmModel: use the base class for forward, backward, parameters and I/O.
  */
 #define G_LOG_DOMAIN "Ncfm"
 #include "ncfm-resnet-private.h"
 
 #include <math.h>
 
-static void ncfm_resnet_model_iface_init (NcfmModelInterface *iface);
-
-G_DEFINE_FINAL_TYPE_WITH_CODE (NcfmResNet, ncfm_resnet, G_TYPE_OBJECT,
-    G_IMPLEMENT_INTERFACE (NCFM_TYPE_MODEL, ncfm_resnet_model_iface_init))
+G_DEFINE_FINAL_TYPE (NcfmResNet, ncfm_resnet, NCFM_TYPE_MODEL)
 
 #define MAX_WIDTH 1024
-#define N_STAGES 4
-
-static void
-param_free (NcfmResNetParam *p)
-{
-  g_free (p->name);
-  g_clear_object (&p->value);
-  g_clear_object (&p->grad);
-  g_free (p);
-}
-
-static void
-ncfm_resnet_finalize (GObject *object)
-{
-  NcfmResNet *self = NCFM_RESNET (object);
-  g_clear_pointer (&self->params, g_ptr_array_unref);
-  g_free (self->blocks);
-  g_clear_object (&self->device);
-  G_OBJECT_CLASS (ncfm_resnet_parent_class)->finalize (object);
-}
+static gboolean ncfm_resnet_build (NcfmModel *model, GError **error);
 
 static void
 ncfm_resnet_class_init (NcfmResNetClass *klass)
 {
-  G_OBJECT_CLASS (klass)->finalize = ncfm_resnet_finalize;
+  NcfmModelClass *model_class = NCFM_MODEL_CLASS (klass);
+  model_class->title = "ResNet-AP";
+  model_class->init_salt = 0x72736e74;
+  model_class->build = ncfm_resnet_build;
+  model_class->forward = ncfm_resnet_forward_layers;
+  model_class->backward = ncfm_resnet_backward_layers;
 }
 
 static void
 ncfm_resnet_init (NcfmResNet *self)
 {
-  self->training = TRUE;
-}
-
-/* Adds a parameter (or, with with_grad FALSE, a buffer); NULL on failure. */
-static NcfmResNetParam *
-add_param (NcfmResNet *self, const gchar *name, const gchar *suffix, const gint64 *shape,
-    guint n_dims, gboolean with_grad, GError **error)
-{
-  NcfmResNetParam *p = g_new0 (NcfmResNetParam, 1);
-  p->name = g_strconcat (name, suffix, NULL);
-  p->value = ncfm_tensor_new (self->device, NCFM_DTYPE_F32, shape, n_dims, error);
-  if (p->value && with_grad)
-    p->grad = ncfm_tensor_new (self->device, NCFM_DTYPE_F32, shape, n_dims, error);
-  if (!p->value || (with_grad && !p->grad)) {
-    param_free (p);
-    return NULL;
-  }
-  g_ptr_array_add (self->params, p);
-  return p;
+  (void) self;
 }
 
 /* The tensors of one conv (+ norm) unit, named as in the reference. */
@@ -99,22 +64,26 @@ add_unit (NcfmResNet *self, NcfmResNetUnit *u, const gchar *conv, const gchar *n
 {
   const gint c_in = u->conv.c_in, c_out = u->conv.c_out, k = u->conv.kernel_h;
   const gint64 wshape[4] = { c_out, c_in, k, k }, cshape[1] = { c_out };
-  if (!(u->weight = add_param (self, conv, ".weight", wshape, 4, TRUE, error)))
+  NcfmModel *model = NCFM_MODEL (self);
+  const NcfmNorm norm_kind = NCFM_MODEL_BASE (self)->norm;
+  if (!(u->weight = ncfm_model_add_parameter (model, conv, ".weight", wshape, 4, TRUE, error)))
     return FALSE;
   u->weight->init_std = (gfloat) sqrt (2.0 / (k * k * c_out));
-  if (self->norm == NCFM_NORM_NONE) {
-    if (!(u->bias = add_param (self, conv, ".bias", cshape, 1, TRUE, error)))
+  if (norm_kind == NCFM_NORM_NONE) {
+    if (!(u->bias = ncfm_model_add_parameter (model, conv, ".bias", cshape, 1, TRUE, error)))
       return FALSE;
     u->bias->fan_in = (guint) (c_in * k * k);
     return TRUE;
   }
-  if (!(u->norm_w = add_param (self, norm, ".weight", cshape, 1, TRUE, error))
-      || !(u->norm_b = add_param (self, norm, ".bias", cshape, 1, TRUE, error)))
+  if (!(u->norm_w = ncfm_model_add_parameter (model, norm, ".weight", cshape, 1, TRUE, error))
+      || !(u->norm_b = ncfm_model_add_parameter (model, norm, ".bias", cshape, 1, TRUE, error)))
     return FALSE;
   u->norm_w->init_value = 1.0f;
-  if (self->norm == NCFM_NORM_BATCH) {
-    if (!(u->running_mean = add_param (self, norm, ".running_mean", cshape, 1, FALSE, error))
-        || !(u->running_var = add_param (self, norm, ".running_var", cshape, 1, FALSE, error)))
+  if (norm_kind == NCFM_NORM_BATCH) {
+    if (!(u->running_mean = ncfm_model_add_parameter (model, norm, ".running_mean", cshape, 1,
+                FALSE, error))
+        || !(u->running_var = ncfm_model_add_parameter (model, norm, ".running_var", cshape, 1,
+                FALSE, error)))
       return FALSE;
     u->running_var->init_value = 1.0f;
   }
@@ -140,7 +109,7 @@ unit_geometry (NcfmResNetUnit *u, gint c_in, gint h, gint w, gint c_out, gint ke
 static guint
 blocks_per_stage (guint depth)
 {
-  return depth == 18 ? 2 : 1;
+  return depth == 18 ? MAX_BLOCKS_PER_STAGE : 1;
 }
 
 /**
@@ -193,18 +162,30 @@ ncfm_resnet_check_geometry (guint in_channels, guint height, guint width, guint 
   return TRUE;
 }
 
-/* Builds the layers and tensors of @self (configuration already set). */
+/* #NcfmModelClass.build: the stem, the stages' blocks and the classifier,
+ * their tensors in the reference's state_dict order. */
 static gboolean
-build (NcfmResNet *self, GError **error)
+ncfm_resnet_build (NcfmModel *model, GError **error)
 {
-  const guint size = MAX (self->height, self->width);
+  NcfmResNet *self = NCFM_RESNET (model);
+  NcfmModelPrivate *m = NCFM_MODEL_BASE (self);
+  if (!ncfm_resnet_check_geometry (m->in_channels, m->height, m->width, m->depth, m->net_width,
+          NULL, error))
+    return FALSE;
+  if (m->num_classes < 1 || m->num_classes > 100000 || (guint) m->norm > NCFM_NORM_BATCH) {
+    g_set_error (error, NCFM_ERROR, NCFM_ERROR_ARGUMENT,
+        "invalid ResNet-AP configuration: classes %u (1..100000), norm %d", m->num_classes,
+        (int) m->norm);
+    return FALSE;
+  }
+  const guint size = MAX (m->height, m->width);
   const gint kernel = size > 128 ? 7 : 3;
-  const gint pad = kernel / 2 + (self->in_channels == 1 ? 2 : 0);
-  const gint wd = (gint) self->net_width;
+  const gint pad = kernel / 2 + (m->in_channels == 1 ? 2 : 0);
+  const gint wd = (gint) m->net_width;
   guint slot = 0;
 
   self->stem_pools = size > 128 ? 2 : size > 64 ? 1 : 0;
-  unit_geometry (&self->stem, (gint) self->in_channels, (gint) self->height, (gint) self->width,
+  unit_geometry (&self->stem, (gint) m->in_channels, (gint) m->height, (gint) m->width,
       wd, kernel, pad, FALSE, &slot);
   if (!add_unit (self, &self->stem, "layer0.conv1", "layer0.bn1", error))
     return FALSE;
@@ -216,9 +197,8 @@ build (NcfmResNet *self, GError **error)
   self->stem_h = h;
   self->stem_w = w;
 
-  const guint per_stage = blocks_per_stage (self->depth);
+  const guint per_stage = blocks_per_stage (m->depth);
   self->n_blocks = N_STAGES * per_stage;
-  self->blocks = g_new0 (NcfmResNetBlock, self->n_blocks);
   for (guint s = 0; s < N_STAGES; s++) {
     for (guint b = 0; b < per_stage; b++) {
       NcfmResNetBlock *B = &self->blocks[s * per_stage + b];
@@ -252,11 +232,11 @@ build (NcfmResNet *self, GError **error)
   self->n_slots = slot;
   self->final_h = h;
   self->final_w = w;
-  self->feature_dim = (guint) c;
+  m->feature_dim = (guint) c;
 
-  const gint64 lw[2] = { self->num_classes, c }, lb[1] = { self->num_classes };
-  if (!(self->fc_w = add_param (self, "fc", ".weight", lw, 2, TRUE, error))
-      || !(self->fc_b = add_param (self, "fc", ".bias", lb, 1, TRUE, error)))
+  const gint64 lw[2] = { m->num_classes, c }, lb[1] = { m->num_classes };
+  if (!(self->fc_w = ncfm_model_add_parameter (model, "fc", ".weight", lw, 2, TRUE, error))
+      || !(self->fc_b = ncfm_model_add_parameter (model, "fc", ".bias", lb, 1, TRUE, error)))
     return FALSE;
   self->fc_w->fan_in = self->fc_b->fan_in = (guint) c;
   return TRUE;
@@ -279,75 +259,17 @@ build (NcfmResNet *self, GError **error)
  * Returns: (transfer full): the model, or %NULL if the configuration or
  *   the geometry is impossible
  */
-NcfmResNet *
-ncfm_resnet_new (NcfmDevice *device, guint in_channels, guint height, guint width,
-    guint num_classes, guint depth, guint net_width, NcfmNorm norm, guint64 seed,
-    GError **error)
-{
-  g_return_val_if_fail (NCFM_IS_DEVICE (device), NULL);
-  if (!ncfm_resnet_check_geometry (in_channels, height, width, depth, net_width, NULL, error))
-    return NULL;
-  if (num_classes < 1 || num_classes > 100000 || (guint) norm > NCFM_NORM_BATCH) {
-    g_set_error (error, NCFM_ERROR, NCFM_ERROR_ARGUMENT,
-        "invalid ResNet-AP configuration: classes %u (1..100000), norm %d", num_classes,
-        (int) norm);
-    return NULL;
-  }
-  g_autoptr (NcfmResNet) self = g_object_new (NCFM_TYPE_RESNET, NULL);
-  self->device = g_object_ref (device);
-  self->in_channels = in_channels;
-  self->height = height;
-  self->width = width;
-  self->num_classes = num_classes;
-  self->depth = depth;
-  self->net_width = net_width;
-  self->norm = norm;
-  self->params = g_ptr_array_new_with_free_func ((GDestroyNotify) param_free);
-  if (!build (self, error))
-    return NULL;
-  ncfm_resnet_reset_parameters (self, seed);
-  return g_steal_pointer (&self);
-}
 
-/* Re-draws every parameter as ncfm_resnet_new() does, resets running
- * statistics and zeroes the gradients. */
-void
-ncfm_resnet_reset_parameters (NcfmResNet *self, guint64 seed)
-{
-  guint32 seeds[3] = { (guint32) seed, (guint32) (seed >> 32), 0x72736e74 };
-  g_autoptr (GRand) rand = g_rand_new_with_seed_array (seeds, G_N_ELEMENTS (seeds));
-  for (guint i = 0; i < self->params->len; i++) {
-    NcfmResNetParam *p = g_ptr_array_index (self->params, i);
-    const gsize n = (gsize) ncfm_tensor_get_numel (p->value);
-    g_autofree gfloat *host = g_new (gfloat, MAX (n, 1));
-    const double bound = p->fan_in ? 1.0 / sqrt ((double) p->fan_in) : 0.0;
-    for (gsize k = 0; k < n; k++) {
-      if (p->fan_in) {
-        host[k] = (gfloat) g_rand_double_range (rand, -bound, bound);
-      } else if (p->init_std > 0) {   /* Box-Muller; 1 - u keeps log away from 0 */
-        const double u = 1.0 - g_rand_double (rand), v = g_rand_double (rand);
-        host[k] = (gfloat) (p->init_std * sqrt (-2.0 * log (u)) * cos (2.0 * G_PI * v));
-      } else {
-        host[k] = p->init_value;
-      }
-    }
-    ncfm_tensor_set_data (p->value, (const guint8 *) host, n * sizeof (gfloat), NULL);
-    if (p->grad)
-      ncfm_tensor_fill (p->grad, 0.0f, NULL);
-  }
-  self->num_batches_tracked = 0;
-}
-
-NcfmResNetParam *
-ncfm_resnet_find_param (NcfmResNet *self, const gchar *name)
-{
-  for (guint i = 0; i < self->params->len; i++) {
-    NcfmResNetParam *p = g_ptr_array_index (self->params, i);
-    if (g_str_equal (p->name, name))
-      return p;
-  }
-  return NULL;
-}
+/**
+ * ncfm_resnet_new_from_safetensors:
+ * @device: where the model runs
+ * @file: weights written by ncfm_model_save() of a #NcfmResNet (metadata
+ *   `ncfm.arch` = resnet-ap and its hyperparameters)
+ * @error: return location for a #GError
+ *
+ * Returns: (transfer full): the model with the file's weights
+ */
+NCFM_MODEL_DEFINE_CONSTRUCTORS (NcfmResNet, ncfm_resnet, NCFM_TYPE_RESNET)
 
 /**
  * ncfm_resnet_get_depth:
@@ -355,12 +277,7 @@ ncfm_resnet_find_param (NcfmResNet *self, const gchar *name)
  *
  * Returns: 10 or 18
  */
-guint
-ncfm_resnet_get_depth (NcfmResNet *self)
-{
-  g_return_val_if_fail (NCFM_IS_RESNET (self), 0);
-  return self->depth;
-}
+NCFM_MODEL_DEFINE_GETTER (guint, NcfmResNet, ncfm_resnet, depth)
 
 /**
  * ncfm_resnet_get_net_width:
@@ -368,12 +285,7 @@ ncfm_resnet_get_depth (NcfmResNet *self)
  *
  * Returns: the channels w of the first stage
  */
-guint
-ncfm_resnet_get_net_width (NcfmResNet *self)
-{
-  g_return_val_if_fail (NCFM_IS_RESNET (self), 0);
-  return self->net_width;
-}
+NCFM_MODEL_DEFINE_GETTER (guint, NcfmResNet, ncfm_resnet, net_width)
 
 /**
  * ncfm_resnet_get_norm:
@@ -381,164 +293,4 @@ ncfm_resnet_get_net_width (NcfmResNet *self)
  *
  * Returns: the normalisation layer
  */
-NcfmNorm
-ncfm_resnet_get_norm (NcfmResNet *self)
-{
-  g_return_val_if_fail (NCFM_IS_RESNET (self), NCFM_NORM_NONE);
-  return self->norm;
-}
-
-/* ---- NcfmModel ---- */
-
-static const gchar *
-get_architecture (NcfmModel *m)
-{
-  (void) m;
-  return "resnet-ap";
-}
-
-static NcfmDevice *
-get_device (NcfmModel *m)
-{
-  return NCFM_RESNET (m)->device;
-}
-
-static void
-get_input_shape (NcfmModel *m, guint *c, guint *h, guint *w)
-{
-  NcfmResNet *self = NCFM_RESNET (m);
-  *c = self->in_channels;
-  *h = self->height;
-  *w = self->width;
-}
-
-static guint
-get_feature_dim (NcfmModel *m)
-{
-  return NCFM_RESNET (m)->feature_dim;
-}
-
-static guint
-get_num_classes (NcfmModel *m)
-{
-  return NCFM_RESNET (m)->num_classes;
-}
-
-static void
-set_training (NcfmModel *m, gboolean training)
-{
-  NCFM_RESNET (m)->training = training;
-}
-
-static gboolean
-get_training (NcfmModel *m)
-{
-  return NCFM_RESNET (m)->training;
-}
-
-static void
-set_frozen (NcfmModel *m, gboolean frozen)
-{
-  NCFM_RESNET (m)->frozen = frozen;
-}
-
-static gboolean
-get_samples_independent (NcfmModel *m)
-{
-  return NCFM_RESNET (m)->norm != NCFM_NORM_BATCH || !NCFM_RESNET (m)->training;
-}
-
-static guint
-get_n_parameters (NcfmModel *m)
-{
-  return NCFM_RESNET (m)->params->len;
-}
-
-static const gchar *
-get_parameter_name (NcfmModel *m, guint index)
-{
-  NcfmResNet *self = NCFM_RESNET (m);
-  return index < self->params->len
-      ? ((NcfmResNetParam *) g_ptr_array_index (self->params, index))->name : NULL;
-}
-
-static NcfmTensor *
-get_parameter (NcfmModel *m, const gchar *name)
-{
-  NcfmResNetParam *p = ncfm_resnet_find_param (NCFM_RESNET (m), name);
-  return p ? p->value : NULL;
-}
-
-static NcfmTensor *
-get_gradient (NcfmModel *m, const gchar *name)
-{
-  NcfmResNetParam *p = ncfm_resnet_find_param (NCFM_RESNET (m), name);
-  return p ? p->grad : NULL;
-}
-
-static void
-reset_parameters (NcfmModel *m, guint64 seed)
-{
-  ncfm_resnet_reset_parameters (NCFM_RESNET (m), seed);
-}
-
-static NcfmModel *
-new_like (NcfmModel *m, NcfmDevice *device, guint64 seed, GError **error)
-{
-  NcfmResNet *self = NCFM_RESNET (m);
-  NcfmResNet *copy = ncfm_resnet_new (device, self->in_channels, self->height, self->width,
-      self->num_classes, self->depth, self->net_width, self->norm, seed, error);
-  if (copy)
-    copy->training = self->training;
-  return copy ? NCFM_MODEL (copy) : NULL;
-}
-
-static gboolean
-forward (NcfmModel *m, NcfmTensor *images, NcfmActivations *activations, GError **error)
-{
-  return ncfm_resnet_forward (NCFM_RESNET (m), images, activations, error);
-}
-
-static gboolean
-backward (NcfmModel *m, NcfmActivations *activations, NcfmTensor *grad_features,
-    NcfmTensor *grad_logits, gboolean parameter_gradients, GError **error)
-{
-  return ncfm_resnet_backward (NCFM_RESNET (m), activations, grad_features, grad_logits,
-      parameter_gradients, error);
-}
-
-static NcfmSafetensors *
-to_safetensors (NcfmModel *m)
-{
-  return ncfm_resnet_to_safetensors (NCFM_RESNET (m));
-}
-
-static gboolean
-load_safetensors (NcfmModel *m, NcfmSafetensors *file, GError **error)
-{
-  return ncfm_resnet_load_safetensors (NCFM_RESNET (m), file, error);
-}
-
-static void
-ncfm_resnet_model_iface_init (NcfmModelInterface *iface)
-{
-  iface->get_architecture = get_architecture;
-  iface->get_device = get_device;
-  iface->get_input_shape = get_input_shape;
-  iface->get_feature_dim = get_feature_dim;
-  iface->get_num_classes = get_num_classes;
-  iface->set_training = set_training;
-  iface->get_training = get_training;
-  iface->set_frozen = set_frozen;
-  iface->get_samples_independent = get_samples_independent;
-  iface->get_n_parameters = get_n_parameters;
-  iface->get_parameter_name = get_parameter_name;
-  iface->get_parameter = get_parameter;
-  iface->get_gradient = get_gradient;
-  iface->reset_parameters = reset_parameters;
-  iface->new_like = new_like;
-  iface->forward = forward;
-  iface->backward = backward;
-  iface->to_safetensors = to_safetensors;
-  iface->load_safetensors = load_safetensors;
-}
+NCFM_MODEL_DEFINE_GETTER (NcfmNorm, NcfmResNet, ncfm_resnet, norm)

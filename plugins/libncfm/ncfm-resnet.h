@@ -3,14 +3,13 @@
 #define NCFM_RESNET_H
 
 #include <glib-object.h>
-#include "ncfm-convnet.h"
 #include "ncfm-model.h"
 #include "ncfm-safetensors.h"
 
 G_BEGIN_DECLS
 
 #define NCFM_TYPE_RESNET (ncfm_resnet_get_type ())
-G_DECLARE_FINAL_TYPE (NcfmResNet, ncfm_resnet, NCFM, RESNET, GObject)
+G_DECLARE_FINAL_TYPE (NcfmResNet, ncfm_resnet, NCFM, RESNET, NcfmModel)
 
 NcfmResNet *ncfm_resnet_new (NcfmDevice *device, guint in_channels, guint height, guint width,
     guint num_classes, guint depth, guint net_width, NcfmNorm norm, guint64 seed,

@@ -383,7 +383,7 @@ check_pool_blend (const gchar *element, GType type)
   g_autofree gchar *props = g_strdup_printf ("width=4 pool=%s seed=1", tmp_dir);
   GstHarness *h = start_element (element, props, B, C, SIDE);
   gboolean seen[2] = { FALSE, FALSE };
-  GObject *prev = NULL;
+  GObject *prev = NULL;   /* a reference: a freed model's address can be reused */
   for (guint i = 0; i < 8; i++) {
     GstBuffer *out = push_pull (h, i);
     NcfmModelMeta *m = model_meta_of (out, type);
@@ -391,13 +391,14 @@ check_pool_blend (const gchar *element, GType type)
     fail_unless (m->pool_lambda > 0.0 && m->pool_lambda < 1.0);
     fail_unless (m->model != prev && m->trained != NULL && m->trained != m->model);
     fail_unless (G_OBJECT_TYPE (m->trained) == type);
-    prev = m->model;
+    g_set_object (&prev, m->model);
     seen[m->pool_member] = TRUE;
     check_blend (m->model, m->pool_member, m->pool_lambda);
     check_blend (m->trained, m->pool_member, 0.0);
     gst_buffer_unref (out);
   }
   fail_unless (seen[0] && seen[1]);
+  g_clear_object (&prev);
   gst_harness_teardown (h);
 
   /* blend off: the trained member itself */

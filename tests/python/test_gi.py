@@ -182,6 +182,20 @@ def nan_weights_refused():
             assert f"{path}: tensor '{name}' has a NaN at element 17" in e.message, e.message
 
 
+@test
+def model_registry():
+    """Architectures by name from Python: the registry's list, a model built
+    by name is the subclass, and an unknown name is an error naming it."""
+    names = Ncfm.Model.list_architectures()
+    assert names[:2] == ['convnet', 'resnet-ap'], names
+    assert Ncfm.Model.lookup_architecture('resnet-ap') == Ncfm.ResNet.__gtype__
+    dev = Ncfm.Device.new('cpu')
+    net = Ncfm.Model.new_for_architecture('convnet', dev, 1, 8, 8, 10, 1, 4, Ncfm.Norm.INSTANCE, 0)
+    assert isinstance(net, Ncfm.ConvNet) and net.get_architecture() == 'convnet'
+    assert net.get_depth() == 1 and net.get_net_width() == 4
+    raises(lambda: Ncfm.Model.lookup_architecture('vit-b16'), "'vit-b16'", 'convnet, resnet-ap')
+
+
 def raises(call, *words):
     """call() must raise GLib.Error whose message names every word."""
     try:
