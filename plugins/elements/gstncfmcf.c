@@ -211,7 +211,6 @@ ensure_sampler (GstNcfmCF *self, NcfmDevice *dev, guint dim)
         ("properties num-freqs, sampler, sigma; feature dimension %u", dim));
     return FALSE;
   }
-  ncfm_cf_sampler_attach_lock (sampler);
   self->sampler = g_steal_pointer (&sampler);
   GST_INFO_OBJECT (self, "%s sampler: M %u, d %u, seed %" G_GUINT64_FORMAT " on %s",
       ncfm_sampler_kind_to_string (self->sampler_kind), self->num_freqs, dim, self->seed,
@@ -223,17 +222,16 @@ ensure_sampler (GstNcfmCF *self, NcfmDevice *dev, guint dim)
 static NcfmTensor *
 draw_frequencies (GstNcfmCF *self, NcfmTensor **noise, GError **error)
 {
-  GMutex *lock = ncfm_cf_sampler_get_lock (self->sampler);
   NcfmTensor *t = NULL;
   *noise = NULL;
-  g_mutex_lock (lock);
+  ncfm_sampler_lock (self->sampler);
   if (self->noise_source) {
     *noise = ncfm_sampler_sample (self->noise_source, error);
     t = *noise ? ncfm_sampler_sample_distinct (self->sampler, *noise, error) : NULL;
   } else {
     t = ncfm_sampler_sample_distinct (self->sampler, NULL, error);
   }
-  g_mutex_unlock (lock);
+  ncfm_sampler_unlock (self->sampler);
   if (!t)
     g_clear_object (noise);
   return t;

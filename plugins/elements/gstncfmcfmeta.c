@@ -11,7 +11,6 @@
  */
 #include "gstncfmcfmeta.h"
 
-#define SAMPLER_LOCK_KEY "gst-ncfm-cf-sampler-lock"
 
 static gboolean
 ncfm_cf_meta_init (GstMeta *meta, gpointer params, GstBuffer *buffer)
@@ -144,59 +143,18 @@ gst_buffer_add_ncfm_cf_meta (GstBuffer *buffer, NcfmSampler *sampler, NcfmTensor
   return self;
 }
 
-static void
-free_mutex (gpointer data)
-{
-  g_mutex_clear (data);
-  g_free (data);
-}
-
-/**
- * ncfm_cf_sampler_attach_lock:
- * @sampler: a sampler no other thread sees yet
- *
- * Gives @sampler the lock that ncfm_cf_meta_lock_sampler() takes (once,
- * before the sampler is shared; ncfmcf does this when it creates one).
- */
-void
-ncfm_cf_sampler_attach_lock (NcfmSampler *sampler)
-{
-  g_return_if_fail (NCFM_IS_SAMPLER (sampler));
-  if (g_object_get_data (G_OBJECT (sampler), SAMPLER_LOCK_KEY))
-    return;
-  GMutex *lock = g_new (GMutex, 1);
-  g_mutex_init (lock);
-  g_object_set_data_full (G_OBJECT (sampler), SAMPLER_LOCK_KEY, lock, free_mutex);
-}
-
-/**
- * ncfm_cf_sampler_get_lock:
- * @sampler: a sampler
- *
- * Returns: (transfer none) (nullable): the lock serialising calls on
- *   @sampler, %NULL if ncfm_cf_sampler_attach_lock() was never called
- */
-GMutex *
-ncfm_cf_sampler_get_lock (NcfmSampler *sampler)
-{
-  g_return_val_if_fail (NCFM_IS_SAMPLER (sampler), NULL);
-  return g_object_get_data (G_OBJECT (sampler), SAMPLER_LOCK_KEY);
-}
-
 /**
  * ncfm_cf_meta_lock_sampler:
  * @meta: a CF meta
  *
- * Locks @meta's sampler against the element's draws (and other users).
- * Not recursive.
+ * Holds @meta's sampler's own lock (ncfm_sampler_lock()) across several
+ * calls; every single call on the sampler takes it anyway.
  */
 void
 ncfm_cf_meta_lock_sampler (NcfmCFMeta *meta)
 {
   g_return_if_fail (meta != NULL);
-  GMutex *lock = ncfm_cf_sampler_get_lock (meta->sampler);
-  if (lock)
-    g_mutex_lock (lock);
+  ncfm_sampler_lock (meta->sampler);
 }
 
 /**
@@ -209,7 +167,5 @@ void
 ncfm_cf_meta_unlock_sampler (NcfmCFMeta *meta)
 {
   g_return_if_fail (meta != NULL);
-  GMutex *lock = ncfm_cf_sampler_get_lock (meta->sampler);
-  if (lock)
-    g_mutex_unlock (lock);
+  ncfm_sampler_unlock (meta->sampler);
 }

@@ -19,6 +19,11 @@
  * the distiller has sent back dL/dt of the previous ones.  A draw made
  * before an ascent step is taken back with the current weights and its own
  * activations (stale by the steps in between, as in pipelined training).
+ * Thread-safety: the sampler is shared by the thread that draws (ncfmcf)
+ * and the one that takes gradients back (ncfmdistill).  Every call that
+ * reads or changes its state holds the sampler's own recursive lock;
+ * ncfm_sampler_lock() holds it across several calls.  Take the device lock
+ * (if any) before this one, never the other way round.
  * Parameter names are those of an nn.Sequential called `net`
  * (`net.0.weight`, `net.1.running_mean`, ..., `net.7.bias`).
  *
@@ -69,6 +74,7 @@ struct _NcfmSampler {
   Param params[N_PARAMS];       /* learned only; block b at [6 b, 6 b + 6) */
   NcfmTensor *grad_a, *grad_b, *grad_tmp;
   guint64 epoch;                /* grows when a saved state is loaded */
+  GRecMutex lock;               /* every public call that reads or writes the state */
 };
 
 /* A draw: attached to its t, freed with it. */
@@ -79,6 +85,10 @@ typedef struct {
 } Draw;
 
 G_DEFINE_FINAL_TYPE (NcfmSampler, ncfm_sampler, G_TYPE_OBJECT)
+
+/* Holds the sampler's lock to the end of the scope. */
+#define SAMPLER_LOCKED(s) \
+  g_autoptr (GRecMutexLocker) locker G_GNUC_UNUSED = g_rec_mutex_locker_new (&(s)->lock)
 
 static const gchar *kind_names[] = { "gaussian", "learned" };
 
@@ -126,6 +136,7 @@ ncfm_sampler_finalize (GObject *object)
   g_clear_object (&self->grad_b);
   g_clear_object (&self->grad_tmp);
   g_clear_object (&self->device);
+  g_rec_mutex_clear (&self->lock);
   G_OBJECT_CLASS (ncfm_sampler_parent_class)->finalize (object);
 }
 
@@ -138,7 +149,7 @@ ncfm_sampler_class_init (NcfmSamplerClass *klass)
 static void
 ncfm_sampler_init (NcfmSampler *self)
 {
-  (void) self;
+  g_rec_mutex_init (&self->lock);
   self->lr = DEFAULT_LR;
   self->momentum = DEFAULT_MOMENTUM;
   self->weight_decay = DEFAULT_WEIGHT_DECAY;
@@ -447,6 +458,7 @@ NcfmTensor *
 ncfm_sampler_sample (NcfmSampler *self, GError **error)
 {
   g_return_val_if_fail (NCFM_IS_SAMPLER (self), NULL);
+  SAMPLER_LOCKED (self);
   return draw (self, NULL, FALSE, error);
 }
 
@@ -469,6 +481,7 @@ NcfmTensor *
 ncfm_sampler_sample_with_noise (NcfmSampler *self, NcfmTensor *noise, GError **error)
 {
   g_return_val_if_fail (NCFM_IS_SAMPLER (self) && NCFM_IS_TENSOR (noise), NULL);
+  SAMPLER_LOCKED (self);
   return draw (self, noise, FALSE, error);
 }
 
@@ -499,6 +512,7 @@ ncfm_sampler_sample_distinct (NcfmSampler *self, NcfmTensor *noise, GError **err
 {
   g_return_val_if_fail (NCFM_IS_SAMPLER (self), NULL);
   g_return_val_if_fail (noise == NULL || NCFM_IS_TENSOR (noise), NULL);
+  SAMPLER_LOCKED (self);
   return draw (self, noise, TRUE, error);
 }
 
@@ -534,6 +548,7 @@ ncfm_sampler_backward (NcfmSampler *self, NcfmTensor *t, NcfmTensor *grad_t, GEr
 {
   g_return_val_if_fail (NCFM_IS_SAMPLER (self) && NCFM_IS_TENSOR (t), FALSE);
   g_return_val_if_fail (NCFM_IS_TENSOR (grad_t), FALSE);
+  SAMPLER_LOCKED (self);
   Draw *rec = find_draw (self, t);
   if (!rec) {
     g_set_error (error, NCFM_ERROR, NCFM_ERROR_ARGUMENT,
@@ -594,6 +609,7 @@ void
 ncfm_sampler_ascent_step (NcfmSampler *self)
 {
   g_return_if_fail (NCFM_IS_SAMPLER (self));
+  SAMPLER_LOCKED (self);
   if (self->kind == NCFM_SAMPLER_GAUSSIAN)
     return;
   NcfmBackend *be = backend (self);
@@ -621,6 +637,7 @@ void
 ncfm_sampler_zero_grad (NcfmSampler *self)
 {
   g_return_if_fail (NCFM_IS_SAMPLER (self));
+  SAMPLER_LOCKED (self);
   for (guint i = 0; i < N_PARAMS; i++)
     if (self->params[i].grad)
       ncfm_tensor_fill (self->params[i].grad, 0.0f, NULL);
@@ -642,6 +659,7 @@ ncfm_sampler_set_optimizer (NcfmSampler *self, gfloat lr, gfloat momentum, gfloa
     GError **error)
 {
   g_return_val_if_fail (NCFM_IS_SAMPLER (self), FALSE);
+  SAMPLER_LOCKED (self);
   if (!(lr >= 0.0f && lr <= 1000.0f) || !(momentum >= 0.0f && momentum <= 1.0f)
       || !(weight_decay >= 0.0f && weight_decay <= 1.0f)) {
     g_set_error (error, NCFM_ERROR, NCFM_ERROR_ARGUMENT, "sampler: learning rate %g (0 .. 1000), "
@@ -666,6 +684,7 @@ void
 ncfm_sampler_get_optimizer (NcfmSampler *self, gfloat *lr, gfloat *momentum, gfloat *weight_decay)
 {
   g_return_if_fail (NCFM_IS_SAMPLER (self));
+  SAMPLER_LOCKED (self);
   if (lr)
     *lr = self->lr;
   if (momentum)
@@ -723,6 +742,7 @@ void
 ncfm_sampler_save (NcfmSampler *self, NcfmSafetensors *file, const gchar *prefix)
 {
   g_return_if_fail (NCFM_IS_SAMPLER (self) && NCFM_IS_SAFETENSORS (file));
+  SAMPLER_LOCKED (self);
   prefix = prefix ? prefix : "";
   for (guint i = 0; self->kind == NCFM_SAMPLER_LEARNED && i < N_PARAMS; i++) {
     Param *p = &self->params[i];
@@ -903,6 +923,7 @@ ncfm_sampler_load_state (NcfmSampler *self, NcfmSafetensors *file, const gchar *
     GError **error)
 {
   g_return_val_if_fail (NCFM_IS_SAMPLER (self) && NCFM_IS_SAFETENSORS (file), FALSE);
+  SAMPLER_LOCKED (self);
   g_autoptr (NcfmSampler) saved = ncfm_sampler_new_from_safetensors (self->device, file, prefix,
       error);
   if (!saved)
@@ -1049,6 +1070,7 @@ guint64
 ncfm_sampler_get_offset (NcfmSampler *self)
 {
   g_return_val_if_fail (NCFM_IS_SAMPLER (self), 0);
+  SAMPLER_LOCKED (self);
   return self->offset;
 }
 
@@ -1062,6 +1084,7 @@ guint64
 ncfm_sampler_get_step (NcfmSampler *self)
 {
   g_return_val_if_fail (NCFM_IS_SAMPLER (self), 0);
+  SAMPLER_LOCKED (self);
   return self->step;
 }
 
@@ -1132,4 +1155,32 @@ ncfm_sampler_get_gradient (NcfmSampler *self, const gchar *name)
   g_return_val_if_fail (NCFM_IS_SAMPLER (self), NULL);
   Param *p = find_param (self, name);
   return p ? p->grad : NULL;
+}
+
+/**
+ * ncfm_sampler_lock:
+ * @self: a #NcfmSampler
+ *
+ * Holds the sampler's recursive lock, which every call on it takes
+ * anyway, across several calls (a draw and its noise, a consistent save).
+ * Take the device lock first if you need both.
+ */
+void
+ncfm_sampler_lock (NcfmSampler *self)
+{
+  g_return_if_fail (NCFM_IS_SAMPLER (self));
+  g_rec_mutex_lock (&self->lock);
+}
+
+/**
+ * ncfm_sampler_unlock:
+ * @self: a #NcfmSampler
+ *
+ * Undoes ncfm_sampler_lock().
+ */
+void
+ncfm_sampler_unlock (NcfmSampler *self)
+{
+  g_return_if_fail (NCFM_IS_SAMPLER (self));
+  g_rec_mutex_unlock (&self->lock);
 }

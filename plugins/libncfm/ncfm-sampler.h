@@ -47,6 +47,8 @@ gboolean ncfm_sampler_backward (NcfmSampler *self, NcfmTensor *t, NcfmTensor *gr
     GError **error);
 void ncfm_sampler_ascent_step (NcfmSampler *self);
 void ncfm_sampler_zero_grad (NcfmSampler *self);
+void ncfm_sampler_lock (NcfmSampler *self);
+void ncfm_sampler_unlock (NcfmSampler *self);
 
 gboolean ncfm_sampler_set_optimizer (NcfmSampler *self, gfloat lr, gfloat momentum,
     gfloat weight_decay, GError **error);

@@ -22,5 +22,6 @@
 #include "ncfm-reservoir.h"
 #include "ncfm-labeller.h"
 #include "ncfm-ops.h"
+#include "ncfm-distiller.h"
 
 #endif

@@ -236,15 +236,15 @@ def synset_validate_nan():
     img_ok[1, 0, 2, 3] = 0.25
     ok = Ncfm.Safetensors.load_from_bytes(st.serialize(), 'ok')
     ok.set('images', Ncfm.DType.F32, list(img.shape), img_ok.tobytes())
-    assert Ncfm.synset_validate(ok, 'ok.safetensors')
+    assert Ncfm.Synset.validate(ok, 'ok.safetensors')
     with tempfile.TemporaryDirectory() as d:
         path = os.path.join(d, 'nan.safetensors')
         assert st.save(path)
         try:
-            Ncfm.synset_file_validate(path)
+            Ncfm.Synset.file_validate(path)
             raise AssertionError('NaN set accepted')
         except GLib.Error as e:
-            assert e.matches(Ncfm.synset_error_quark(), Ncfm.SynsetError.VALUE), e.message
+            assert e.matches(Ncfm.Synset.error_quark(), Ncfm.SynsetError.VALUE), e.message
             assert path in e.message and 'images' in e.message and 'class 1' in e.message, e.message
 
 
