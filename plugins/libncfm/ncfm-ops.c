@@ -375,3 +375,21 @@ ncfm_tensor_ensure_f32 (NcfmDevice *device, NcfmTensor **tensor, const gint64 *s
   *tensor = ncfm_tensor_new (device, NCFM_DTYPE_F32, shape, n_dims, error);
   return *tensor != NULL;
 }
+
+/**
+ * ncfm_derive_seed:
+ * @seed: a seed property (ncfmaugment's, an extractor's)
+ * @index: what the stream is for: a buffer offset, a model rotation
+ *
+ * The seed of stream @index of @seed, ncfm_mix64 (@seed ^ ncfm_mix64 (@index)):
+ * how ncfmaugment seeds the draw of buffer @index and an extractor the
+ * random model of rotation @index.  Code that reproduces a pipeline (from
+ * Python too) calls this to get the same streams.
+ *
+ * Returns: the derived seed
+ */
+guint64
+ncfm_derive_seed (guint64 seed, guint64 index)
+{
+  return ncfm_mix64 (seed ^ ncfm_mix64 (index));
+}
