@@ -80,6 +80,11 @@ gchar *gst_ncfm_distill_class_names_json (NcfmDataset *ds);
 gboolean gst_ncfm_distill_meta_uint (NcfmSafetensors *st, const gchar *key, guint64 *out);
 gchar *gst_ncfm_distill_dataset_path (const gchar *location);
 
+/* gstncfmdistill-props.c */
+void gst_ncfm_distill_install_properties (GObjectClass *gobject_class);
+void gst_ncfm_distill_init_properties (GstNcfmDistill *self);
+gchar *gst_ncfm_distill_copy_properties (GstNcfmDistill *self);
+
 /* gstncfmdistill-lock.c */
 NcfmFileLock *gst_ncfm_distill_claim_location (GstNcfmDistill *self);
 
