@@ -57,13 +57,14 @@ while not a.max_steps or step < a.max_steps:
     d = features.get_dim(1)
     # ncfmcf: t and the real per-class CF statistics at t
     sampler = sampler or Ncfm.Sampler.new_gaussian(dev, a.num_freqs, d, 1.0, 0)
-    t = sampler.sample_distinct(None)
+    draw = sampler.draw(None, True)
+    t = draw.get_t()
     stats = Ncfm.CFStats.new(dev, k, t.get_dim(0), d, True)
     stats.accumulate(features, labels, t)
     # ncfmdistill: a step on every class of the batch
     for cls in (i for i in range(k) if stats.get_count(i) > 0):
-        distiller.step_class(cls, stats, t, sampler, features, labels, model, None, params)
-    distiller.end_step(sampler)
+        distiller.step_class(cls, stats, draw, features, labels, model, None, params)
+    distiller.end_step()
     step += 1
 
 synset.save(a.out, None)

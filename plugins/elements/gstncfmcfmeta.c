@@ -31,6 +31,7 @@ ncfm_cf_meta_init (GstMeta *meta, gpointer params, GstBuffer *buffer)
   self->normalize = FALSE;
   self->sampler = NULL;
   self->draw = 0;
+  self->freq_draw = NULL;
   return TRUE;
 }
 
@@ -45,6 +46,7 @@ ncfm_cf_meta_free (GstMeta *meta, GstBuffer *buffer)
   g_clear_object (&self->features);
   g_clear_object (&self->labels);
   g_clear_object (&self->sampler);
+  g_clear_object (&self->freq_draw);
   g_clear_pointer (&self->class_ids, g_free);
 }
 
@@ -57,8 +59,8 @@ ncfm_cf_meta_transform (GstBuffer *dest, GstMeta *meta, GstBuffer *buffer, GQuar
   (void) type;
   (void) data;
   /* everything but the sampler is immutable, and the sampler is shared on purpose */
-  NcfmCFMeta *copy = gst_buffer_add_ncfm_cf_meta (dest, src->sampler, src->t, src->noise,
-      src->stats, src->features, src->labels);
+  NcfmCFMeta *copy = gst_buffer_add_ncfm_cf_meta (dest, src->freq_draw, src->stats,
+      src->features, src->labels);
   if (!copy)
     return FALSE;
   copy->draw = src->draw;
@@ -102,33 +104,34 @@ ncfm_cf_meta_get_info (void)
 /**
  * gst_buffer_add_ncfm_cf_meta:
  * @buffer: a writable buffer
- * @sampler: the sampler that drew @t (a reference is taken)
- * @t: the frequencies F32 [M, d] (a reference is taken)
- * @noise: (nullable): the learned sampler's noise behind @t
- * @stats: the real CF statistics at @t (a reference is taken)
+ * @freq_draw: the frequency draw: t, its noise and its sampler (a reference
+ *   is taken)
+ * @stats: the real CF statistics at its t (a reference is taken)
  * @features: the real features F32 [B, d]
  * @labels: the labels I32 [B]
  *
- * Adds a meta of draw 0; K, M, d, the normalisation and the class ids come
+ * Adds a meta whose draw is the draw's index; K, M, d, the normalisation and the class ids come
  * from @stats (a class is present when its count is positive).
  *
  * Returns: (transfer none): the meta
  */
 NcfmCFMeta *
-gst_buffer_add_ncfm_cf_meta (GstBuffer *buffer, NcfmSampler *sampler, NcfmTensor *t,
-    NcfmTensor *noise, NcfmCFStats *stats, NcfmTensor *features, NcfmTensor *labels)
+gst_buffer_add_ncfm_cf_meta (GstBuffer *buffer, NcfmFreqDraw *freq_draw, NcfmCFStats *stats,
+    NcfmTensor *features, NcfmTensor *labels)
 {
   g_return_val_if_fail (GST_IS_BUFFER (buffer), NULL);
-  g_return_val_if_fail (NCFM_IS_SAMPLER (sampler) && NCFM_IS_TENSOR (t), NULL);
-  g_return_val_if_fail (noise == NULL || NCFM_IS_TENSOR (noise), NULL);
+  g_return_val_if_fail (NCFM_IS_FREQ_DRAW (freq_draw), NULL);
   g_return_val_if_fail (NCFM_IS_CF_STATS (stats), NULL);
   g_return_val_if_fail (NCFM_IS_TENSOR (features) && NCFM_IS_TENSOR (labels), NULL);
   NcfmCFMeta *self = (NcfmCFMeta *) gst_buffer_add_meta (buffer, NCFM_CF_META_INFO, NULL);
   if (!self)
     return NULL;
-  self->sampler = g_object_ref (sampler);
-  self->t = g_object_ref (t);
+  NcfmTensor *noise = ncfm_freq_draw_get_noise (freq_draw);
+  self->freq_draw = g_object_ref (freq_draw);
+  self->sampler = ncfm_freq_draw_dup_sampler (freq_draw);
+  self->t = g_object_ref (ncfm_freq_draw_get_t (freq_draw));
   self->noise = noise ? g_object_ref (noise) : NULL;
+  self->draw = ncfm_freq_draw_get_index (freq_draw);
   self->stats = g_object_ref (stats);
   self->features = g_object_ref (features);
   self->labels = g_object_ref (labels);

@@ -454,8 +454,8 @@ step_classes (GstNcfmDistill *self, GstBuffer *buf, NcfmCFMeta *cf, NcfmModelMet
     gboolean skipped = FALSE;
     if (c >= self->k)
       continue;
-    if (!ncfm_distiller_step_class (self->distiller, c, cf->stats, cf->t, cf->sampler,
-            cf->features, cf->labels, NCFM_MODEL (mm->model), trained, params, &loss, &skipped,
+    if (!ncfm_distiller_step_class (self->distiller, c, cf->stats, cf->freq_draw, cf->features,
+            cf->labels, NCFM_MODEL (mm->model), trained, params, &loss, &skipped,
             &error)) {
       GST_ELEMENT_ERROR (self, STREAM, FAILED, ("Distillation step on class %u failed: %s", c,
               error->message), (NULL));
@@ -472,7 +472,7 @@ step_classes (GstNcfmDistill *self, GstBuffer *buf, NcfmCFMeta *cf, NcfmModelMet
   }
   if (learned_sampler (self, cf) && self->psi != cf->sampler)
     g_set_object (&self->psi, cf->sampler);
-  ncfm_distiller_end_step (self->distiller, cf->sampler);
+  ncfm_distiller_end_step (self->distiller);
   return TRUE;
 }
 

@@ -42,7 +42,7 @@ struct _NcfmDistiller {
   NcfmTensor *xn, *xa, *gx;    /* the class step's image-sized scratch */
   NcfmActivations *dec_work, *acts, *aug_work, *calib_acts;
   NcfmTensor *calib_probs, *calib_loss, *calib_dlogits;
-  gboolean psi_pending;        /* dL/dt went to the sampler since the last end_step */
+  NcfmSampler *psi_pending;    /* the sampler dL/dt went to since the last end_step */
   guint64 nonfinite_steps;
   guint nonfinite_run;
 };
@@ -54,6 +54,7 @@ ncfm_distiller_finalize (GObject *object)
 {
   NcfmDistiller *self = NCFM_DISTILLER (object);
   g_clear_object (&self->synset);
+  g_clear_object (&self->psi_pending);
   g_clear_object (&self->device);
   g_clear_object (&self->ncfd);
   g_clear_object (&self->dec_labels);
@@ -226,7 +227,7 @@ ensure_labels (NcfmDistiller *self, guint c, gint64 n, GError **error)
 /* dL/dt of the class (real part added) to the learned sampler; *skipped when
  * it is not finite. */
 static gboolean
-psi_backward (NcfmDistiller *self, NcfmSampler *sampler, NcfmTensor *t,
+psi_backward (NcfmDistiller *self, NcfmSampler *sampler, NcfmFreqDraw *draw,
     NcfmTensor *real_features, NcfmTensor *real_labels, guint c, gboolean *skipped,
     GError **error)
 {
@@ -237,10 +238,11 @@ psi_backward (NcfmDistiller *self, NcfmSampler *sampler, NcfmTensor *t,
   if (*skipped)
     return TRUE;
   g_autoptr (GError) perr = NULL;
-  if (ncfm_sampler_backward (sampler, t, grad_t, &perr))
-    self->psi_pending = TRUE;
+  if (ncfm_sampler_backward (sampler, draw, grad_t, &perr))
+    g_set_object (&self->psi_pending, sampler);
   else
-    g_debug ("not training the sampler on this draw (class %u): %s", c, perr->message);
+    g_debug ("not training the sampler on draw %" G_GUINT64_FORMAT " (class %u): %s",
+        ncfm_freq_draw_get_index (draw), c, perr->message);
   return TRUE;
 }
 
@@ -286,9 +288,8 @@ forward (NcfmDistiller *self, guint c, NcfmModel *model, NcfmAugmentParams *para
  * @self: a #NcfmDistiller
  * @c: the class
  * @stats: the real per-class CF statistics of the batch at @t
- * @t: the batch's frequencies, F32 [M', d]
- * @sampler: (nullable): the sampler that drew @t; a learned one gets dL/dt
- *   (NCFD only)
+ * @draw: the batch's frequency draw (t, F32 [M', d]); a learned sampler's
+ *   gets dL/dt (NCFD only)
  * @real_features: the batch's real features F32 [B, d] (for the real part of dL/dt)
  * @real_labels: their labels, I32 [B]
  * @model: the feature extractor the real features came from
@@ -307,13 +308,15 @@ forward (NcfmDistiller *self, guint c, NcfmModel *model, NcfmAugmentParams *para
  * Returns: %TRUE on success (also for a skipped step); %FALSE on an error
  */
 gboolean
-ncfm_distiller_step_class (NcfmDistiller *self, guint c, NcfmCFStats *stats, NcfmTensor *t,
-    NcfmSampler *sampler, NcfmTensor *real_features, NcfmTensor *real_labels, NcfmModel *model,
+ncfm_distiller_step_class (NcfmDistiller *self, guint c, NcfmCFStats *stats,
+    NcfmFreqDraw *draw, NcfmTensor *real_features, NcfmTensor *real_labels, NcfmModel *model,
     NcfmModel *trained, NcfmAugmentParams *params, gdouble *loss, gboolean *skipped,
     GError **error)
 {
   g_return_val_if_fail (NCFM_IS_DISTILLER (self) && NCFM_IS_CF_STATS (stats), FALSE);
-  g_return_val_if_fail (NCFM_IS_TENSOR (t) && NCFM_IS_MODEL (model), FALSE);
+  g_return_val_if_fail (NCFM_IS_FREQ_DRAW (draw) && NCFM_IS_MODEL (model), FALSE);
+  NcfmTensor *t = ncfm_freq_draw_get_t (draw);
+  g_autoptr (NcfmSampler) sampler = ncfm_freq_draw_dup_sampler (draw);
   g_return_val_if_fail (loss && skipped, FALSE);
   const gboolean learned = self->metric == NCFM_METRIC_NCFD && sampler
       && ncfm_sampler_get_kind (sampler) == NCFM_SAMPLER_LEARNED;
@@ -357,7 +360,8 @@ ncfm_distiller_step_class (NcfmDistiller *self, guint c, NcfmCFStats *stats, Ncf
   *skipped = !ncfm_tensor_check_finite (g, "class step", "image gradient", NULL);
   if (*skipped)
     goto skip;
-  if (learned && !psi_backward (self, sampler, t, real_features, real_labels, c, skipped, error))
+  if (learned && !psi_backward (self, sampler, draw, real_features, real_labels, c, skipped,
+          error))
     return FALSE;
   if (*skipped)
     goto skip;
@@ -375,21 +379,20 @@ skip:
 /**
  * ncfm_distiller_end_step:
  * @self: a #NcfmDistiller
- * @sampler: (nullable): the batch's sampler
  *
- * Ends the batch's step: when a class step sent dL/dt to @sampler, its
- * one ascent step; then the set's step count grows by one.
+ * Ends the batch's step: when a class step sent dL/dt to a learned sampler,
+ * its one ascent step; then the set's step count grows by one.
  *
  * Returns: whether the sampler took a step
  */
 gboolean
-ncfm_distiller_end_step (NcfmDistiller *self, NcfmSampler *sampler)
+ncfm_distiller_end_step (NcfmDistiller *self)
 {
   g_return_val_if_fail (NCFM_IS_DISTILLER (self), FALSE);
-  const gboolean stepped = self->psi_pending && sampler;
+  const gboolean stepped = self->psi_pending != NULL;
   if (stepped)
-    ncfm_sampler_ascent_step (sampler);
-  self->psi_pending = FALSE;
+    ncfm_sampler_ascent_step (self->psi_pending);
+  g_clear_object (&self->psi_pending);
   ncfm_synset_set_step (self->synset, ncfm_synset_get_step (self->synset) + 1);
   return stepped;
 }

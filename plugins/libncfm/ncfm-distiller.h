@@ -21,10 +21,10 @@ void ncfm_distiller_set_optimizer (NcfmDistiller *self, gfloat lr, gfloat weight
 void ncfm_distiller_set_calibration (NcfmDistiller *self, gfloat calib);
 NcfmSynset *ncfm_distiller_get_synset (NcfmDistiller *self);
 gboolean ncfm_distiller_step_class (NcfmDistiller *self, guint c, NcfmCFStats *stats,
-    NcfmTensor *t, NcfmSampler *sampler, NcfmTensor *real_features, NcfmTensor *real_labels,
+    NcfmFreqDraw *draw, NcfmTensor *real_features, NcfmTensor *real_labels,
     NcfmModel *model, NcfmModel *trained, NcfmAugmentParams *params, gdouble *loss,
     gboolean *skipped, GError **error);
-gboolean ncfm_distiller_end_step (NcfmDistiller *self, NcfmSampler *sampler);
+gboolean ncfm_distiller_end_step (NcfmDistiller *self);
 guint64 ncfm_distiller_get_nonfinite_steps (NcfmDistiller *self);
 guint ncfm_distiller_get_nonfinite_run (NcfmDistiller *self);
 

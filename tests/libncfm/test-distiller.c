@@ -97,8 +97,9 @@ distill_step (Fixture *f, NcfmDistiller *d, NcfmSampler *psi, guint step, gboole
   g_autoptr (GError) error = NULL;
   g_autoptr (NcfmTensor) features = NULL, labels = NULL;
   real_batch (f, step, poison, &features, &labels);
-  g_autoptr (NcfmTensor) t = ncfm_sampler_sample_distinct (psi, NULL, &error);
+  g_autoptr (NcfmFreqDraw) draw = ncfm_sampler_draw (psi, NULL, TRUE, &error);
   g_assert_no_error (error);
+  NcfmTensor *t = ncfm_freq_draw_get_t (draw);
   g_autoptr (NcfmCFStats) stats = ncfm_cf_stats_new (f->dev, K,
       (guint) ncfm_tensor_get_dim (t, 0), f->dim, FALSE, &error);
   g_assert_no_error (error);
@@ -107,13 +108,13 @@ distill_step (Fixture *f, NcfmDistiller *d, NcfmSampler *psi, guint step, gboole
   for (guint c = 0; c < K; c++) {
     gdouble loss = 0.0;
     gboolean skipped = FALSE;
-    ncfm_distiller_step_class (d, c, stats, t, psi, features, labels, f->model, NULL, NULL,
-        &loss, &skipped, &error);
+    ncfm_distiller_step_class (d, c, stats, draw, features, labels, f->model, NULL, NULL, &loss,
+        &skipped, &error);
     g_assert_no_error (error);
     g_assert_true (skipped || isfinite (loss));
     skipped_n += skipped;
   }
-  ncfm_distiller_end_step (d, psi);
+  ncfm_distiller_end_step (d);
   return skipped_n;
 }
 
@@ -246,7 +247,7 @@ test_nonfinite_skip (void)
 typedef struct {
   NcfmSampler *psi;
   NcfmDevice *dev;
-  GAsyncQueue *draws;     /* t tensors from the drawers to the takers */
+  GAsyncQueue *draws;     /* NcfmFreqDraws from the drawers to the takers */
   gint taken, ascents;
 } Shared;
 
@@ -258,29 +259,30 @@ drawer (gpointer data)
   for (guint i = 0; i < DRAWS_EACH; i++) {
     g_autoptr (GError) error = NULL;
     g_autoptr (NcfmDeviceLocker) held = ncfm_device_locker_new (sh->dev);
-    NcfmTensor *t = ncfm_sampler_sample_distinct (sh->psi, NULL, &error);
+    NcfmFreqDraw *draw = ncfm_sampler_draw (sh->psi, NULL, TRUE, &error);
     g_assert_no_error (error);
-    g_async_queue_push (sh->draws, t);
+    g_async_queue_push (sh->draws, draw);
   }
   return NULL;
 }
 
-/* Takes draws back with dL/dt = 0.01 and steps psi every third one; the t
- * (and its draw record) is freed in this thread. */
+/* Takes draws back with dL/dt = 0.01 and steps psi every third one; the
+ * draw is freed in this thread. */
 static gpointer
 taker (gpointer data)
 {
   Shared *sh = data;
   for (guint i = 0; i < DRAWS_EACH; i++) {
     g_autoptr (GError) error = NULL;
-    g_autoptr (NcfmTensor) t = g_async_queue_pop (sh->draws);
+    g_autoptr (NcfmFreqDraw) draw = g_async_queue_pop (sh->draws);
+    NcfmTensor *t = ncfm_freq_draw_get_t (draw);
     g_autoptr (NcfmDeviceLocker) held = ncfm_device_locker_new (sh->dev);
     guint nd = 0;
     const gint64 *shape = ncfm_tensor_get_shape (t, &nd);
     g_autoptr (NcfmTensor) grad = ncfm_tensor_new (sh->dev, NCFM_DTYPE_F32, shape, nd, &error);
     g_assert_no_error (error);
     g_assert_true (ncfm_tensor_fill (grad, 0.01f, &error));
-    g_assert_true (ncfm_sampler_backward (sh->psi, t, grad, &error));
+    g_assert_true (ncfm_sampler_backward (sh->psi, draw, grad, &error));
     g_assert_no_error (error);
     g_atomic_int_inc (&sh->taken);
     if (i % 3 == 2) {
