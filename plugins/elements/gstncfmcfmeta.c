@@ -5,9 +5,8 @@
  * @short_description: the frequencies, real CF statistics and sampler of a feature batch
  *
  * See #NcfmCFMeta.  API type "NcfmCFMetaAPI" (no tags), meta info
- * "NcfmCFMeta".  The sampler lock is a #GMutex owned by the sampler object
- * (attached as object data by ncfmcf when it creates the sampler), so it
- * lives exactly as long as the sampler.
+ * "NcfmCFMeta".  The sampler locks itself (ncfm_sampler_lock()); the
+ * frequency draw (#NcfmFreqDraw) carries what psi needs to take it back.
  */
 #include "gstncfmcfmeta.h"
 
