@@ -144,12 +144,23 @@ ncfm_ops_channel_affine (NcfmTensor *x, NcfmTensor *y, const gfloat *scale, cons
  *
  * Returns: %TRUE, or %FALSE with @error set
  */
+/* n_channels if x is [N, n_channels, H, W] with at most NCFM_MAX_CHANNELS, else 0. */
+static guint
+channels_if_matching (NcfmTensor *x, guint n_channels)
+{
+  return NCFM_IS_TENSOR (x) && ncfm_tensor_get_n_dims (x) == 4
+      && ncfm_tensor_get_dim (x, 1) == (gint64) n_channels && n_channels <= NCFM_MAX_CHANNELS
+      ? n_channels : 0;
+}
+
 gboolean
 ncfm_ops_normalize (NcfmTensor *x, NcfmTensor *y, const gfloat *mean, const gfloat *std,
     guint n_channels, GError **error)
 {
   gfloat scale[NCFM_MAX_CHANNELS] = { 0 }, shift[NCFM_MAX_CHANNELS] = { 0 };
-  for (guint c = 0; c < n_channels && c < NCFM_MAX_CHANNELS; c++) {
+  /* mean and std are read only when x has n_channels channels: on a
+   * mismatch they may be shorter, and channel_affine reports it */
+  for (guint c = 0; c < channels_if_matching (x, n_channels); c++) {
     scale[c] = 1.0f / std[c];
     shift[c] = -mean[c] / std[c];
   }
@@ -171,7 +182,7 @@ ncfm_ops_normalize_backward (NcfmTensor *grad_y, NcfmTensor *grad_x, const gfloa
     guint n_channels, GError **error)
 {
   gfloat scale[NCFM_MAX_CHANNELS] = { 0 };
-  for (guint c = 0; c < n_channels && c < NCFM_MAX_CHANNELS; c++)
+  for (guint c = 0; c < channels_if_matching (grad_y, n_channels); c++)
     scale[c] = 1.0f / std[c];
   return ncfm_ops_channel_affine (grad_y, grad_x, scale, NULL, n_channels, error);
 }
