@@ -255,7 +255,7 @@ gst_ncfm_augment_transform (GstBaseTransform *trans, GstBuffer *inbuf, GstBuffer
   const guint64 index = GST_BUFFER_OFFSET_IS_VALID (inbuf) ? GST_BUFFER_OFFSET (inbuf)
       : self->counter;
   self->counter++;
-  const guint64 seed = ncfm_mix64 (self->seed_base ^ ncfm_mix64 (index));
+  const guint64 seed = ncfm_derive_seed (self->seed_base, index);
   g_autoptr (NcfmAugmentParams) params = ncfm_augment_draw (self->augment, seed,
       ncfm_tensor_get_dim (x, 0), self->height, self->width, &error);
   if (!params || !ncfm_augment_params_apply (params, x, y, self->work, &error)) {

@@ -211,7 +211,6 @@ ensure_sampler (GstNcfmCF *self, NcfmDevice *dev, guint dim)
         ("properties num-freqs, sampler, sigma; feature dimension %u", dim));
     return FALSE;
   }
-  ncfm_cf_sampler_attach_lock (sampler);
   self->sampler = g_steal_pointer (&sampler);
   GST_INFO_OBJECT (self, "%s sampler: M %u, d %u, seed %" G_GUINT64_FORMAT " on %s",
       ncfm_sampler_kind_to_string (self->sampler_kind), self->num_freqs, dim, self->seed,
@@ -219,24 +218,21 @@ ensure_sampler (GstNcfmCF *self, NcfmDevice *dev, guint dim)
   return TRUE;
 }
 
-/* The next t (and for psi the noise behind it), under the sampler's lock. */
-static NcfmTensor *
-draw_frequencies (GstNcfmCF *self, NcfmTensor **noise, GError **error)
+/* The next draw (for psi from the noise of the noise source), under the
+ * sampler's lock. */
+static NcfmFreqDraw *
+draw_frequencies (GstNcfmCF *self, GError **error)
 {
-  GMutex *lock = ncfm_cf_sampler_get_lock (self->sampler);
-  NcfmTensor *t = NULL;
-  *noise = NULL;
-  g_mutex_lock (lock);
+  NcfmFreqDraw *draw = NULL;
+  ncfm_sampler_lock (self->sampler);
   if (self->noise_source) {
-    *noise = ncfm_sampler_sample (self->noise_source, error);
-    t = *noise ? ncfm_sampler_sample_distinct (self->sampler, *noise, error) : NULL;
+    g_autoptr (NcfmTensor) noise = ncfm_sampler_sample (self->noise_source, error);
+    draw = noise ? ncfm_sampler_draw (self->sampler, noise, TRUE, error) : NULL;
   } else {
-    t = ncfm_sampler_sample_distinct (self->sampler, NULL, error);
+    draw = ncfm_sampler_draw (self->sampler, NULL, TRUE, error);
   }
-  g_mutex_unlock (lock);
-  if (!t)
-    g_clear_object (noise);
-  return t;
+  ncfm_sampler_unlock (self->sampler);
+  return draw;
 }
 
 /* K: num-classes, else the batch meta's. */
@@ -302,8 +298,8 @@ gst_ncfm_cf_transform_ip (GstBaseTransform *trans, GstBuffer *buf)
   if (dim < 1 || dim > G_MAXINT || !ensure_sampler (self, dev, (guint) dim))
     return GST_FLOW_ERROR;
 
-  g_autoptr (NcfmTensor) noise = NULL;
-  g_autoptr (NcfmTensor) t = draw_frequencies (self, &noise, &error);
+  g_autoptr (NcfmFreqDraw) draw = draw_frequencies (self, &error);
+  NcfmTensor *t = draw ? ncfm_freq_draw_get_t (draw) : NULL;
   g_autoptr (NcfmCFStats) stats = t ? ncfm_cf_stats_new (dev, k,
       ncfm_sampler_get_distinct_freqs (self->sampler), (guint) dim, self->normalize, &error) : NULL;
   if (!stats) {
@@ -322,8 +318,7 @@ gst_ncfm_cf_transform_ip (GstBaseTransform *trans, GstBuffer *buf)
   GstMeta *old = gst_buffer_get_meta (buf, NCFM_CF_META_API_TYPE);
   if (old)  /* a second ncfmcf in a row: its statistics replace the first's */
     gst_buffer_remove_meta (buf, old);
-  NcfmCFMeta *meta = gst_buffer_add_ncfm_cf_meta (buf, self->sampler, t, noise, stats, features,
-      labels);
+  NcfmCFMeta *meta = gst_buffer_add_ncfm_cf_meta (buf, draw, stats, features, labels);
   meta->draw = self->n_buffers;
   GST_LOG_OBJECT (self, "buffer %" G_GUINT64_FORMAT ": %" G_GINT64_FORMAT " features, %u of %u "
       "classes present", self->n_buffers, ncfm_tensor_get_dim (features, 0), meta->n_class_ids, k);

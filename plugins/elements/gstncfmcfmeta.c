@@ -5,13 +5,11 @@
  * @short_description: the frequencies, real CF statistics and sampler of a feature batch
  *
  * See #NcfmCFMeta.  API type "NcfmCFMetaAPI" (no tags), meta info
- * "NcfmCFMeta".  The sampler lock is a #GMutex owned by the sampler object
- * (attached as object data by ncfmcf when it creates the sampler), so it
- * lives exactly as long as the sampler.
+ * "NcfmCFMeta".  The sampler locks itself (ncfm_sampler_lock()); the
+ * frequency draw (#NcfmFreqDraw) carries what psi needs to take it back.
  */
 #include "gstncfmcfmeta.h"
 
-#define SAMPLER_LOCK_KEY "gst-ncfm-cf-sampler-lock"
 
 static gboolean
 ncfm_cf_meta_init (GstMeta *meta, gpointer params, GstBuffer *buffer)
@@ -32,6 +30,7 @@ ncfm_cf_meta_init (GstMeta *meta, gpointer params, GstBuffer *buffer)
   self->normalize = FALSE;
   self->sampler = NULL;
   self->draw = 0;
+  self->freq_draw = NULL;
   return TRUE;
 }
 
@@ -46,6 +45,7 @@ ncfm_cf_meta_free (GstMeta *meta, GstBuffer *buffer)
   g_clear_object (&self->features);
   g_clear_object (&self->labels);
   g_clear_object (&self->sampler);
+  g_clear_object (&self->freq_draw);
   g_clear_pointer (&self->class_ids, g_free);
 }
 
@@ -58,8 +58,8 @@ ncfm_cf_meta_transform (GstBuffer *dest, GstMeta *meta, GstBuffer *buffer, GQuar
   (void) type;
   (void) data;
   /* everything but the sampler is immutable, and the sampler is shared on purpose */
-  NcfmCFMeta *copy = gst_buffer_add_ncfm_cf_meta (dest, src->sampler, src->t, src->noise,
-      src->stats, src->features, src->labels);
+  NcfmCFMeta *copy = gst_buffer_add_ncfm_cf_meta (dest, src->freq_draw, src->stats,
+      src->features, src->labels);
   if (!copy)
     return FALSE;
   copy->draw = src->draw;
@@ -103,33 +103,34 @@ ncfm_cf_meta_get_info (void)
 /**
  * gst_buffer_add_ncfm_cf_meta:
  * @buffer: a writable buffer
- * @sampler: the sampler that drew @t (a reference is taken)
- * @t: the frequencies F32 [M, d] (a reference is taken)
- * @noise: (nullable): the learned sampler's noise behind @t
- * @stats: the real CF statistics at @t (a reference is taken)
+ * @freq_draw: the frequency draw: t, its noise and its sampler (a reference
+ *   is taken)
+ * @stats: the real CF statistics at its t (a reference is taken)
  * @features: the real features F32 [B, d]
  * @labels: the labels I32 [B]
  *
- * Adds a meta of draw 0; K, M, d, the normalisation and the class ids come
+ * Adds a meta whose draw is the draw's index; K, M, d, the normalisation and the class ids come
  * from @stats (a class is present when its count is positive).
  *
  * Returns: (transfer none): the meta
  */
 NcfmCFMeta *
-gst_buffer_add_ncfm_cf_meta (GstBuffer *buffer, NcfmSampler *sampler, NcfmTensor *t,
-    NcfmTensor *noise, NcfmCFStats *stats, NcfmTensor *features, NcfmTensor *labels)
+gst_buffer_add_ncfm_cf_meta (GstBuffer *buffer, NcfmFreqDraw *freq_draw, NcfmCFStats *stats,
+    NcfmTensor *features, NcfmTensor *labels)
 {
   g_return_val_if_fail (GST_IS_BUFFER (buffer), NULL);
-  g_return_val_if_fail (NCFM_IS_SAMPLER (sampler) && NCFM_IS_TENSOR (t), NULL);
-  g_return_val_if_fail (noise == NULL || NCFM_IS_TENSOR (noise), NULL);
+  g_return_val_if_fail (NCFM_IS_FREQ_DRAW (freq_draw), NULL);
   g_return_val_if_fail (NCFM_IS_CF_STATS (stats), NULL);
   g_return_val_if_fail (NCFM_IS_TENSOR (features) && NCFM_IS_TENSOR (labels), NULL);
   NcfmCFMeta *self = (NcfmCFMeta *) gst_buffer_add_meta (buffer, NCFM_CF_META_INFO, NULL);
   if (!self)
     return NULL;
-  self->sampler = g_object_ref (sampler);
-  self->t = g_object_ref (t);
+  NcfmTensor *noise = ncfm_freq_draw_get_noise (freq_draw);
+  self->freq_draw = g_object_ref (freq_draw);
+  self->sampler = ncfm_freq_draw_dup_sampler (freq_draw);
+  self->t = g_object_ref (ncfm_freq_draw_get_t (freq_draw));
   self->noise = noise ? g_object_ref (noise) : NULL;
+  self->draw = ncfm_freq_draw_get_index (freq_draw);
   self->stats = g_object_ref (stats);
   self->features = g_object_ref (features);
   self->labels = g_object_ref (labels);
@@ -144,59 +145,18 @@ gst_buffer_add_ncfm_cf_meta (GstBuffer *buffer, NcfmSampler *sampler, NcfmTensor
   return self;
 }
 
-static void
-free_mutex (gpointer data)
-{
-  g_mutex_clear (data);
-  g_free (data);
-}
-
-/**
- * ncfm_cf_sampler_attach_lock:
- * @sampler: a sampler no other thread sees yet
- *
- * Gives @sampler the lock that ncfm_cf_meta_lock_sampler() takes (once,
- * before the sampler is shared; ncfmcf does this when it creates one).
- */
-void
-ncfm_cf_sampler_attach_lock (NcfmSampler *sampler)
-{
-  g_return_if_fail (NCFM_IS_SAMPLER (sampler));
-  if (g_object_get_data (G_OBJECT (sampler), SAMPLER_LOCK_KEY))
-    return;
-  GMutex *lock = g_new (GMutex, 1);
-  g_mutex_init (lock);
-  g_object_set_data_full (G_OBJECT (sampler), SAMPLER_LOCK_KEY, lock, free_mutex);
-}
-
-/**
- * ncfm_cf_sampler_get_lock:
- * @sampler: a sampler
- *
- * Returns: (transfer none) (nullable): the lock serialising calls on
- *   @sampler, %NULL if ncfm_cf_sampler_attach_lock() was never called
- */
-GMutex *
-ncfm_cf_sampler_get_lock (NcfmSampler *sampler)
-{
-  g_return_val_if_fail (NCFM_IS_SAMPLER (sampler), NULL);
-  return g_object_get_data (G_OBJECT (sampler), SAMPLER_LOCK_KEY);
-}
-
 /**
  * ncfm_cf_meta_lock_sampler:
  * @meta: a CF meta
  *
- * Locks @meta's sampler against the element's draws (and other users).
- * Not recursive.
+ * Holds @meta's sampler's own lock (ncfm_sampler_lock()) across several
+ * calls; every single call on the sampler takes it anyway.
  */
 void
 ncfm_cf_meta_lock_sampler (NcfmCFMeta *meta)
 {
   g_return_if_fail (meta != NULL);
-  GMutex *lock = ncfm_cf_sampler_get_lock (meta->sampler);
-  if (lock)
-    g_mutex_lock (lock);
+  ncfm_sampler_lock (meta->sampler);
 }
 
 /**
@@ -209,7 +169,5 @@ void
 ncfm_cf_meta_unlock_sampler (NcfmCFMeta *meta)
 {
   g_return_if_fail (meta != NULL);
-  GMutex *lock = ncfm_cf_sampler_get_lock (meta->sampler);
-  if (lock)
-    g_mutex_unlock (lock);
+  ncfm_sampler_unlock (meta->sampler);
 }

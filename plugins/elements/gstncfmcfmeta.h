@@ -36,6 +36,8 @@ G_BEGIN_DECLS
  * @sampler: the element's #NcfmSampler that drew @t (a reference, shared by
  *   every buffer of the stream and by the element)
  * @draw: the index of this draw in the stream, from 0
+ * @freq_draw: the draw of @t (a reference): what the learned sampler needs
+ *   to take dL/dt back (ncfm_sampler_backward())
  *
  * Attached by ncfmcf to every feature batch.  The API has no tags, so
  * transforms keep it; transform and copy share the references (everything
@@ -43,7 +45,8 @@ G_BEGIN_DECLS
  *
  * Thread-safety of @sampler: ncfmcf draws from it in its streaming thread
  * while a consumer downstream (behind a queue) may send gradients to it.
- * Hold ncfm_cf_meta_lock_sampler() around every call on it.  Only ONE
+ * The sampler locks itself in every call (ncfm_sampler_lock() holds its
+ * lock across several).  Only ONE
  * consumer may call ncfm_sampler_backward(), ncfm_sampler_ascent_step() or
  * ncfm_sampler_zero_grad(): psi has a single gradient accumulator and
  * optimiser state.  ncfm_sampler_backward() takes any draw still alive (@t
@@ -64,19 +67,17 @@ typedef struct {
   gboolean normalize;
   NcfmSampler *sampler;
   guint64 draw;
+  NcfmFreqDraw *freq_draw;
 } NcfmCFMeta;
 
 GType ncfm_cf_meta_api_get_type (void);
 const GstMetaInfo *ncfm_cf_meta_get_info (void);
 
-NcfmCFMeta *gst_buffer_add_ncfm_cf_meta (GstBuffer *buffer, NcfmSampler *sampler,
-    NcfmTensor *t, NcfmTensor *noise, NcfmCFStats *stats, NcfmTensor *features,
-    NcfmTensor *labels);
+NcfmCFMeta *gst_buffer_add_ncfm_cf_meta (GstBuffer *buffer, NcfmFreqDraw *freq_draw,
+    NcfmCFStats *stats, NcfmTensor *features, NcfmTensor *labels);
 
-void ncfm_cf_sampler_attach_lock (NcfmSampler *sampler);
 void ncfm_cf_meta_lock_sampler (NcfmCFMeta *meta);
 void ncfm_cf_meta_unlock_sampler (NcfmCFMeta *meta);
-GMutex *ncfm_cf_sampler_get_lock (NcfmSampler *sampler);
 
 #define gst_buffer_get_ncfm_cf_meta(b) \
   ((NcfmCFMeta *) gst_buffer_get_meta ((b), NCFM_CF_META_API_TYPE))

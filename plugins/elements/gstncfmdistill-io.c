@@ -6,21 +6,7 @@
 #include <stdlib.h>
 #include <json-glib/json-glib.h>
 
-#include "gstncfmcfmeta.h"
-
 #define GST_CAT_DEFAULT gst_ncfm_distill_debug
-
-static gchar *
-json_floats (const gfloat *v, guint n)
-{
-  g_autoptr (JsonBuilder) b = json_builder_new ();
-  json_builder_begin_array (b);
-  for (guint i = 0; i < n; i++)
-    json_builder_add_double_value (b, v[i]);
-  json_builder_end_array (b);
-  g_autoptr (JsonNode) root = json_builder_get_root (b);
-  return json_to_string (root, FALSE);
-}
 
 gchar *
 gst_ncfm_distill_class_names_json (NcfmDataset *ds)
@@ -35,92 +21,23 @@ gst_ncfm_distill_class_names_json (NcfmDataset *ds)
   return json_to_string (root, FALSE);
 }
 
-static void
-set_meta_printf (NcfmSafetensors *st, const gchar *key, const gchar *fmt, ...) G_GNUC_PRINTF (3, 4);
-static void
-set_meta_printf (NcfmSafetensors *st, const gchar *key, const gchar *fmt, ...)
-{
-  va_list ap;
-  va_start (ap, fmt);
-  g_autofree gchar *v = g_strdup_vprintf (fmt, ap);
-  va_end (ap);
-  ncfm_safetensors_set_metadata (st, key, v);
-}
-
-/* Writes the set, its AdamW state and metadata atomically to the location,
- * once they pass the checks of a synthetic set. */
+/* Writes the set, its AdamW state, psi's state and metadata atomically to
+ * the location, once they pass the checks of a synthetic set. */
 gboolean
 gst_ncfm_distill_save (GstNcfmDistill *self)
 {
   g_autoptr (GError) error = NULL;
-  const guint n = self->k * self->s_ipc;
-  const gsize chw = (gsize) self->c * self->h * self->w;
-  const gsize per = (gsize) self->s_ipc * chw * sizeof (gfloat);
-  const gint64 shape[4] = { n, self->c, self->h, self->w }, lshape[1] = { n },
-      kshape[1] = { self->k };
-  g_autofree gfloat *host = g_malloc (per * self->k);
-  g_autofree gint64 *labels = g_new (gint64, n);
-  g_autoptr (NcfmSafetensors) st = ncfm_safetensors_new ();
-
-  NcfmTensor **parts[3] = { self->img, self->m, self->v };
-  const gchar *names[3] = { "images", "adamw.m", "adamw.v" };
-  for (guint p = 0; p < 3; p++) {
-    for (guint i = 0; i < self->k; i++)
-      ncfm_tensor_download (parts[p][i], (guint8 *) host + per * i, per);
-    ncfm_safetensors_set (st, names[p], NCFM_DTYPE_F32, shape, 4, host, per * self->k);
-  }
-  for (guint i = 0; i < n; i++)
-    labels[i] = i / self->s_ipc;
-  ncfm_safetensors_set (st, "labels", NCFM_DTYPE_I64, lshape, 1, labels, n * sizeof (gint64));
-  ncfm_safetensors_set (st, "adamw.step", NCFM_DTYPE_I64, kshape, 1, self->cstep,
-      self->k * sizeof (gint64));
-
-  g_autofree gchar *mean = json_floats (self->mean, self->c);
-  g_autofree gchar *std = json_floats (self->std, self->c);
-  ncfm_safetensors_set_metadata (st, "ncfm.format", "synset");
-  ncfm_safetensors_set_metadata (st, "ncfm.format_version", "1");
-  ncfm_safetensors_set_metadata (st, "ncfm.class_names", self->ds_class_names);
-  ncfm_safetensors_set_metadata (st, "ncfm.mean", mean);
-  ncfm_safetensors_set_metadata (st, "ncfm.std", std);
-  ncfm_safetensors_set_metadata (st, "ncfm.dataset", self->ds_name);
-  ncfm_safetensors_set_metadata (st, "ncfm.dataset_path", self->ds_path);
-  set_meta_printf (st, "ncfm.factor", "%u", self->s_factor);
-  set_meta_printf (st, "ncfm.ipc", "%u", self->s_ipc);
-  set_meta_printf (st, "ncfm.step", "%" G_GUINT64_FORMAT, self->step);
-  set_meta_printf (st, "ncfm.lr", "%g", self->s_lr);
-  set_meta_printf (st, "ncfm.weight_decay", "%g", self->s_weight_decay);
-  set_meta_printf (st, "ncfm.calib", "%g", self->s_calib);
-  set_meta_printf (st, "ncfm.alpha", "%g", self->s_alpha);
-  set_meta_printf (st, "ncfm.beta", "%g", self->s_beta);
-  ncfm_safetensors_set_metadata (st, "ncfm.metric", ncfm_metric_to_string (self->s_metric));
-  ncfm_safetensors_set_metadata (st, "ncfm.init", ncfm_synset_init_to_string (self->s_init));
-  set_meta_printf (st, "ncfm.seed", "%" G_GUINT64_FORMAT, self->s_seed);
-
-  if (self->psi) {
-    /* psi's weights, momentum and stream position: a resumed run continues it.
-     * The device lock first, then the sampler's, as ncfmcf takes them; the
-     * file is written after both are released. */
-    NcfmDevice *dev = ncfm_sampler_get_device (self->psi);
-    GMutex *lock = ncfm_cf_sampler_get_lock (self->psi);
-    ncfm_device_lock (dev);
-    if (lock)
-      g_mutex_lock (lock);
-    ncfm_sampler_save (self->psi, st, "psi.");
-    if (lock)
-      g_mutex_unlock (lock);
-    ncfm_device_unlock (dev);
-  }
-  /* a non-finite value that got past the class steps' checks is never
-   * written: the file keeps its last good save */
-  if (!ncfm_synset_validate (st, self->s_location, &error)) {
-    GST_ELEMENT_ERROR (self, STREAM, FAILED, ("Step %" G_GUINT64_FORMAT ": not saving the "
-            "synthetic set, which is no longer valid (%s keeps its last good save): %s",
-            self->step, self->s_location, error->message), ("property location"));
-    return FALSE;
-  }
-  if (!ncfm_safetensors_save (st, self->s_location, &error)) {
-    GST_ELEMENT_ERROR (self, RESOURCE, WRITE, ("Cannot save the synthetic set to %s: %s",
-            self->s_location, error->message), ("property location"));
+  ncfm_synset_set_step (self->synset, self->step);
+  if (!ncfm_synset_save (self->synset, self->s_location, self->psi, &error)) {
+    /* a non-finite value that got past the class steps' checks is never
+     * written: the file keeps its last good save */
+    if (error->domain == NCFM_SYNSET_ERROR)
+      GST_ELEMENT_ERROR (self, STREAM, FAILED, ("Step %" G_GUINT64_FORMAT ": not saving the "
+              "synthetic set, which is no longer valid (%s keeps its last good save): %s",
+              self->step, self->s_location, error->message), ("property location"));
+    else
+      GST_ELEMENT_ERROR (self, RESOURCE, WRITE, ("Cannot save the synthetic set to %s: %s",
+              self->s_location, error->message), ("property location"));
     return FALSE;
   }
   self->saved_step = self->step;

@@ -50,7 +50,7 @@ render_grid (GstNcfmDistill *self, GstVideoInfo *info)
   const gsize per = (gsize) self->s_ipc * self->c * hw;
   g_autofree gfloat *host = g_new (gfloat, per);
   for (guint cls = 0; cls < self->k; cls++) {
-    ncfm_tensor_download (self->img[cls], host, per * sizeof (gfloat));
+    ncfm_tensor_download (ncfm_synset_get_images (self->synset, cls), host, per * sizeof (gfloat));
     for (guint i = 0; i < self->s_ipc; i++) {
       const gfloat *im = host + (gsize) i * self->c * hw;
       for (guint y = 0; y < self->h; y++) {
@@ -82,7 +82,7 @@ render_grid (GstNcfmDistill *self, GstVideoInfo *info)
 void
 gst_ncfm_distill_queue_preview (GstNcfmDistill *self)
 {
-  if (!self->img || !gst_pad_is_linked (self->srcpad) || self->previewed_step == self->step)
+  if (!self->synset || !gst_pad_is_linked (self->srcpad) || self->previewed_step == self->step)
     return;
   guint width, height;
   grid_size (self, &width, &height);

@@ -45,26 +45,17 @@ struct _GstNcfmDistill {
 
   NcfmFileLock *set_lock;      /* this run's claim on s_location, start to stop */
   NcfmDataset *ds;             /* from start until the set is initialised, then dropped */
-  gchar *ds_name, *ds_class_names;  /* what the saved set's metadata needs of it */
+  gchar *ds_name, *ds_class_names;  /* what the resume checks compare */
   gchar *ds_path;              /* the dataset property as an absolute path */
   NcfmSafetensors *resume;   /* the file found at start, until the first buffer */
   guint k, c, h, w;
-  gfloat mean[NCFM_MAX_CHANNELS], std[NCFM_MAX_CHANNELS];
   NcfmDevice *device;
-  NcfmTensor **img, **m, **v;  /* per class, [ipc, C, H, W] */
-  gint64 *cstep;               /* AdamW steps per class */
-  NcfmTensor *dec_labels;      /* I32 [ipc * factor^2] */
-  gint dec_labels_class;       /* the class dec_labels holds, -1 before the first step */
-  NcfmTensor *step_xn, *step_xa, *step_gx;  /* the class step's image-sized scratch */
+  NcfmSynset *synset;          /* the images, AdamW state and metadata, from the first buffer */
+  NcfmDistiller *distiller;    /* its class step */
   guint64 step, saved_step, previewed_step;
-  guint64 nonfinite_steps;     /* class steps skipped for a non-finite loss or gradient */
-  guint nonfinite_run;         /* of them, the ones in a row up to the last class step */
   gboolean failed;             /* a step or save posted an error: no save at EOS (the
                                 * source still sends one), the file keeps its last save */
-  NcfmNcfd *ncfd;
   NcfmSampler *psi;            /* the learned sampler of the last buffer, saved with the set */
-  NcfmActivations *dec_work, *acts, *aug_work, *calib_acts;
-  NcfmTensor *calib_probs, *calib_loss, *calib_dlogits;
   gint64 t0;
   guint64 n_real;
   gboolean warned_per_sample, warned_no_trained;
@@ -89,13 +80,13 @@ gchar *gst_ncfm_distill_class_names_json (NcfmDataset *ds);
 gboolean gst_ncfm_distill_meta_uint (NcfmSafetensors *st, const gchar *key, guint64 *out);
 gchar *gst_ncfm_distill_dataset_path (const gchar *location);
 
+/* gstncfmdistill-props.c */
+void gst_ncfm_distill_install_properties (GObjectClass *gobject_class);
+void gst_ncfm_distill_init_properties (GstNcfmDistill *self);
+gchar *gst_ncfm_distill_copy_properties (GstNcfmDistill *self);
+
 /* gstncfmdistill-lock.c */
 NcfmFileLock *gst_ncfm_distill_claim_location (GstNcfmDistill *self);
-
-/* gstncfmdistill-step.c */
-gboolean gst_ncfm_distill_step_class (GstNcfmDistill *self, NcfmCFMeta *cf, NcfmModel *model,
-    NcfmModel *trained, NcfmAugmentParams *params, guint c, gdouble *loss, gboolean *psi_done,
-    gboolean *skipped, GError **error);
 
 /* gstncfmdistill-preview.c */
 void gst_ncfm_distill_preview_init (GstNcfmDistill *self, GstStaticPadTemplate *templ);

@@ -93,47 +93,6 @@
 GST_DEBUG_CATEGORY (gst_ncfm_distill_debug);
 #define GST_CAT_DEFAULT gst_ncfm_distill_debug
 
-#define DEFAULT_LOCATION NULL
-#define DEFAULT_DATASET NCFM_DEFAULT_DATASET
-#define DEFAULT_IPC 10
-#define DEFAULT_FACTOR 2
-#define MAX_FACTOR 8
-#define DEFAULT_INIT NCFM_SYNSET_INIT_MIX
-#define DEFAULT_LR 0.01f
-#define DEFAULT_ALPHA 0.5f
-#define DEFAULT_BETA 0.5f
-#define DEFAULT_METRIC NCFM_METRIC_NCFD
-#define DEFAULT_SAVE_EVERY 100
-#define DEFAULT_SEED 0
-#define DEFAULT_WEIGHT_DECAY 5e-4f
-#define DEFAULT_CALIB 0.0f
-#define DEFAULT_PREVIEW_EVERY 10
-#define DEFAULT_MAX_NONFINITE_STEPS 10
-#define DEFAULT_ALLOW_DATASET_CHANGE FALSE
-#define DEFAULT_PREVIEW_FPS_N 1
-#define DEFAULT_PREVIEW_FPS_D 1
-
-
-enum {
-  PROP_0,
-  PROP_LOCATION,
-  PROP_DATASET,
-  PROP_IPC,
-  PROP_FACTOR,
-  PROP_INIT,
-  PROP_LR,
-  PROP_ALPHA,
-  PROP_BETA,
-  PROP_METRIC,
-  PROP_SAVE_EVERY,
-  PROP_SEED,
-  PROP_WEIGHT_DECAY,
-  PROP_CALIB,
-  PROP_PREVIEW_EVERY,
-  PROP_MAX_NONFINITE_STEPS,
-  PROP_ALLOW_DATASET_CHANGE,
-  PROP_PREVIEW_FPS,
-};
 
 
 #define gst_ncfm_distill_parent_class parent_class
@@ -147,64 +106,14 @@ static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE ("src",
         "width = (int) [ 1, MAX ], height = (int) [ 1, MAX ], "
         "framerate = (fraction) [ 1/3600, 1000/1 ]"));
 
-#define GST_TYPE_NCFM_DISTILL_INIT (gst_ncfm_distill_init_get_type ())
-static GType
-gst_ncfm_distill_init_get_type (void)
-{
-  static GType type = 0;
-  static const GEnumValue values[] = {
-    { NCFM_SYNSET_INIT_NOISE, "Uniform noise in [0, 1)", "noise" },
-    { NCFM_SYNSET_INIT_REAL, "A real image of the class per stored image", "real" },
-    { NCFM_SYNSET_INIT_MIX, "Every tile a downsampled real image of the class", "mix" },
-    { 0, NULL, NULL },
-  };
-  if (g_once_init_enter (&type))
-    g_once_init_leave (&type, g_enum_register_static ("GstNcfmDistillInit", values));
-  return type;
-}
-
-#define GST_TYPE_NCFM_DISTILL_METRIC (gst_ncfm_distill_metric_get_type ())
-static GType
-gst_ncfm_distill_metric_get_type (void)
-{
-  static GType type = 0;
-  static const GEnumValue values[] = {
-    { NCFM_METRIC_NCFD, "Neural characteristic function discrepancy (NCFM)", "ncfd" },
-    { NCFM_METRIC_MMD, "Squared distance of the class mean features (DM)", "mmd" },
-    { 0, NULL, NULL },
-  };
-  if (g_once_init_enter (&type))
-    g_once_init_leave (&type, g_enum_register_static ("GstNcfmDistillMetric", values));
-  return type;
-}
-
 /* ---- state ---- */
 
 static void
 clear_state (GstNcfmDistill *self)
 {
-  for (guint i = 0; self->img && i < self->k; i++) {
-    g_clear_object (&self->img[i]);
-    g_clear_object (&self->m[i]);
-    g_clear_object (&self->v[i]);
-  }
-  g_clear_pointer (&self->img, g_free);
-  g_clear_pointer (&self->m, g_free);
-  g_clear_pointer (&self->v, g_free);
-  g_clear_pointer (&self->cstep, g_free);
-  g_clear_object (&self->dec_labels);
-  g_clear_object (&self->step_xn);
-  g_clear_object (&self->step_xa);
-  g_clear_object (&self->step_gx);
-  g_clear_object (&self->ncfd);
+  g_clear_object (&self->distiller);
+  g_clear_object (&self->synset);
   g_clear_object (&self->psi);
-  g_clear_object (&self->dec_work);
-  g_clear_object (&self->acts);
-  g_clear_object (&self->aug_work);
-  g_clear_object (&self->calib_acts);
-  g_clear_object (&self->calib_probs);
-  g_clear_object (&self->calib_loss);
-  g_clear_object (&self->calib_dlogits);
   g_clear_object (&self->device);
   g_clear_object (&self->resume);
   g_clear_object (&self->ds);
@@ -217,8 +126,6 @@ clear_state (GstNcfmDistill *self)
   self->saved_step = G_MAXUINT64;
   self->previewed_step = G_MAXUINT64;
   self->n_real = 0;
-  self->nonfinite_steps = 0;
-  self->nonfinite_run = 0;
   self->failed = FALSE;
   self->t0 = 0;
   self->warned_per_sample = FALSE;
@@ -233,26 +140,7 @@ gst_ncfm_distill_start (GstBaseSink *sink)
   g_autofree gchar *dataset = NULL;
 
   clear_state (self);
-  GST_OBJECT_LOCK (self);
-  self->s_location = g_strdup (self->location);
-  dataset = g_strdup (self->dataset);
-  self->s_ipc = self->ipc;
-  self->s_factor = self->factor;
-  self->s_save_every = self->save_every;
-  self->s_init = self->init;
-  self->s_lr = self->lr;
-  self->s_weight_decay = self->weight_decay;
-  self->s_calib = self->calib;
-  self->s_preview_every = self->preview_every;
-  self->s_alpha = self->alpha;
-  self->s_beta = self->beta;
-  self->s_metric = self->metric;
-  self->s_seed = self->seed;
-  self->s_max_nonfinite_steps = self->max_nonfinite_steps;
-  self->s_allow_dataset_change = self->allow_dataset_change;
-  self->s_preview_fps_n = self->preview_fps_n;
-  self->s_preview_fps_d = self->preview_fps_d;
-  GST_OBJECT_UNLOCK (self);
+  dataset = gst_ncfm_distill_copy_properties (self);
 
   if (!self->s_location || !*self->s_location) {
     GST_ELEMENT_ERROR (self, RESOURCE, NOT_FOUND, ("No location set for the synthetic set"),
@@ -292,10 +180,6 @@ gst_ncfm_distill_start (GstBaseSink *sink)
             "dataset's %ux%u images", self->s_factor, self->h, self->w), ("property factor"));
     return FALSE;
   }
-  for (guint ch = 0; ch < self->c; ch++) {
-    self->mean[ch] = ncfm_dataset_get_mean (self->ds, ch);
-    self->std[ch] = ncfm_dataset_get_std (self->ds, ch);
-  }
   if (g_file_test (self->s_location, G_FILE_TEST_EXISTS)) {
     self->resume = ncfm_safetensors_load (self->s_location, &error);
     if (!self->resume) {
@@ -315,19 +199,6 @@ gst_ncfm_distill_stop (GstBaseSink *sink)
 {
   clear_state (GST_NCFM_DISTILL (sink));
   return TRUE;
-}
-
-static NcfmTensor *
-new_f32 (NcfmDevice *dev, const gint64 *shape, guint nd, const gfloat *data, gsize n_bytes,
-    GError **error)
-{
-  if (data)
-    return ncfm_tensor_new_from_data (dev, NCFM_DTYPE_F32, shape, nd, (const guint8 *) data,
-        n_bytes, error);
-  NcfmTensor *t = ncfm_tensor_new (dev, NCFM_DTYPE_F32, shape, nd, error);
-  if (t)
-    ncfm_tensor_fill (t, 0.0f, NULL);
-  return t;
 }
 
 /* Resuming: the learned sampler continues from the file's psi state. */
@@ -362,12 +233,49 @@ resume_psi (GstNcfmDistill *self, NcfmSafetensors *st, NcfmCFMeta *cf)
   return TRUE;
 }
 
-/* On the first buffer: the stored images (init or resumed) on the stream's device. */
+/* The set of the properties and the dataset, its images initialised or
+ * resumed from the file found at start; NULL (an error posted) on failure. */
+static NcfmSynset *
+make_synset (GstNcfmDistill *self, NcfmCFMeta *cf, NcfmDevice *dev)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (NcfmSynset) set = ncfm_synset_new (self->ds, self->s_ipc, self->s_factor, dev,
+      &error);
+  if (!set) {
+    GST_ELEMENT_ERROR (self, RESOURCE, NO_SPACE_LEFT, ("Cannot allocate the synthetic set: %s",
+            error->message), ("property ipc"));
+    return NULL;
+  }
+  ncfm_synset_set_dataset_path (set, self->ds_path);
+  if (self->resume) {
+    if (!ncfm_synset_load_state (set, self->resume, &error)) {
+      GST_ELEMENT_ERROR (self, RESOURCE, OPEN_READ, ("Cannot resume from %s: %s (not "
+              "overwriting it)", self->s_location, error->message), ("property location"));
+      return NULL;
+    }
+    if (!resume_psi (self, self->resume, cf))
+      return NULL;
+    self->step = self->saved_step = ncfm_synset_get_step (set);
+    g_clear_object (&self->resume);
+  } else if (!ncfm_synset_init_images (set, self->ds, self->s_init, self->s_seed, &error)) {
+    GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS, ("Cannot initialise the synthetic set: %s",
+            error->message), ("properties init, ipc, factor, dataset"));
+    return NULL;
+  }
+  /* a resumed set records this run's settings, as a new one does */
+  g_autofree gchar *seed = g_strdup_printf ("%" G_GUINT64_FORMAT, self->s_seed);
+  ncfm_synset_set_metadata (set, "ncfm.init", ncfm_synset_init_to_string (self->s_init));
+  ncfm_synset_set_metadata (set, "ncfm.seed", seed);
+  return g_steal_pointer (&set);
+}
+
+/* On the first buffer: the stored images (init or resumed) on the stream's
+ * device and their distiller. */
 static gboolean
 ensure_state (GstNcfmDistill *self, GstBuffer *buf, NcfmCFMeta *cf, NcfmDevice *dev)
 {
   g_autoptr (GError) error = NULL;
-  if (self->img) {
+  if (self->synset) {
     if (dev != self->device) {
       GST_ELEMENT_ERROR (self, STREAM, FORMAT, ("The input moved from %s to %s",
               ncfm_device_get_name (self->device), ncfm_device_get_name (dev)), (NULL));
@@ -387,110 +295,28 @@ ensure_state (GstNcfmDistill *self, GstBuffer *buf, NcfmCFMeta *cf, NcfmDevice *
             "(property dataset) has %u", cf->num_classes, self->k), (NULL));
     return FALSE;
   }
-  NcfmBatchMeta *bm = gst_buffer_get_ncfm_batch_meta (buf);
-  if (bm && bm->channels == self->c) {
-    memcpy (self->mean, bm->mean, sizeof (gfloat) * self->c);
-    memcpy (self->std, bm->std, sizeof (gfloat) * self->c);
-  }
-
-  const guint k = self->k, ipc = self->s_ipc;
-  const gsize chw = (gsize) self->c * self->h * self->w;
-  const gsize per = ipc * chw * sizeof (gfloat);
-  const gint64 shape[4] = { ipc, self->c, self->h, self->w };
-  const gint64 full[4] = { (gint64) k * ipc, self->c, self->h, self->w };
-  g_autofree gfloat *host = g_malloc (per * k);
-  g_autofree gfloat *hm = NULL, *hv = NULL;
-  self->cstep = g_new0 (gint64, k);
-
-  if (self->resume) {
-    NcfmSafetensors *st = self->resume;
-    if (!ncfm_safetensors_read_f32 (st, "images", full, 4, host, &error))
-      goto read_failed;
-    if (ncfm_safetensors_contains (st, "adamw.m")) {
-      hm = g_malloc (per * k);
-      hv = g_malloc (per * k);
-      if (!ncfm_safetensors_read_f32 (st, "adamw.m", full, 4, hm, &error)
-          || !ncfm_safetensors_read_f32 (st, "adamw.v", full, 4, hv, &error))
-        goto read_failed;
-      NcfmDType dt;
-      gsize nb = 0;
-      const gint64 *steps = ncfm_safetensors_peek (st, "adamw.step", &dt, &nb, &error);
-      if (!steps || dt != NCFM_DTYPE_I64 || nb != k * sizeof (gint64)) {
-        if (!error)
-          g_set_error (&error, NCFM_ERROR, NCFM_ERROR_SHAPE, "adamw.step is not I64 [%u]", k);
-        goto read_failed;
-      }
-      memcpy (self->cstep, steps, nb);
-    }
-    if (!resume_psi (self, st, cf))
-      return FALSE;
-    guint64 step = 0;
-    gst_ncfm_distill_meta_uint (st, "ncfm.step", &step);
-    self->step = step;
-    self->saved_step = step;
-    g_clear_object (&self->resume);
-  } else {
-    g_autoptr (NcfmTensor) images = NULL, labels = NULL;
-    if (!ncfm_multiformation_init (self->ds, ipc, self->s_factor, self->s_init, self->s_seed,
-            dev, &images, &labels, &error)) {
-      GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS, ("Cannot initialise the synthetic set: %s",
-              error->message), ("properties init, ipc, factor, dataset"));
-      return FALSE;
-    }
-    g_autofree gint32 *l = g_new (gint32, (gsize) k * ipc);
-    ncfm_tensor_download (labels, l, (gsize) k * ipc * sizeof (gint32));
-    for (guint i = 0; i < k * ipc; i++) {
-      if (l[i] != (gint32) (i / ipc)) {
-        GST_ELEMENT_ERROR (self, CORE, FAILED, ("The initial set is not ordered by class"),
-            (NULL));
-        return FALSE;
-      }
-    }
-    ncfm_tensor_download (images, host, per * k);
-  }
-
-  /* the real images were needed for the initial set only */
-  g_clear_object (&self->ds);
-  self->device = g_object_ref (dev);
-  self->img = g_new0 (NcfmTensor *, k);
-  self->m = g_new0 (NcfmTensor *, k);
-  self->v = g_new0 (NcfmTensor *, k);
-  for (guint i = 0; i < k; i++) {
-    self->img[i] = new_f32 (dev, shape, 4, host + i * ipc * chw, per, &error);
-    self->m[i] = self->img[i] ? new_f32 (dev, shape, 4, hm ? hm + i * ipc * chw : NULL, per,
-        &error) : NULL;
-    self->v[i] = self->m[i] ? new_f32 (dev, shape, 4, hv ? hv + i * ipc * chw : NULL, per,
-        &error) : NULL;
-    if (!self->v[i]) {
-      GST_ELEMENT_ERROR (self, RESOURCE, NO_SPACE_LEFT, ("Cannot allocate the synthetic set: %s",
-              error->message), ("property ipc"));
-      return FALSE;
-    }
-  }
-  const gint64 nd = (gint64) ipc * self->s_factor * self->s_factor;
-  self->dec_labels = ncfm_tensor_new (dev, NCFM_DTYPE_I32, &nd, 1, &error);
-  self->dec_labels_class = -1;
-  if (!self->dec_labels) {
-    GST_ELEMENT_ERROR (self, RESOURCE, NO_SPACE_LEFT, ("%s", error->message), (NULL));
+  g_autoptr (NcfmSynset) set = make_synset (self, cf, dev);
+  if (!set)
     return FALSE;
-  }
-  self->ncfd = ncfm_ncfd_new (dev, self->s_metric, self->s_alpha, self->s_beta, &error);
-  if (!self->ncfd) {
+  /* the stream's normalisation, else the dataset's */
+  NcfmBatchMeta *bm = gst_buffer_get_ncfm_batch_meta (buf);
+  if (bm && bm->channels == self->c)
+    ncfm_synset_set_normalization (set, bm->mean, bm->std, self->c);
+  self->distiller = ncfm_distiller_new (set, self->s_metric, self->s_alpha, self->s_beta,
+      &error);
+  if (!self->distiller) {
     GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS, ("%s", error->message),
         ("properties alpha, beta"));
     return FALSE;
   }
-  self->dec_work = ncfm_activations_new ();
-  self->acts = ncfm_activations_new ();
-  self->aug_work = ncfm_activations_new ();
-  self->calib_acts = ncfm_activations_new ();
+  ncfm_distiller_set_optimizer (self->distiller, self->s_lr, self->s_weight_decay);
+  ncfm_distiller_set_calibration (self->distiller, self->s_calib);
+  /* the real images were needed for the initial set only */
+  g_clear_object (&self->ds);
+  self->device = g_object_ref (dev);
+  self->synset = g_steal_pointer (&set);
   self->t0 = g_get_monotonic_time ();
   return TRUE;
-
-read_failed:
-  GST_ELEMENT_ERROR (self, RESOURCE, OPEN_READ, ("Cannot resume from %s: %s (not overwriting "
-          "it)", self->s_location, error->message), ("property location"));
-  return FALSE;
 }
 
 static gboolean
@@ -535,53 +361,66 @@ gst_ncfm_distill_preroll (GstBaseSink *sink, GstBuffer *buf)
   return GST_FLOW_OK;
 }
 
-/* A skipped class step (non-finite loss or gradient): logged and counted;
- * FALSE (an error posted) when it makes max-nonfinite-steps in a row. */
+/* A skipped class step (non-finite loss or gradient), counted by the
+ * distiller: logged; FALSE (an error posted) when it makes
+ * max-nonfinite-steps in a row. */
 static gboolean
-count_nonfinite (GstNcfmDistill *self, guint c, gdouble loss)
+report_nonfinite (GstNcfmDistill *self, guint c, gdouble loss)
 {
-  self->nonfinite_steps++;
-  self->nonfinite_run++;
+  const guint run = ncfm_distiller_get_nonfinite_run (self->distiller);
   GST_WARNING_OBJECT (self, "step %" G_GUINT64_FORMAT ", class %u: non-finite loss (%g) or "
       "gradient, step skipped (%u in a row, %" G_GUINT64_FORMAT " in all)", self->step + 1, c,
-      loss, self->nonfinite_run, self->nonfinite_steps);
-  if (!self->s_max_nonfinite_steps || self->nonfinite_run < self->s_max_nonfinite_steps)
+      loss, run, ncfm_distiller_get_nonfinite_steps (self->distiller));
+  if (!self->s_max_nonfinite_steps || run < self->s_max_nonfinite_steps)
     return TRUE;
   GST_ELEMENT_ERROR (self, STREAM, FAILED, ("Step %" G_GUINT64_FORMAT ", class %u: %u class "
           "steps in a row had a non-finite loss or gradient (property max-nonfinite-steps); %s "
-          "keeps its last good save", self->step + 1, c, self->nonfinite_run, self->s_location),
+          "keeps its last good save", self->step + 1, c, run, self->s_location),
       ("lower lr, or the learned sampler's sampler-lr or sigma of ncfmcf"));
   return FALSE;
 }
 
-static GstFlowReturn
-gst_ncfm_distill_render (GstBaseSink *sink, GstBuffer *buf)
+static void
+append_value (GValue *array, GType type, guint c, gdouble loss)
 {
-  GstNcfmDistill *self = GST_NCFM_DISTILL (sink);
-  g_autoptr (GError) error = NULL;
-  NcfmCFMeta *cf;
-  NcfmModelMeta *mm;
-  if (!buffer_metas (self, buf, &cf, &mm))
-    return GST_FLOW_ERROR;
-  NcfmModel *model = NCFM_MODEL (mm->model);
-  NcfmModel *trained = NULL;
-  if (self->s_calib > 0.0f) {
-    if (mm->trained && NCFM_IS_MODEL (mm->trained)) {
-      trained = NCFM_MODEL (mm->trained);
-      if (ncfm_model_get_num_classes (trained) != self->k) {
-        GST_ELEMENT_ERROR (self, STREAM, FORMAT, ("calib: the pool's trained model has %u "
-                "classes but the dataset (property dataset) has %u",
-                ncfm_model_get_num_classes (trained), self->k), ("property calib"));
-        return GST_FLOW_ERROR;
-      }
-    } else if (!self->warned_no_trained) {
-      GST_ELEMENT_WARNING (self, STREAM, FORMAT, ("calib is %g but the extractor gives no "
-              "trained model (it needs a model pool): no calibration", self->s_calib),
-          ("property calib"));
-      self->warned_no_trained = TRUE;
-    }
-  }
+  GValue v = G_VALUE_INIT;
+  g_value_init (&v, type);
+  if (type == G_TYPE_UINT)
+    g_value_set_uint (&v, c);
+  else
+    g_value_set_double (&v, loss);
+  gst_value_array_append_and_take_value (array, &v);
+}
 
+/* The trained model for calibration, NULL when there is none (warned once)
+ * or calib is 0; FALSE (an error posted) when it does not fit the set. */
+static gboolean
+calibration_model (GstNcfmDistill *self, NcfmModelMeta *mm, NcfmModel **trained)
+{
+  *trained = NULL;
+  if (self->s_calib <= 0.0f)
+    return TRUE;
+  if (mm->trained && NCFM_IS_MODEL (mm->trained)) {
+    *trained = NCFM_MODEL (mm->trained);
+    if (ncfm_model_get_num_classes (*trained) != self->k) {
+      GST_ELEMENT_ERROR (self, STREAM, FORMAT, ("calib: the pool's trained model has %u "
+              "classes but the dataset (property dataset) has %u",
+              ncfm_model_get_num_classes (*trained), self->k), ("property calib"));
+      return FALSE;
+    }
+  } else if (!self->warned_no_trained) {
+    GST_ELEMENT_WARNING (self, STREAM, FORMAT, ("calib is %g but the extractor gives no "
+            "trained model (it needs a model pool): no calibration", self->s_calib),
+        ("property calib"));
+    self->warned_no_trained = TRUE;
+  }
+  return TRUE;
+}
+
+/* The buffer's augmentation when it can be replayed (shared mode). */
+static NcfmAugmentParams *
+replayable_augmentation (GstNcfmDistill *self, GstBuffer *buf)
+{
   NcfmAugmentMeta *am = gst_buffer_get_ncfm_augment_meta (buf);
   NcfmAugmentParams *params = am ? am->params : NULL;
   if (params && ncfm_augment_params_get_mode (params) != NCFM_AUGMENT_SHARED) {
@@ -591,56 +430,72 @@ gst_ncfm_distill_render (GstBaseSink *sink, GstBuffer *buf)
     self->warned_per_sample = TRUE;
     params = NULL;
   }
+  return params;
+}
+
+/* The class steps of the buffer, under the device lock; FALSE (an error
+ * posted) on failure. */
+static gboolean
+step_classes (GstNcfmDistill *self, GstBuffer *buf, NcfmCFMeta *cf, NcfmModelMeta *mm,
+    GValue *ids, GValue *losses, gdouble *sum, guint *n_done)
+{
+  g_autoptr (GError) error = NULL;
+  NcfmModel *trained = NULL;
+  if (!calibration_model (self, mm, &trained))
+    return FALSE;
+  NcfmAugmentParams *params = replayable_augmentation (self, buf);
+  /* the device is shared with the upstream elements, which may run in other
+   * threads: held for the class steps and psi's step (then the device lock,
+   * then the sampler's, as ncfmcf takes them); not for the save */
+  g_autoptr (NcfmDeviceLocker) held = ncfm_device_locker_new (self->device);
+  for (guint i = 0; i < cf->n_class_ids; i++) {
+    const guint c = cf->class_ids[i];
+    gdouble loss = 0.0;
+    gboolean skipped = FALSE;
+    if (c >= self->k)
+      continue;
+    if (!ncfm_distiller_step_class (self->distiller, c, cf->stats, cf->freq_draw, cf->features,
+            cf->labels, NCFM_MODEL (mm->model), trained, params, &loss, &skipped,
+            &error)) {
+      GST_ELEMENT_ERROR (self, STREAM, FAILED, ("Distillation step on class %u failed: %s", c,
+              error->message), (NULL));
+      return FALSE;
+    }
+    if (skipped && !report_nonfinite (self, c, loss))
+      return FALSE;
+    if (skipped)
+      continue;
+    append_value (ids, G_TYPE_UINT, c, 0.0);
+    append_value (losses, G_TYPE_DOUBLE, 0, loss);
+    *sum += loss;
+    (*n_done)++;
+  }
+  if (learned_sampler (self, cf) && self->psi != cf->sampler)
+    g_set_object (&self->psi, cf->sampler);
+  ncfm_distiller_end_step (self->distiller);
+  return TRUE;
+}
+
+static GstFlowReturn
+gst_ncfm_distill_render (GstBaseSink *sink, GstBuffer *buf)
+{
+  GstNcfmDistill *self = GST_NCFM_DISTILL (sink);
+  NcfmCFMeta *cf;
+  NcfmModelMeta *mm;
+  if (!buffer_metas (self, buf, &cf, &mm))
+    return GST_FLOW_ERROR;
 
   GValue ids = G_VALUE_INIT, losses = G_VALUE_INIT;
   gst_value_array_init (&ids, cf->n_class_ids);
   gst_value_array_init (&losses, cf->n_class_ids);
   gdouble sum = 0.0;
   guint n_done = 0;
-  gboolean psi_done = FALSE;
-  /* the device is shared with the upstream elements, which may run in other
-   * threads: held for the class steps and psi's step (then the device lock,
-   * then the sampler's, as ncfmcf takes them); not for the save */
-  ncfm_device_lock (self->device);
-  for (guint i = 0; i < cf->n_class_ids; i++) {
-    const guint c = cf->class_ids[i];
-    gdouble loss = 0.0;
-    if (c >= self->k)
-      continue;
-    gboolean skipped = FALSE;
-    if (!gst_ncfm_distill_step_class (self, cf, model, trained, params, c, &loss, &psi_done,
-            &skipped, &error) || (skipped && !count_nonfinite (self, c, loss))) {
-      ncfm_device_unlock (self->device);
-      g_value_unset (&ids);
-      g_value_unset (&losses);
-      self->failed = TRUE;
-      if (error)
-        GST_ELEMENT_ERROR (self, STREAM, FAILED, ("Distillation step on class %u failed: %s", c,
-                error->message), (NULL));
-      return GST_FLOW_ERROR;
-    }
-    if (skipped)
-      continue;
-    self->nonfinite_run = 0;
-    GValue v = G_VALUE_INIT;
-    g_value_init (&v, G_TYPE_UINT);
-    g_value_set_uint (&v, c);
-    gst_value_array_append_and_take_value (&ids, &v);
-    GValue lv = G_VALUE_INIT;
-    g_value_init (&lv, G_TYPE_DOUBLE);
-    g_value_set_double (&lv, loss);
-    gst_value_array_append_and_take_value (&losses, &lv);
-    sum += loss;
-    n_done++;
+  if (!step_classes (self, buf, cf, mm, &ids, &losses, &sum, &n_done)) {
+    g_value_unset (&ids);
+    g_value_unset (&losses);
+    self->failed = TRUE;
+    return GST_FLOW_ERROR;
   }
-  if (learned_sampler (self, cf) && self->psi != cf->sampler)
-    g_set_object (&self->psi, cf->sampler);
-  if (psi_done) {
-    ncfm_cf_meta_lock_sampler (cf);
-    ncfm_sampler_ascent_step (cf->sampler);
-    ncfm_cf_meta_unlock_sampler (cf);
-  }
-  ncfm_device_unlock (self->device);
   self->step++;
   self->n_real += (guint64) ncfm_tensor_get_dim (cf->features, 0);
   const gdouble secs = (g_get_monotonic_time () - self->t0) / 1e6;
@@ -651,8 +506,8 @@ gst_ncfm_distill_render (GstBaseSink *sink, GstBuffer *buf)
       "step", G_TYPE_UINT64, self->step,
       "loss", G_TYPE_DOUBLE, mean_loss,
       "images-per-second", G_TYPE_DOUBLE, secs > 0 ? self->n_real / secs : 0.0,
-      "nonfinite-steps", G_TYPE_UINT64, self->nonfinite_steps,
-      "nonfinite-run", G_TYPE_UINT, self->nonfinite_run, NULL);
+      "nonfinite-steps", G_TYPE_UINT64, ncfm_distiller_get_nonfinite_steps (self->distiller),
+      "nonfinite-run", G_TYPE_UINT, ncfm_distiller_get_nonfinite_run (self->distiller), NULL);
   gst_structure_take_value (s, "class-ids", &ids);
   gst_structure_take_value (s, "class-losses", &losses);
   gst_element_post_message (GST_ELEMENT (self), gst_message_new_element (GST_OBJECT (self), s));
@@ -675,7 +530,7 @@ gst_ncfm_distill_event (GstBaseSink *sink, GstEvent *event)
     case GST_EVENT_EOS: {
       /* the final set, then the end of the preview stream (both take the
        * device lock where they need it) */
-      const gboolean saved = !self->img || self->failed || self->saved_step == self->step
+      const gboolean saved = !self->synset || self->failed || self->saved_step == self->step
           || gst_ncfm_distill_save (self);
       if (saved)
         gst_ncfm_distill_queue_preview (self);
@@ -711,67 +566,6 @@ gst_ncfm_distill_change_state (GstElement *element, GstStateChange transition)
 
 /* ---- GObject ---- */
 
-static void
-gst_ncfm_distill_set_property (GObject *object, guint prop_id, const GValue *value,
-    GParamSpec *pspec)
-{
-  GstNcfmDistill *self = GST_NCFM_DISTILL (object);
-  GST_OBJECT_LOCK (self);
-  switch (prop_id) {
-    case PROP_LOCATION: g_free (self->location); self->location = g_value_dup_string (value); break;
-    case PROP_DATASET: g_free (self->dataset); self->dataset = g_value_dup_string (value); break;
-    case PROP_IPC: self->ipc = g_value_get_uint (value); break;
-    case PROP_FACTOR: self->factor = g_value_get_uint (value); break;
-    case PROP_INIT: self->init = g_value_get_enum (value); break;
-    case PROP_LR: self->lr = g_value_get_float (value); break;
-    case PROP_ALPHA: self->alpha = g_value_get_float (value); break;
-    case PROP_BETA: self->beta = g_value_get_float (value); break;
-    case PROP_METRIC: self->metric = g_value_get_enum (value); break;
-    case PROP_SAVE_EVERY: self->save_every = g_value_get_uint (value); break;
-    case PROP_SEED: self->seed = g_value_get_uint64 (value); break;
-    case PROP_WEIGHT_DECAY: self->weight_decay = g_value_get_float (value); break;
-    case PROP_CALIB: self->calib = g_value_get_float (value); break;
-    case PROP_PREVIEW_EVERY: self->preview_every = g_value_get_uint (value); break;
-    case PROP_MAX_NONFINITE_STEPS: self->max_nonfinite_steps = g_value_get_uint (value); break;
-    case PROP_ALLOW_DATASET_CHANGE: self->allow_dataset_change = g_value_get_boolean (value); break;
-    case PROP_PREVIEW_FPS:
-      self->preview_fps_n = gst_value_get_fraction_numerator (value);
-      self->preview_fps_d = gst_value_get_fraction_denominator (value);
-      break;
-    default: G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec); break;
-  }
-  GST_OBJECT_UNLOCK (self);
-}
-
-static void
-gst_ncfm_distill_get_property (GObject *object, guint prop_id, GValue *value, GParamSpec *pspec)
-{
-  GstNcfmDistill *self = GST_NCFM_DISTILL (object);
-  GST_OBJECT_LOCK (self);
-  switch (prop_id) {
-    case PROP_LOCATION: g_value_set_string (value, self->location); break;
-    case PROP_DATASET: g_value_set_string (value, self->dataset); break;
-    case PROP_IPC: g_value_set_uint (value, self->ipc); break;
-    case PROP_FACTOR: g_value_set_uint (value, self->factor); break;
-    case PROP_INIT: g_value_set_enum (value, self->init); break;
-    case PROP_LR: g_value_set_float (value, self->lr); break;
-    case PROP_ALPHA: g_value_set_float (value, self->alpha); break;
-    case PROP_BETA: g_value_set_float (value, self->beta); break;
-    case PROP_METRIC: g_value_set_enum (value, self->metric); break;
-    case PROP_SAVE_EVERY: g_value_set_uint (value, self->save_every); break;
-    case PROP_SEED: g_value_set_uint64 (value, self->seed); break;
-    case PROP_WEIGHT_DECAY: g_value_set_float (value, self->weight_decay); break;
-    case PROP_CALIB: g_value_set_float (value, self->calib); break;
-    case PROP_PREVIEW_EVERY: g_value_set_uint (value, self->preview_every); break;
-    case PROP_MAX_NONFINITE_STEPS: g_value_set_uint (value, self->max_nonfinite_steps); break;
-    case PROP_ALLOW_DATASET_CHANGE: g_value_set_boolean (value, self->allow_dataset_change); break;
-    case PROP_PREVIEW_FPS:
-      gst_value_set_fraction (value, self->preview_fps_n, self->preview_fps_d);
-      break;
-    default: G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec); break;
-  }
-  GST_OBJECT_UNLOCK (self);
-}
 
 static void
 gst_ncfm_distill_finalize (GObject *object)
@@ -784,8 +578,6 @@ gst_ncfm_distill_finalize (GObject *object)
   G_OBJECT_CLASS (parent_class)->finalize (object);
 }
 
-#define PARAM_FLAGS (G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY)
-
 static void
 gst_ncfm_distill_class_init (GstNcfmDistillClass *klass)
 {
@@ -793,178 +585,8 @@ gst_ncfm_distill_class_init (GstNcfmDistillClass *klass)
   GstElementClass *element_class = GST_ELEMENT_CLASS (klass);
   GstBaseSinkClass *sink_class = GST_BASE_SINK_CLASS (klass);
 
-  gobject_class->set_property = gst_ncfm_distill_set_property;
-  gobject_class->get_property = gst_ncfm_distill_get_property;
   gobject_class->finalize = gst_ncfm_distill_finalize;
-
-  /**
-   * GstNcfmDistill:location:
-   *
-   * The synthetic set (.safetensors, synset format); required.  Resumed
-   * from when it exists at start, written atomically every
-   * #GstNcfmDistill:save-every steps and at EOS.
-   */
-  g_object_class_install_property (gobject_class, PROP_LOCATION,
-      g_param_spec_string ("location", "Location",
-          "Synthetic set file (.safetensors; resumed from if it exists)", DEFAULT_LOCATION,
-          PARAM_FLAGS));
-  /**
-   * GstNcfmDistill:dataset:
-   *
-   * The real dataset (any format #NcfmDataset reads, train split): its
-   * classes and geometry define the set and init=real/mix draws its images.
-   */
-  g_object_class_install_property (gobject_class, PROP_DATASET,
-      g_param_spec_string ("dataset", "Dataset",
-          "Real dataset location (classes, geometry, init images)", DEFAULT_DATASET,
-          PARAM_FLAGS));
-  /**
-   * GstNcfmDistill:ipc:
-   *
-   * Stored images per class.
-   */
-  g_object_class_install_property (gobject_class, PROP_IPC,
-      g_param_spec_uint ("ipc", "Images per class", "Stored synthetic images per class", 1,
-          100000, DEFAULT_IPC, PARAM_FLAGS));
-  /**
-   * GstNcfmDistill:factor:
-   *
-   * Multi-formation factor rho: each stored image decodes to rho x rho
-   * images (1 = none).  It must divide the image height and width.  The
-   * default 2 is the method's.
-   */
-  g_object_class_install_property (gobject_class, PROP_FACTOR,
-      g_param_spec_uint ("factor", "Factor",
-          "Multi-formation tiles per side (1 = none; must divide H and W)", 1, MAX_FACTOR,
-          DEFAULT_FACTOR, PARAM_FLAGS));
-  /**
-   * GstNcfmDistill:init:
-   *
-   * How the stored images start (ignored when resuming).
-   */
-  g_object_class_install_property (gobject_class, PROP_INIT,
-      g_param_spec_enum ("init", "Init", "How the stored images start",
-          GST_TYPE_NCFM_DISTILL_INIT, DEFAULT_INIT, PARAM_FLAGS));
-  /**
-   * GstNcfmDistill:lr:
-   *
-   * AdamW learning rate on the stored pixels (betas 0.9/0.999, eps 1e-8,
-   * decoupled weight decay #GstNcfmDistill:weight-decay).
-   */
-  g_object_class_install_property (gobject_class, PROP_LR,
-      g_param_spec_float ("lr", "Learning rate", "AdamW learning rate on the images", 0.0f,
-          1.0f, DEFAULT_LR, PARAM_FLAGS));
-  /**
-   * GstNcfmDistill:alpha:
-   *
-   * NCFD weight of the amplitude term.
-   */
-  g_object_class_install_property (gobject_class, PROP_ALPHA,
-      g_param_spec_float ("alpha", "Alpha", "NCFD weight of the amplitude term", 0.0f, 1.0f,
-          DEFAULT_ALPHA, PARAM_FLAGS));
-  /**
-   * GstNcfmDistill:beta:
-   *
-   * NCFD weight of the phase term.
-   */
-  g_object_class_install_property (gobject_class, PROP_BETA,
-      g_param_spec_float ("beta", "Beta", "NCFD weight of the phase term", 0.0f, 1.0f,
-          DEFAULT_BETA, PARAM_FLAGS));
-  /**
-   * GstNcfmDistill:metric:
-   *
-   * ncfd (NCFM) or mmd (squared distance of class mean features, DM).
-   */
-  g_object_class_install_property (gobject_class, PROP_METRIC,
-      g_param_spec_enum ("metric", "Metric", "Matching loss",
-          GST_TYPE_NCFM_DISTILL_METRIC, DEFAULT_METRIC, PARAM_FLAGS));
-  /**
-   * GstNcfmDistill:save-every:
-   *
-   * Steps (buffers) between saves; 0 saves only at EOS.
-   */
-  g_object_class_install_property (gobject_class, PROP_SAVE_EVERY,
-      g_param_spec_uint ("save-every", "Save every",
-          "Steps between saves of the set (0 = only at EOS)", 0, G_MAXUINT, DEFAULT_SAVE_EVERY,
-          PARAM_FLAGS));
-  /**
-   * GstNcfmDistill:seed:
-   *
-   * Seed of the initial images.
-   */
-  g_object_class_install_property (gobject_class, PROP_SEED,
-      g_param_spec_uint64 ("seed", "Seed", "Seed of the initial images", 0, G_MAXUINT64,
-          DEFAULT_SEED, PARAM_FLAGS));
-  /**
-   * GstNcfmDistill:weight-decay:
-   *
-   * AdamW's decoupled weight decay on the stored pixels.
-   */
-  g_object_class_install_property (gobject_class, PROP_WEIGHT_DECAY,
-      g_param_spec_float ("weight-decay", "Weight decay", "AdamW weight decay on the images",
-          0.0f, 1.0f, DEFAULT_WEIGHT_DECAY, PARAM_FLAGS));
-  /**
-   * GstNcfmDistill:calib:
-   *
-   * Weight of the calibration term: the cross-entropy of the pool member's
-   * trained model (the #NcfmModelMeta's trained model; an extractor with a
-   * model pool) on the augmented synthetic images against their class,
-   * added to the matching loss of every class step.  0 turns it off.
-   */
-  g_object_class_install_property (gobject_class, PROP_CALIB,
-      g_param_spec_float ("calib", "Calibration",
-          "Weight of the cross-entropy through the trained pool member (0 = off)", 0.0f,
-          1000.0f, DEFAULT_CALIB, PARAM_FLAGS));
-  /**
-   * GstNcfmDistill:preview-every:
-   *
-   * Steps between preview frames on the src pad (an RGB grid of the stored
-   * images, one row per class).  A frame is also pushed for the first
-   * buffer and at EOS.  0 = only those two.
-   */
-  g_object_class_install_property (gobject_class, PROP_PREVIEW_EVERY,
-      g_param_spec_uint ("preview-every", "Preview every",
-          "Steps between preview frames on the src pad (0 = first and last only)", 0,
-          G_MAXUINT, DEFAULT_PREVIEW_EVERY, PARAM_FLAGS));
-  /**
-   * GstNcfmDistill:max-nonfinite-steps:
-   *
-   * A class step whose loss, gradient on the images or (learned sampler)
-   * dL/dt is not finite is skipped: the class's images, their AdamW state and
-   * psi stay as they were, a warning is logged and the ncfm-progress message
-   * counts it.  This many skipped class steps in a row are an error (the
-   * file keeps its last good save); 0 never errors.
-   */
-  g_object_class_install_property (gobject_class, PROP_MAX_NONFINITE_STEPS,
-      g_param_spec_uint ("max-nonfinite-steps", "Max non-finite steps",
-          "Class steps in a row skipped for a non-finite loss or gradient before an error "
-          "(0 = never)", 0, G_MAXUINT, DEFAULT_MAX_NONFINITE_STEPS, PARAM_FLAGS));
-  /**
-   * GstNcfmDistill:allow-dataset-change:
-   *
-   * Resuming a set distilled from another dataset (another ncfm.dataset
-   * name or path, or other class names) is an error unless this is set; then
-   * the set continues on the new dataset, whose name the next save records.
-   */
-  g_object_class_install_property (gobject_class, PROP_ALLOW_DATASET_CHANGE,
-      g_param_spec_boolean ("allow-dataset-change", "Allow dataset change",
-          "Resume a set distilled from another dataset (of the same shape)",
-          DEFAULT_ALLOW_DATASET_CHANGE, PARAM_FLAGS));
-  /**
-   * GstNcfmDistill:preview-fps:
-   *
-   * Frame rate of the preview stream (the caps' framerate, each frame's
-   * duration).  A frame's timestamp is the later of one frame after the
-   * previous frame and the pipeline's running time when it is pushed: a
-   * display sink shows frames as they come, and a file recorded faster than
-   * real time gets every preview frame, one frame duration apart.
-   */
-  g_object_class_install_property (gobject_class, PROP_PREVIEW_FPS,
-      gst_param_spec_fraction ("preview-fps", "Preview frame rate",
-          "Frame rate of the preview stream on the src pad (frames at least 1/preview-fps "
-          "apart)", 1, 3600, 1000, 1, DEFAULT_PREVIEW_FPS_N, DEFAULT_PREVIEW_FPS_D,
-          PARAM_FLAGS));
-
+  gst_ncfm_distill_install_properties (gobject_class);
   gst_element_class_add_static_pad_template (element_class, &sink_template);
   gst_element_class_add_static_pad_template (element_class, &src_template);
   gst_element_class_set_static_metadata (element_class, "NCFM distiller", "Sink/Tensor",
@@ -976,8 +598,6 @@ gst_ncfm_distill_class_init (GstNcfmDistillClass *klass)
   sink_class->render = GST_DEBUG_FUNCPTR (gst_ncfm_distill_render);
   sink_class->preroll = GST_DEBUG_FUNCPTR (gst_ncfm_distill_preroll);
   sink_class->event = GST_DEBUG_FUNCPTR (gst_ncfm_distill_event);
-  gst_type_mark_as_plugin_api (GST_TYPE_NCFM_DISTILL_INIT, 0);
-  gst_type_mark_as_plugin_api (GST_TYPE_NCFM_DISTILL_METRIC, 0);
   GST_DEBUG_CATEGORY_INIT (gst_ncfm_distill_debug, "ncfmdistill", 0,
       "NCFM synthetic-set optimizer");
 }
@@ -985,23 +605,7 @@ gst_ncfm_distill_class_init (GstNcfmDistillClass *klass)
 static void
 gst_ncfm_distill_init (GstNcfmDistill *self)
 {
-  self->dataset = g_strdup (DEFAULT_DATASET);
-  self->ipc = DEFAULT_IPC;
-  self->factor = DEFAULT_FACTOR;
-  self->init = DEFAULT_INIT;
-  self->lr = DEFAULT_LR;
-  self->alpha = DEFAULT_ALPHA;
-  self->beta = DEFAULT_BETA;
-  self->metric = DEFAULT_METRIC;
-  self->save_every = DEFAULT_SAVE_EVERY;
-  self->seed = DEFAULT_SEED;
-  self->weight_decay = DEFAULT_WEIGHT_DECAY;
-  self->calib = DEFAULT_CALIB;
-  self->preview_every = DEFAULT_PREVIEW_EVERY;
-  self->max_nonfinite_steps = DEFAULT_MAX_NONFINITE_STEPS;
-  self->allow_dataset_change = DEFAULT_ALLOW_DATASET_CHANGE;
-  self->preview_fps_n = DEFAULT_PREVIEW_FPS_N;
-  self->preview_fps_d = DEFAULT_PREVIEW_FPS_D;
+  gst_ncfm_distill_init_properties (self);
   gst_ncfm_distill_preview_init (self, &src_template);
   gst_base_sink_set_sync (GST_BASE_SINK (self), FALSE);
 }

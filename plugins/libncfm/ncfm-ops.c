@@ -144,12 +144,23 @@ ncfm_ops_channel_affine (NcfmTensor *x, NcfmTensor *y, const gfloat *scale, cons
  *
  * Returns: %TRUE, or %FALSE with @error set
  */
+/* n_channels if x is [N, n_channels, H, W] with at most NCFM_MAX_CHANNELS, else 0. */
+static guint
+channels_if_matching (NcfmTensor *x, guint n_channels)
+{
+  return NCFM_IS_TENSOR (x) && ncfm_tensor_get_n_dims (x) == 4
+      && ncfm_tensor_get_dim (x, 1) == (gint64) n_channels && n_channels <= NCFM_MAX_CHANNELS
+      ? n_channels : 0;
+}
+
 gboolean
 ncfm_ops_normalize (NcfmTensor *x, NcfmTensor *y, const gfloat *mean, const gfloat *std,
     guint n_channels, GError **error)
 {
   gfloat scale[NCFM_MAX_CHANNELS] = { 0 }, shift[NCFM_MAX_CHANNELS] = { 0 };
-  for (guint c = 0; c < n_channels && c < NCFM_MAX_CHANNELS; c++) {
+  /* mean and std are read only when x has n_channels channels: on a
+   * mismatch they may be shorter, and channel_affine reports it */
+  for (guint c = 0; c < channels_if_matching (x, n_channels); c++) {
     scale[c] = 1.0f / std[c];
     shift[c] = -mean[c] / std[c];
   }
@@ -171,7 +182,7 @@ ncfm_ops_normalize_backward (NcfmTensor *grad_y, NcfmTensor *grad_x, const gfloa
     guint n_channels, GError **error)
 {
   gfloat scale[NCFM_MAX_CHANNELS] = { 0 };
-  for (guint c = 0; c < n_channels && c < NCFM_MAX_CHANNELS; c++)
+  for (guint c = 0; c < channels_if_matching (grad_y, n_channels); c++)
     scale[c] = 1.0f / std[c];
   return ncfm_ops_channel_affine (grad_y, grad_x, scale, NULL, n_channels, error);
 }
@@ -374,4 +385,22 @@ ncfm_tensor_ensure_f32 (NcfmDevice *device, NcfmTensor **tensor, const gint64 *s
   g_clear_object (tensor);
   *tensor = ncfm_tensor_new (device, NCFM_DTYPE_F32, shape, n_dims, error);
   return *tensor != NULL;
+}
+
+/**
+ * ncfm_derive_seed:
+ * @seed: a seed property (ncfmaugment's, an extractor's)
+ * @index: what the stream is for: a buffer offset, a model rotation
+ *
+ * The seed of stream @index of @seed, ncfm_mix64 (@seed ^ ncfm_mix64 (@index)):
+ * how ncfmaugment seeds the draw of buffer @index and an extractor the
+ * random model of rotation @index.  Code that reproduces a pipeline (from
+ * Python too) calls this to get the same streams.
+ *
+ * Returns: the derived seed
+ */
+guint64
+ncfm_derive_seed (guint64 seed, guint64 index)
+{
+  return ncfm_mix64 (seed ^ ncfm_mix64 (index));
 }

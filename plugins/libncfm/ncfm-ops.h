@@ -30,6 +30,7 @@ gboolean ncfm_ops_sgd_step (NcfmTensor *param, NcfmTensor *grad, NcfmTensor *mom
     gfloat lr, gfloat momentum, gfloat weight_decay, GError **error);
 gboolean ncfm_tensor_ensure_f32 (NcfmDevice *device, NcfmTensor **tensor, const gint64 *shape,
     guint n_dims, GError **error);
+guint64 ncfm_derive_seed (guint64 seed, guint64 index);
 
 #ifndef __GI_SCANNER__
 /* ncfm_mix64: splitmix64 (increment and finaliser): maps neighbouring indices (steps, rounds,

@@ -13,12 +13,17 @@
  * ncfm_sampler_backward() accumulates dL/dpsi for a draw and
  * ncfm_sampler_ascent_step() takes one SGD-with-momentum step uphill.
  *
- * What backward needs of a draw travels with its t (object data of the
- * tensor) and goes when t goes, so that every draw still alive can be taken
- * back: in a pipeline with queues ncfmcf draws the next frequencies before
+ * What backward needs of a draw travels with it (#NcfmFreqDraw, from
+ * ncfm_sampler_draw()) and goes when it goes, so that every draw still alive
+ * can be taken back: in a pipeline with queues ncfmcf draws the next frequencies before
  * the distiller has sent back dL/dt of the previous ones.  A draw made
  * before an ascent step is taken back with the current weights and its own
  * activations (stale by the steps in between, as in pipelined training).
+ * Thread-safety: the sampler is shared by the thread that draws (ncfmcf)
+ * and the one that takes gradients back (ncfmdistill).  Every call that
+ * reads or changes its state holds the sampler's own recursive lock;
+ * ncfm_sampler_lock() holds it across several calls.  Take the device lock
+ * (if any) before this one, never the other way round.
  * Parameter names are those of an nn.Sequential called `net`
  * (`net.0.weight`, `net.1.running_mean`, ..., `net.7.bias`).
  *
@@ -45,7 +50,6 @@
 #define DEFAULT_MOMENTUM 0.5f
 #define DEFAULT_WEIGHT_DECAY 5e-4f
 #define MAX_DIM 65536u
-#define DRAW_QUARK "ncfm-sampler-draw"
 #define MAX_FREQS (1u << 20)
 
 enum { P_LIN_W, P_LIN_B, P_BN_W, P_BN_B, P_BN_MEAN, P_BN_VAR };
@@ -69,16 +73,28 @@ struct _NcfmSampler {
   Param params[N_PARAMS];       /* learned only; block b at [6 b, 6 b + 6) */
   NcfmTensor *grad_a, *grad_b, *grad_tmp;
   guint64 epoch;                /* grows when a saved state is loaded */
+  guint64 n_draws;              /* draws made (NcfmFreqDraw's index) */
+  GRecMutex lock;               /* every public call that reads or writes the state */
 };
 
-/* A draw: attached to its t, freed with it. */
-typedef struct {
+/* A draw: t, the noise it came from, and what backward needs of it. */
+struct _NcfmFreqDraw {
+  GObject parent;
   GWeakRef sampler;             /* whose draw it is */
   guint64 epoch;                /* the sampler's epoch when drawn */
+  guint64 index;                /* the sampler's draws before this one */
+  NcfmTensor *t, *noise;
   NcfmTensor *eps, *z[N_BLOCKS], *a[N_BLOCKS], *mean[N_BLOCKS], *rstd[N_BLOCKS];  /* learned */
-} Draw;
+};
+typedef NcfmFreqDraw Draw;
+
+G_DEFINE_FINAL_TYPE (NcfmFreqDraw, ncfm_freq_draw, G_TYPE_OBJECT)
 
 G_DEFINE_FINAL_TYPE (NcfmSampler, ncfm_sampler, G_TYPE_OBJECT)
+
+/* Holds the sampler's lock to the end of the scope. */
+#define SAMPLER_LOCKED(s) \
+  g_autoptr (GRecMutexLocker) locker G_GNUC_UNUSED = g_rec_mutex_locker_new (&(s)->lock)
 
 static const gchar *kind_names[] = { "gaussian", "learned" };
 
@@ -126,6 +142,7 @@ ncfm_sampler_finalize (GObject *object)
   g_clear_object (&self->grad_b);
   g_clear_object (&self->grad_tmp);
   g_clear_object (&self->device);
+  g_rec_mutex_clear (&self->lock);
   G_OBJECT_CLASS (ncfm_sampler_parent_class)->finalize (object);
 }
 
@@ -138,7 +155,7 @@ ncfm_sampler_class_init (NcfmSamplerClass *klass)
 static void
 ncfm_sampler_init (NcfmSampler *self)
 {
-  (void) self;
+  g_rec_mutex_init (&self->lock);
   self->lr = DEFAULT_LR;
   self->momentum = DEFAULT_MOMENTUM;
   self->weight_decay = DEFAULT_WEIGHT_DECAY;
@@ -292,9 +309,9 @@ block_param (NcfmSampler *self, guint block, guint role)
 }
 
 static void
-draw_free (gpointer data)
+ncfm_freq_draw_finalize (GObject *object)
 {
-  Draw *rec = data;
+  Draw *rec = NCFM_FREQ_DRAW (object);
   for (guint b = 0; b < N_BLOCKS; b++) {
     g_clear_object (&rec->z[b]);
     g_clear_object (&rec->a[b]);
@@ -302,16 +319,30 @@ draw_free (gpointer data)
     g_clear_object (&rec->rstd[b]);
   }
   g_clear_object (&rec->eps);
+  g_clear_object (&rec->t);
+  g_clear_object (&rec->noise);
   g_weak_ref_clear (&rec->sampler);
-  g_free (rec);
+  G_OBJECT_CLASS (ncfm_freq_draw_parent_class)->finalize (object);
+}
+
+static void
+ncfm_freq_draw_class_init (NcfmFreqDrawClass *klass)
+{
+  G_OBJECT_CLASS (klass)->finalize = ncfm_freq_draw_finalize;
+}
+
+static void
+ncfm_freq_draw_init (NcfmFreqDraw *self)
+{
+  g_weak_ref_init (&self->sampler, NULL);
 }
 
 /* A record for the next draw (with its tensors for a learned sampler). */
 static Draw *
 draw_new (NcfmSampler *self, GError **error)
 {
-  Draw *rec = g_new0 (Draw, 1);
-  g_weak_ref_init (&rec->sampler, self);
+  Draw *rec = g_object_new (NCFM_TYPE_FREQ_DRAW, NULL);
+  g_weak_ref_set (&rec->sampler, self);
   rec->epoch = self->epoch;
   if (self->kind == NCFM_SAMPLER_LEARNED) {
     const gint64 r = self->rows, d = self->dim;
@@ -322,22 +353,19 @@ draw_new (NcfmSampler *self, GError **error)
           && (rec->mean[b] = new_matrix (self, d, 0, error))
           && (rec->rstd[b] = new_matrix (self, d, 0, error));
     if (!ok) {
-      draw_free (rec);
+      g_object_unref (rec);
       return NULL;
     }
   }
   return rec;
 }
 
-/* The record of draw t if this sampler made it, else NULL. */
-static Draw *
-find_draw (NcfmSampler *self, NcfmTensor *t)
+/* Whether this sampler, in its current state, made the draw. */
+static gboolean
+owns_draw (NcfmSampler *self, Draw *rec)
 {
-  Draw *rec = g_object_get_data (G_OBJECT (t), DRAW_QUARK);
-  if (!rec)
-    return NULL;
   g_autoptr (NcfmSampler) owner = g_weak_ref_get (&rec->sampler);
-  return owner == self && rec->epoch == self->epoch ? rec : NULL;
+  return owner == self && rec->epoch == self->epoch;
 }
 
 /* psi on the noise in rec->eps; returns its output as a new tensor, tiled
@@ -372,15 +400,18 @@ psi_forward (NcfmSampler *self, Draw *rec, gboolean distinct, GError **error)
   return t;
 }
 
-/* Attaches the record to t (or frees it when there is no t). */
-static NcfmTensor *
-remember (Draw *rec, NcfmTensor *t)
+/* The draw with its t and noise (or NULL, freed, when there is no t). */
+static Draw *
+remember (NcfmSampler *self, Draw *rec, NcfmTensor *t, NcfmTensor *noise)
 {
-  if (t)
-    g_object_set_data_full (G_OBJECT (t), DRAW_QUARK, rec, draw_free);
-  else
-    draw_free (rec);
-  return t;
+  if (!t) {
+    g_object_unref (rec);
+    return NULL;
+  }
+  rec->t = t;
+  rec->noise = noise ? g_object_ref (noise) : NULL;
+  rec->index = self->n_draws++;
+  return rec;
 }
 
 static gboolean
@@ -401,7 +432,7 @@ check_matrix (NcfmSampler *self, NcfmTensor *x, gint64 rows, const gchar *what, 
 
 /* A draw from noise (NULL: the next slice of the stream), tiled to
  * [num_freqs, dim] or distinct [rows, dim]. */
-static NcfmTensor *
+static Draw *
 draw (NcfmSampler *self, NcfmTensor *noise, gboolean distinct, GError **error)
 {
   if (noise && !check_matrix (self, noise, self->rows, "noise", error))
@@ -419,7 +450,7 @@ draw (NcfmSampler *self, NcfmTensor *noise, gboolean distinct, GError **error)
       be->ops->fill_normal (be, count, self->seed, self->offset, self->sigma, f32 (t));
       self->offset += count;
     }
-    return remember (rec, t);
+    return remember (self, rec, t, noise);
   }
   if (noise) {
     ncfm_tensor_copy_from (rec->eps, noise, NULL);
@@ -427,7 +458,44 @@ draw (NcfmSampler *self, NcfmTensor *noise, gboolean distinct, GError **error)
     be->ops->fill_normal (be, count, self->seed, self->offset, 1.0f, f32 (rec->eps));
     self->offset += count;
   }
-  return remember (rec, psi_forward (self, rec, distinct, error));
+  return remember (self, rec, psi_forward (self, rec, distinct, error), noise);
+}
+
+/* A draw's t alone (the draw, and what backward would need of it, goes). */
+static NcfmTensor *
+t_of (Draw *rec)
+{
+  if (!rec)
+    return NULL;
+  NcfmTensor *t = g_object_ref (rec->t);
+  g_object_unref (rec);
+  return t;
+}
+
+/**
+ * ncfm_sampler_draw:
+ * @self: a #NcfmSampler
+ * @noise: (nullable): noise as for ncfm_sampler_sample_with_noise(), or
+ *   %NULL for the next slice of the stream
+ * @distinct: %TRUE for the distinct rows only (ncfm_sampler_sample_distinct()),
+ *   %FALSE for all num_freqs rows
+ * @error: return location for a #GError
+ *
+ * A draw that can be taken back: its t (ncfm_freq_draw_get_t()), the noise
+ * it came from, its index in the sampler's draws, and for a learned sampler
+ * what ncfm_sampler_backward() needs (psi's activations on this draw).  It
+ * may be taken back from another thread, also after later draws.
+ *
+ * Returns: (transfer full): the draw, or %NULL if @noise has the wrong shape
+ *   or memory runs out
+ */
+NcfmFreqDraw *
+ncfm_sampler_draw (NcfmSampler *self, NcfmTensor *noise, gboolean distinct, GError **error)
+{
+  g_return_val_if_fail (NCFM_IS_SAMPLER (self), NULL);
+  g_return_val_if_fail (noise == NULL || NCFM_IS_TENSOR (noise), NULL);
+  SAMPLER_LOCKED (self);
+  return draw (self, noise, distinct, error);
 }
 
 /**
@@ -447,7 +515,8 @@ NcfmTensor *
 ncfm_sampler_sample (NcfmSampler *self, GError **error)
 {
   g_return_val_if_fail (NCFM_IS_SAMPLER (self), NULL);
-  return draw (self, NULL, FALSE, error);
+  SAMPLER_LOCKED (self);
+  return t_of (draw (self, NULL, FALSE, error));
 }
 
 /**
@@ -469,7 +538,8 @@ NcfmTensor *
 ncfm_sampler_sample_with_noise (NcfmSampler *self, NcfmTensor *noise, GError **error)
 {
   g_return_val_if_fail (NCFM_IS_SAMPLER (self) && NCFM_IS_TENSOR (noise), NULL);
-  return draw (self, noise, FALSE, error);
+  SAMPLER_LOCKED (self);
+  return t_of (draw (self, noise, FALSE, error));
 }
 
 /**
@@ -499,7 +569,8 @@ ncfm_sampler_sample_distinct (NcfmSampler *self, NcfmTensor *noise, GError **err
 {
   g_return_val_if_fail (NCFM_IS_SAMPLER (self), NULL);
   g_return_val_if_fail (noise == NULL || NCFM_IS_TENSOR (noise), NULL);
-  return draw (self, noise, TRUE, error);
+  SAMPLER_LOCKED (self);
+  return t_of (draw (self, noise, TRUE, error));
 }
 
 /* grad += tmp */
@@ -512,10 +583,9 @@ accumulate (NcfmBackend *be, NcfmTensor *grad, const float *tmp)
 /**
  * ncfm_sampler_backward:
  * @self: a #NcfmSampler
- * @t: a tensor returned by this sampler's ncfm_sampler_sample() (or
- *   ncfm_sampler_sample_with_noise())
- * @grad_t: dL/dt, the shape of @t: F32 [num_freqs, dim], or [distinct, dim]
- *   for a draw of ncfm_sampler_sample_distinct()
+ * @draw: a draw of this sampler (ncfm_sampler_draw())
+ * @grad_t: dL/dt, the shape of the draw's t: F32 [num_freqs, dim], or
+ *   [distinct, dim] for a distinct draw
  * @error: return location for a #GError
  *
  * Adds dL/dpsi for the draw @t to the accumulated gradients (the 16 tiles'
@@ -530,17 +600,19 @@ accumulate (NcfmBackend *be, NcfmTensor *grad, const float *tmp)
  *   wrong shape
  */
 gboolean
-ncfm_sampler_backward (NcfmSampler *self, NcfmTensor *t, NcfmTensor *grad_t, GError **error)
+ncfm_sampler_backward (NcfmSampler *self, NcfmFreqDraw *rec, NcfmTensor *grad_t,
+    GError **error)
 {
-  g_return_val_if_fail (NCFM_IS_SAMPLER (self) && NCFM_IS_TENSOR (t), FALSE);
+  g_return_val_if_fail (NCFM_IS_SAMPLER (self) && NCFM_IS_FREQ_DRAW (rec), FALSE);
   g_return_val_if_fail (NCFM_IS_TENSOR (grad_t), FALSE);
-  Draw *rec = find_draw (self, t);
-  if (!rec) {
+  SAMPLER_LOCKED (self);
+  if (!owns_draw (self, rec)) {
     g_set_error (error, NCFM_ERROR, NCFM_ERROR_ARGUMENT,
-        "%s sampler: this t is not one of its draws (another tensor, another sampler's, or "
-        "drawn before its state was loaded)", ncfm_sampler_kind_to_string (self->kind));
+        "%s sampler: this is not one of its draws (another sampler's, or drawn before its "
+        "state was loaded)", ncfm_sampler_kind_to_string (self->kind));
     return FALSE;
   }
+  NcfmTensor *t = rec->t;
   const gint64 t_rows = ncfm_tensor_get_dim (t, 0);
   if (!check_matrix (self, grad_t, t_rows, "grad_t (dL/dt)", error))
     return FALSE;
@@ -594,6 +666,7 @@ void
 ncfm_sampler_ascent_step (NcfmSampler *self)
 {
   g_return_if_fail (NCFM_IS_SAMPLER (self));
+  SAMPLER_LOCKED (self);
   if (self->kind == NCFM_SAMPLER_GAUSSIAN)
     return;
   NcfmBackend *be = backend (self);
@@ -621,6 +694,7 @@ void
 ncfm_sampler_zero_grad (NcfmSampler *self)
 {
   g_return_if_fail (NCFM_IS_SAMPLER (self));
+  SAMPLER_LOCKED (self);
   for (guint i = 0; i < N_PARAMS; i++)
     if (self->params[i].grad)
       ncfm_tensor_fill (self->params[i].grad, 0.0f, NULL);
@@ -642,6 +716,7 @@ ncfm_sampler_set_optimizer (NcfmSampler *self, gfloat lr, gfloat momentum, gfloa
     GError **error)
 {
   g_return_val_if_fail (NCFM_IS_SAMPLER (self), FALSE);
+  SAMPLER_LOCKED (self);
   if (!(lr >= 0.0f && lr <= 1000.0f) || !(momentum >= 0.0f && momentum <= 1.0f)
       || !(weight_decay >= 0.0f && weight_decay <= 1.0f)) {
     g_set_error (error, NCFM_ERROR, NCFM_ERROR_ARGUMENT, "sampler: learning rate %g (0 .. 1000), "
@@ -666,6 +741,7 @@ void
 ncfm_sampler_get_optimizer (NcfmSampler *self, gfloat *lr, gfloat *momentum, gfloat *weight_decay)
 {
   g_return_if_fail (NCFM_IS_SAMPLER (self));
+  SAMPLER_LOCKED (self);
   if (lr)
     *lr = self->lr;
   if (momentum)
@@ -723,6 +799,7 @@ void
 ncfm_sampler_save (NcfmSampler *self, NcfmSafetensors *file, const gchar *prefix)
 {
   g_return_if_fail (NCFM_IS_SAMPLER (self) && NCFM_IS_SAFETENSORS (file));
+  SAMPLER_LOCKED (self);
   prefix = prefix ? prefix : "";
   for (guint i = 0; self->kind == NCFM_SAMPLER_LEARNED && i < N_PARAMS; i++) {
     Param *p = &self->params[i];
@@ -903,6 +980,7 @@ ncfm_sampler_load_state (NcfmSampler *self, NcfmSafetensors *file, const gchar *
     GError **error)
 {
   g_return_val_if_fail (NCFM_IS_SAMPLER (self) && NCFM_IS_SAFETENSORS (file), FALSE);
+  SAMPLER_LOCKED (self);
   g_autoptr (NcfmSampler) saved = ncfm_sampler_new_from_safetensors (self->device, file, prefix,
       error);
   if (!saved)
@@ -1049,6 +1127,7 @@ guint64
 ncfm_sampler_get_offset (NcfmSampler *self)
 {
   g_return_val_if_fail (NCFM_IS_SAMPLER (self), 0);
+  SAMPLER_LOCKED (self);
   return self->offset;
 }
 
@@ -1062,6 +1141,7 @@ guint64
 ncfm_sampler_get_step (NcfmSampler *self)
 {
   g_return_val_if_fail (NCFM_IS_SAMPLER (self), 0);
+  SAMPLER_LOCKED (self);
   return self->step;
 }
 
@@ -1132,4 +1212,86 @@ ncfm_sampler_get_gradient (NcfmSampler *self, const gchar *name)
   g_return_val_if_fail (NCFM_IS_SAMPLER (self), NULL);
   Param *p = find_param (self, name);
   return p ? p->grad : NULL;
+}
+
+/**
+ * ncfm_sampler_lock:
+ * @self: a #NcfmSampler
+ *
+ * Holds the sampler's recursive lock, which every call on it takes
+ * anyway, across several calls (a draw and its noise, a consistent save).
+ * Take the device lock first if you need both.
+ */
+void
+ncfm_sampler_lock (NcfmSampler *self)
+{
+  g_return_if_fail (NCFM_IS_SAMPLER (self));
+  g_rec_mutex_lock (&self->lock);
+}
+
+/**
+ * ncfm_sampler_unlock:
+ * @self: a #NcfmSampler
+ *
+ * Undoes ncfm_sampler_lock().
+ */
+void
+ncfm_sampler_unlock (NcfmSampler *self)
+{
+  g_return_if_fail (NCFM_IS_SAMPLER (self));
+  g_rec_mutex_unlock (&self->lock);
+}
+
+/**
+ * ncfm_freq_draw_get_t:
+ * @self: a #NcfmFreqDraw
+ *
+ * Returns: (transfer none): the frequencies, F32 [rows, dim]; never written again
+ */
+NcfmTensor *
+ncfm_freq_draw_get_t (NcfmFreqDraw *self)
+{
+  g_return_val_if_fail (NCFM_IS_FREQ_DRAW (self), NULL);
+  return self->t;
+}
+
+/**
+ * ncfm_freq_draw_get_noise:
+ * @self: a #NcfmFreqDraw
+ *
+ * Returns: (transfer none) (nullable): the noise given to ncfm_sampler_draw(),
+ *   %NULL for a draw from the sampler's own stream
+ */
+NcfmTensor *
+ncfm_freq_draw_get_noise (NcfmFreqDraw *self)
+{
+  g_return_val_if_fail (NCFM_IS_FREQ_DRAW (self), NULL);
+  return self->noise;
+}
+
+/**
+ * ncfm_freq_draw_get_index:
+ * @self: a #NcfmFreqDraw
+ *
+ * Returns: how many draws its sampler made before this one
+ */
+guint64
+ncfm_freq_draw_get_index (NcfmFreqDraw *self)
+{
+  g_return_val_if_fail (NCFM_IS_FREQ_DRAW (self), 0);
+  return self->index;
+}
+
+/**
+ * ncfm_freq_draw_dup_sampler:
+ * @self: a #NcfmFreqDraw
+ *
+ * Returns: (transfer full) (nullable): the sampler that made it, %NULL once
+ *   that sampler is gone
+ */
+NcfmSampler *
+ncfm_freq_draw_dup_sampler (NcfmFreqDraw *self)
+{
+  g_return_val_if_fail (NCFM_IS_FREQ_DRAW (self), NULL);
+  return g_weak_ref_get (&self->sampler);
 }

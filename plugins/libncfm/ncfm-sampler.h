@@ -27,6 +27,14 @@ gboolean ncfm_sampler_kind_from_string (const gchar *name, NcfmSamplerKind *kind
 #define NCFM_TYPE_SAMPLER (ncfm_sampler_get_type ())
 G_DECLARE_FINAL_TYPE (NcfmSampler, ncfm_sampler, NCFM, SAMPLER, GObject)
 
+#define NCFM_TYPE_FREQ_DRAW (ncfm_freq_draw_get_type ())
+G_DECLARE_FINAL_TYPE (NcfmFreqDraw, ncfm_freq_draw, NCFM, FREQ_DRAW, GObject)
+
+NcfmTensor *ncfm_freq_draw_get_t (NcfmFreqDraw *self);
+NcfmTensor *ncfm_freq_draw_get_noise (NcfmFreqDraw *self);
+guint64 ncfm_freq_draw_get_index (NcfmFreqDraw *self);
+NcfmSampler *ncfm_freq_draw_dup_sampler (NcfmFreqDraw *self);
+
 
 NcfmSampler *ncfm_sampler_new_gaussian (NcfmDevice *device, guint num_freqs, guint dim,
     gfloat sigma, guint64 seed, GError **error);
@@ -43,10 +51,14 @@ NcfmTensor *ncfm_sampler_sample_with_noise (NcfmSampler *self, NcfmTensor *noise
     GError **error);
 NcfmTensor *ncfm_sampler_sample_distinct (NcfmSampler *self, NcfmTensor *noise,
     GError **error);
-gboolean ncfm_sampler_backward (NcfmSampler *self, NcfmTensor *t, NcfmTensor *grad_t,
+NcfmFreqDraw *ncfm_sampler_draw (NcfmSampler *self, NcfmTensor *noise, gboolean distinct,
+    GError **error);
+gboolean ncfm_sampler_backward (NcfmSampler *self, NcfmFreqDraw *draw, NcfmTensor *grad_t,
     GError **error);
 void ncfm_sampler_ascent_step (NcfmSampler *self);
 void ncfm_sampler_zero_grad (NcfmSampler *self);
+void ncfm_sampler_lock (NcfmSampler *self);
+void ncfm_sampler_unlock (NcfmSampler *self);
 
 gboolean ncfm_sampler_set_optimizer (NcfmSampler *self, gfloat lr, gfloat momentum,
     gfloat weight_decay, GError **error);

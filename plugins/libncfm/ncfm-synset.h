@@ -3,7 +3,12 @@
 #define NCFM_SYNSET_H
 
 #include <glib-object.h>
+#include "ncfm-dataset.h"
+#include "ncfm-device.h"
+#include "ncfm-multiformation.h"
 #include "ncfm-safetensors.h"
+#include "ncfm-sampler.h"
+#include "ncfm-tensor.h"
 
 G_BEGIN_DECLS
 
@@ -60,6 +65,32 @@ typedef enum {
 gboolean ncfm_synset_validate (NcfmSafetensors *set, const gchar *name, GError **error);
 gboolean ncfm_synset_file_validate (const gchar *path, GError **error);
 gchar **ncfm_synset_get_class_names (NcfmSafetensors *set, const gchar *name, GError **error);
+
+#define NCFM_TYPE_SYNSET (ncfm_synset_get_type ())
+G_DECLARE_FINAL_TYPE (NcfmSynset, ncfm_synset, NCFM, SYNSET, GObject)
+
+NcfmSynset *ncfm_synset_new (NcfmDataset *dataset, guint ipc, guint factor, NcfmDevice *device,
+    GError **error);
+gboolean ncfm_synset_init_images (NcfmSynset *self, NcfmDataset *dataset, NcfmSynsetInit init,
+    guint64 seed, GError **error);
+gboolean ncfm_synset_load_state (NcfmSynset *self, NcfmSafetensors *file, GError **error);
+NcfmSafetensors *ncfm_synset_to_safetensors (NcfmSynset *self, NcfmSampler *psi);
+gboolean ncfm_synset_save (NcfmSynset *self, const gchar *path, NcfmSampler *psi,
+    GError **error);
+gchar *ncfm_synset_class_names_json (NcfmSynset *self);
+void ncfm_synset_set_metadata (NcfmSynset *self, const gchar *key, const gchar *value);
+void ncfm_synset_set_dataset_path (NcfmSynset *self, const gchar *path);
+gboolean ncfm_synset_set_normalization (NcfmSynset *self, const gfloat *mean,
+    const gfloat *std, guint n_channels);
+guint ncfm_synset_get_normalization (NcfmSynset *self, gfloat *mean, gfloat *std);
+NcfmTensor *ncfm_synset_get_images (NcfmSynset *self, guint c);
+gboolean ncfm_synset_adamw_step (NcfmSynset *self, guint c, NcfmTensor *grad, gfloat lr,
+    gfloat weight_decay, GError **error);
+guint64 ncfm_synset_get_step (NcfmSynset *self);
+void ncfm_synset_set_step (NcfmSynset *self, guint64 step);
+NcfmDevice *ncfm_synset_get_device (NcfmSynset *self);
+void ncfm_synset_get_shape (NcfmSynset *self, guint *num_classes, guint *ipc, guint *channels,
+    guint *height, guint *width, guint *factor);
 
 G_END_DECLS
 #endif

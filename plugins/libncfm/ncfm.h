@@ -28,5 +28,6 @@
 #include "ncfm-comm.h"
 #include "ncfm-synset-shard.h"
 #include "ncfm-shard.h"
+#include "ncfm-distiller.h"
 
 #endif

@@ -249,7 +249,7 @@ GST_START_TEST (test_learned_sampler)
   g_autoptr (NcfmTensor) grad = ncfm_tensor_new (cpu, NCFM_DTYPE_F32, tshape, 2, NULL);
   ncfm_tensor_fill (grad, 0.01f, NULL);
   ncfm_cf_meta_lock_sampler (m);
-  fail_unless (ncfm_sampler_backward (m->sampler, m->t, grad, NULL));
+  fail_unless (ncfm_sampler_backward (m->sampler, m->freq_draw, grad, NULL));
   ncfm_sampler_ascent_step (m->sampler);
   ncfm_cf_meta_unlock_sampler (m);
   fail_unless_equals_uint64 (ncfm_sampler_get_step (m->sampler), 1);

@@ -114,18 +114,20 @@ test_gaussian_stream (void)
   g_assert_cmpfloat (ncfm_sampler_get_sigma (back), ==, 0.5f);
   g_assert_cmpuint (ncfm_sampler_get_seed (back), ==, 99);
   g_autoptr (NcfmTensor) a3 = ncfm_sampler_sample (a, NULL);
-  g_autoptr (NcfmTensor) r3 = ncfm_sampler_sample (back, NULL);
+  g_autoptr (NcfmFreqDraw) d3 = ncfm_sampler_draw (back, NULL, FALSE, NULL);
+  NcfmTensor *r3 = ncfm_freq_draw_get_t (d3);
   g_autofree float *ha3 = ncfm_test_tensor_host (a3), *hr3 = ncfm_test_tensor_host (r3);
   g_assert_cmpmem (ha3, n * 4, hr3, n * 4);
 
   /* nothing to learn: backward checks its arguments and does nothing */
   g_autoptr (NcfmTensor) g = ncfm_tensor_new (dev, NCFM_DTYPE_F32, (gint64[]) { m, d }, 2, NULL);
-  g_assert_true (ncfm_sampler_backward (back, r3, g, &error));
+  g_assert_true (ncfm_sampler_backward (back, d3, g, &error));
   g_assert_no_error (error);
   ncfm_sampler_ascent_step (back);
   g_assert_cmpuint (ncfm_sampler_get_step (back), ==, 0);
-  g_assert_true (ncfm_sampler_backward (back, r3, g, &error));   /* in flight, as for psi */
-  g_assert_false (ncfm_sampler_backward (back, g, g, &error));    /* not a draw */
+  g_assert_true (ncfm_sampler_backward (back, d3, g, &error));   /* in flight, as for psi */
+  g_autoptr (NcfmFreqDraw) other = ncfm_sampler_draw (a, NULL, FALSE, NULL);
+  g_assert_false (ncfm_sampler_backward (back, other, g, &error));    /* not its draw */
   g_assert_error (error, NCFM_ERROR, NCFM_ERROR_ARGUMENT);
   g_clear_error (&error);
   g_assert_cmpuint (ncfm_sampler_get_n_parameters (back), ==, 0);
@@ -169,12 +171,13 @@ test_learned_torch (void)
   g_autoptr (NcfmTensor) eps = ncfm_tensor_new_from_safetensors (ref, "eps", dev, &error);
   g_autoptr (NcfmTensor) proj = ncfm_tensor_new_from_safetensors (ref, "proj", dev, &error);
   g_assert_no_error (error);
-  g_autoptr (NcfmTensor) t = ncfm_sampler_sample_with_noise (s, eps, &error);
+  g_autoptr (NcfmFreqDraw) draw = ncfm_sampler_draw (s, eps, FALSE, &error);
   g_assert_no_error (error);
+  NcfmTensor *t = ncfm_freq_draw_get_t (draw);
   g_assert_cmpuint (ncfm_sampler_get_offset (s), ==, 0);
   ncfm_test_assert_tensor_matches ("psi forward", t, ref, "t", 0);
 
-  g_assert_true (ncfm_sampler_backward (s, t, proj, &error));
+  g_assert_true (ncfm_sampler_backward (s, draw, proj, &error));
   g_assert_no_error (error);
   for (guint i = 0; i < ncfm_sampler_get_n_parameters (s); i++) {
     const gchar *name = ncfm_sampler_get_parameter_name (s, i);
@@ -272,10 +275,10 @@ psi_backward (PsiCtx *ctx)
 {
   g_autoptr (GError) error = NULL;
   NcfmDevice *dev = ncfm_sampler_get_device (ctx->s);
-  g_autoptr (NcfmTensor) t = ncfm_sampler_sample_with_noise (ctx->s, ctx->noise, &error);
+  g_autoptr (NcfmFreqDraw) draw = ncfm_sampler_draw (ctx->s, ctx->noise, FALSE, &error);
   g_autoptr (NcfmTensor) gt = tensor_from (dev, ctx->r, ncfm_sampler_get_num_freqs (ctx->s),
       ncfm_sampler_get_dim (ctx->s));
-  g_assert_true (ncfm_sampler_backward (ctx->s, t, gt, &error));
+  g_assert_true (ncfm_sampler_backward (ctx->s, draw, gt, &error));
   g_assert_no_error (error);
 }
 
@@ -312,14 +315,16 @@ test_learned_in_flight (void)
   g_autoptr (NcfmSampler) sa = small_psi (dev, ra, 64, 5, &a);
   g_autoptr (NcfmSampler) sb = small_psi (dev, rb, 64, 5, &b);
   g_autoptr (NcfmTensor) gt = tensor_from (dev, a.r, 64, 5);
-  g_autoptr (NcfmTensor) ta = ncfm_sampler_sample (sa, &error);
-  g_assert_true (ncfm_sampler_backward (sa, ta, gt, &error));
-  g_autoptr (NcfmTensor) tb = ncfm_sampler_sample (sb, &error);
+  g_autoptr (NcfmFreqDraw) da = ncfm_sampler_draw (sa, NULL, FALSE, &error);
+  NcfmTensor *ta = ncfm_freq_draw_get_t (da);
+  g_assert_true (ncfm_sampler_backward (sa, da, gt, &error));
+  g_autoptr (NcfmFreqDraw) db = ncfm_sampler_draw (sb, NULL, FALSE, &error);
+  NcfmTensor *tb = ncfm_freq_draw_get_t (db);
   g_autoptr (NcfmTensor) tb2 = ncfm_sampler_sample (sb, &error);
   g_autoptr (NcfmTensor) tb3 = ncfm_sampler_sample (sb, &error);
   g_autofree float *ha = ncfm_test_tensor_host (ta), *hb = ncfm_test_tensor_host (tb);
   g_assert_cmpmem (ha, 64 * 5 * 4, hb, 64 * 5 * 4);
-  g_assert_true (ncfm_sampler_backward (sb, tb, gt, &error));
+  g_assert_true (ncfm_sampler_backward (sb, db, gt, &error));
   g_assert_no_error (error);
   assert_same_gradients (sa, sb);
   psi_ctx_clear (&a);
@@ -341,8 +346,9 @@ test_learned_distinct (void)
   g_autoptr (NcfmSampler) sa = small_psi (dev, ra, 64, 5, &a);
   g_autoptr (NcfmSampler) sb = small_psi (dev, rb, 64, 5, &b);
   g_assert_cmpuint (ncfm_sampler_get_distinct_freqs (sb), ==, 4);
-  g_autoptr (NcfmTensor) ta = ncfm_sampler_sample (sa, &error);
-  g_autoptr (NcfmTensor) tb = ncfm_sampler_sample_distinct (sb, NULL, &error);
+  g_autoptr (NcfmFreqDraw) da = ncfm_sampler_draw (sa, NULL, FALSE, &error);
+  g_autoptr (NcfmFreqDraw) db = ncfm_sampler_draw (sb, NULL, TRUE, &error);
+  NcfmTensor *ta = ncfm_freq_draw_get_t (da), *tb = ncfm_freq_draw_get_t (db);
   g_assert_no_error (error);
   const gint64 dshape[2] = { 4, 5 };
   g_assert_true (ncfm_tensor_has_shape (tb, dshape, 2));
@@ -356,12 +362,12 @@ test_learned_distinct (void)
     for (guint i = 0; i < 4 * 5; i++)
       sum[i] = sum[i] + a.r[k * 4 * 5 + i];
   g_autoptr (NcfmTensor) gd = tensor_from (dev, sum, 4, 5);
-  g_assert_true (ncfm_sampler_backward (sa, ta, gt, &error));
+  g_assert_true (ncfm_sampler_backward (sa, da, gt, &error));
   /* the tiled gradient's shape is not a distinct draw's */
-  g_assert_false (ncfm_sampler_backward (sb, tb, gt, &error));
+  g_assert_false (ncfm_sampler_backward (sb, db, gt, &error));
   g_assert_error (error, NCFM_ERROR, NCFM_ERROR_SHAPE);
   g_clear_error (&error);
-  g_assert_true (ncfm_sampler_backward (sb, tb, gd, &error));
+  g_assert_true (ncfm_sampler_backward (sb, db, gd, &error));
   g_assert_no_error (error);
   assert_same_gradients (sa, sb);
   /* the streams advanced alike; with given noise too */
@@ -508,8 +514,8 @@ test_learned_resume (void)
   g_autoptr (NcfmTensor) gt = tensor_from (dev, r, m, d);
   /* two steps so momentum and running statistics are non-trivial */
   for (guint k = 0; k < 2; k++) {
-    g_autoptr (NcfmTensor) t = ncfm_sampler_sample (s, &error);
-    g_assert_true (ncfm_sampler_backward (s, t, gt, &error));
+    g_autoptr (NcfmFreqDraw) draw = ncfm_sampler_draw (s, NULL, FALSE, &error);
+    g_assert_true (ncfm_sampler_backward (s, draw, gt, &error));
     ncfm_sampler_ascent_step (s);
   }
   g_autoptr (NcfmSafetensors) f = ncfm_safetensors_new ();
@@ -533,9 +539,9 @@ test_learned_resume (void)
   float *draws[2][2];
   float *w[2];
   for (guint k = 0; k < 2; k++) {
-    g_autoptr (NcfmTensor) t = ncfm_sampler_sample (both[k], &error);
-    draws[k][0] = ncfm_test_tensor_host (t);
-    g_assert_true (ncfm_sampler_backward (both[k], t, gt, &error));
+    g_autoptr (NcfmFreqDraw) draw = ncfm_sampler_draw (both[k], NULL, FALSE, &error);
+    draws[k][0] = ncfm_test_tensor_host (ncfm_freq_draw_get_t (draw));
+    g_assert_true (ncfm_sampler_backward (both[k], draw, gt, &error));
     ncfm_sampler_ascent_step (both[k]);
     g_autoptr (NcfmTensor) t2 = ncfm_sampler_sample (both[k], &error);
     draws[k][1] = ncfm_test_tensor_host (t2);
@@ -587,21 +593,19 @@ test_errors (void)
 
   g_autoptr (NcfmSampler) s = ncfm_sampler_new_learned (dev, m, d, 1, &error);
   g_assert_no_error (error);
-  g_autoptr (NcfmTensor) old = ncfm_sampler_sample (s, &error);
-  g_autoptr (NcfmTensor) t = ncfm_sampler_sample (s, &error);
+  g_autoptr (NcfmFreqDraw) old = ncfm_sampler_draw (s, NULL, FALSE, &error);
+  g_autoptr (NcfmFreqDraw) t = ncfm_sampler_draw (s, NULL, FALSE, &error);
   g_autoptr (NcfmTensor) good = ncfm_tensor_new (dev, NCFM_DTYPE_F32, (gint64[]) { m, d }, 2, NULL);
   g_autoptr (NcfmTensor) bad = ncfm_tensor_new (dev, NCFM_DTYPE_F32, (gint64[]) { m / 16, d }, 2,
       NULL);
   g_assert_false (ncfm_sampler_backward (s, t, bad, &error));
   assert_error (&error, NCFM_ERROR, NCFM_ERROR_SHAPE, "grad_t (dL/dt) must be F32 [32, 4]");
   g_assert_true (ncfm_sampler_backward (s, old, good, &error));   /* still in flight */
-  g_assert_false (ncfm_sampler_backward (s, good, good, &error));
-  assert_error (&error, NCFM_ERROR, NCFM_ERROR_ARGUMENT, "not one of its draws");
   ncfm_sampler_ascent_step (s);    /* draws in flight may still come back */
   g_assert_true (ncfm_sampler_backward (s, t, good, &error));
   /* another sampler's draw, and a draw from before a state was loaded */
   g_autoptr (NcfmSampler) other = ncfm_sampler_new_learned (dev, m, d, 1, &error);
-  g_autoptr (NcfmTensor) theirs = ncfm_sampler_sample (other, &error);
+  g_autoptr (NcfmFreqDraw) theirs = ncfm_sampler_draw (other, NULL, FALSE, &error);
   g_assert_false (ncfm_sampler_backward (s, theirs, good, &error));
   assert_error (&error, NCFM_ERROR, NCFM_ERROR_ARGUMENT, "not one of its draws");
   g_autoptr (NcfmSafetensors) state = ncfm_safetensors_new ();

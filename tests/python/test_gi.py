@@ -132,10 +132,10 @@ def sampler_psi_ascent():
     psi.set_optimizer(0.05, 0.0, 0.0)
     noise = tensor(rng.standard_normal((m // 16, d)).astype(np.float32))
     loss = Ncfm.Ncfd.new(dev, Ncfm.Metric.NCFD, 0.5, 0.5)
-    t = psi.sample_with_noise(noise)
-    assert loss.compute(tensor(real), lr, tensor(syn), ls, t, 1, True)
+    draw = psi.draw(noise, False)
+    assert loss.compute(tensor(real), lr, tensor(syn), ls, draw.get_t(), 1, True)
     before = loss.get_loss()
-    assert psi.backward(t, loss.get_grad_t())
+    assert psi.backward(draw, loss.get_grad_t())
     psi.ascent_step()
     t2 = psi.sample_with_noise(noise)
     assert loss.compute(tensor(real), lr, tensor(syn), ls, t2, 1, True)
@@ -243,15 +243,15 @@ def synset_validate_nan():
     img_ok[1, 0, 2, 3] = 0.25
     ok = Ncfm.Safetensors.load_from_bytes(st.serialize(), 'ok')
     ok.set('images', Ncfm.DType.F32, list(img.shape), img_ok.tobytes())
-    assert Ncfm.synset_validate(ok, 'ok.safetensors')
+    assert Ncfm.Synset.validate(ok, 'ok.safetensors')
     with tempfile.TemporaryDirectory() as d:
         path = os.path.join(d, 'nan.safetensors')
         assert st.save(path)
         try:
-            Ncfm.synset_file_validate(path)
+            Ncfm.Synset.file_validate(path)
             raise AssertionError('NaN set accepted')
         except GLib.Error as e:
-            assert e.matches(Ncfm.synset_error_quark(), Ncfm.SynsetError.VALUE), e.message
+            assert e.matches(Ncfm.Synset.error_quark(), Ncfm.SynsetError.VALUE), e.message
             assert path in e.message and 'images' in e.message and 'class 1' in e.message, e.message
 
 
