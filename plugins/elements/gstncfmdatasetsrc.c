@@ -122,6 +122,8 @@ struct _GstNcfmDatasetSrc {
   NcfmDevice *dev;
   NcfmLoader *loader;
   GstCaps *caps;
+  guint run_shard_index, run_shard_count;  /* the shard resolved at start, for the meta */
+  gboolean run_class_shard;
   /* progress, under the object lock, for queries from any thread */
   guint64 position;
   gint64 total;
@@ -396,6 +398,9 @@ gst_ncfm_dataset_src_start (GstBaseSrc *bsrc)
   self->dev = g_steal_pointer (&dev);
   self->loader = g_steal_pointer (&loader);
   self->caps = gst_ncfm_tensors_info_to_caps (&info);
+  self->run_shard_index = shard_count > 1 ? shard_index : 0;
+  self->run_shard_count = MAX (shard_count, 1);
+  self->run_class_shard = class_shard && shard_count > 1;
   self->position = 0;
   self->total = ncfm_loader_get_total (self->loader);
   GST_OBJECT_UNLOCK (self);
@@ -520,7 +525,11 @@ gst_ncfm_dataset_src_create (GstBaseSrc *bsrc, guint64 offset, guint size, GstBu
     const guint *classes = ncfm_loader_get_classes (self->loader, &n_classes);
     class_id = (gint) classes[pos % n_classes];
   }
-  gst_buffer_add_ncfm_batch_meta_from_loader (buf, self->loader, class_id, pos);
+  NcfmBatchMeta *meta = gst_buffer_add_ncfm_batch_meta_from_loader (buf, self->loader,
+      class_id, pos);
+  meta->shard_index = self->run_shard_index;
+  meta->shard_count = self->run_shard_count;
+  meta->class_shard = self->run_class_shard;
   GST_BUFFER_OFFSET (buf) = pos;
   GST_BUFFER_OFFSET_END (buf) = pos + 1;
   GST_LOG_OBJECT (self, "batch %" G_GUINT64_FORMAT ": %" G_GINT64_FORMAT " images, class %d", pos,

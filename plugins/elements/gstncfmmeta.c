@@ -26,6 +26,9 @@ ncfm_batch_meta_init (GstMeta *meta, gpointer params, GstBuffer *buffer)
   memset (self->std, 0, sizeof self->std);
   self->class_id = -1;
   self->position = 0;
+  self->shard_index = 0;
+  self->shard_count = 1;
+  self->class_shard = FALSE;
   self->epoch = 0;
   self->loader = NULL;
   return TRUE;
@@ -59,6 +62,9 @@ ncfm_batch_meta_transform (GstBuffer *dest, GstMeta *meta, GstBuffer *buffer, GQ
   copy->class_id = src->class_id;
   copy->position = src->position;
   copy->epoch = src->epoch;
+  copy->shard_index = src->shard_index;
+  copy->shard_count = src->shard_count;
+  copy->class_shard = src->class_shard;
   copy->loader = src->loader ? g_object_ref (src->loader) : NULL;
   return TRUE;
 }

@@ -24,6 +24,12 @@ G_BEGIN_DECLS
  * @epoch: the epoch of this batch, from 0
  * @loader: (nullable): the #NcfmLoader that made the batch (a reference; its
  *   dataset and settings may be read, but only the source drives it)
+ * @shard_index: this process's shard, below @shard_count
+ * @shard_count: the processes the data is divided among (1: not sharded)
+ * @class_shard: %TRUE: this process distils classes @shard_index,
+ *   @shard_index + @shard_count, ... alone (class shards); %FALSE with
+ *   @shard_count > 1: it reads slice @shard_index of every class and the
+ *   processes combine their statistics (data parallel)
  *
  * Attached by the batch producers (ncfmdatasetsrc, ncfmtensorize) to every
  * image batch: how to read the labels and undo the normalisation.  It is
@@ -41,6 +47,9 @@ typedef struct {
   guint64 position;
   guint64 epoch;
   NcfmLoader *loader;
+  guint shard_index;
+  guint shard_count;
+  gboolean class_shard;
 } NcfmBatchMeta;
 
 GType ncfm_batch_meta_api_get_type (void);
