@@ -60,8 +60,6 @@ gst_ncfm_load_weights (GstElement *element, const gchar *path, const gchar *prop
 {
   g_autoptr (GError) error = NULL;
   g_autoptr (NcfmSafetensors) file = ncfm_safetensors_load (path, &error);
-  if (file)
-    g_object_set_data_full (G_OBJECT (file), "ncfm-path", g_strdup (path), g_free);
   if (!file || !ncfm_safetensors_check_finite (file, &error)) {
     GST_ELEMENT_ERROR (element, RESOURCE, OPEN_READ, ("Cannot use the weights %s (property "
             "%s): %s", path, property, error->message), (NULL));
@@ -89,7 +87,7 @@ gst_ncfm_model_for_stream (GstElement *element, NcfmDevice *device, NcfmSafetens
     const gchar *property, guint channels, guint height, guint width, guint num_classes)
 {
   g_autoptr (GError) error = NULL;
-  const gchar *path = g_object_get_data (G_OBJECT (file), "ncfm-path");
+  const gchar *path = ncfm_safetensors_get_path (file);
   g_autoptr (NcfmModel) m = ncfm_model_new_from_safetensors (device, file, &error);
   if (!m) {
     GST_ELEMENT_ERROR (element, RESOURCE, SETTINGS, ("Cannot build a model from %s (property "

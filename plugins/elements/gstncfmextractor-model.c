@@ -10,21 +10,12 @@
 
 #define FALLBACK_NUM_CLASSES 10
 
-static NcfmSafetensors *
-load_file (const gchar *path, GError **error)
-{
-  NcfmSafetensors *file = ncfm_safetensors_load (path, error);
-  if (file)  /* libncfm names the file in its errors with this */
-    g_object_set_data_full (G_OBJECT (file), "ncfm-path", g_strdup (path), g_free);
-  return file;
-}
-
 /* Reads @path and checks that all its tensors are finite: a NaN weight hides
  * in the forward pass and poisons the synthetic set through the backward. */
 static gboolean
 check_file (const gchar *path, GError **error)
 {
-  g_autoptr (NcfmSafetensors) file = load_file (path, error);
+  g_autoptr (NcfmSafetensors) file = ncfm_safetensors_load (path, error);
   return file && ncfm_safetensors_check_finite (file, error);
 }
 
@@ -121,7 +112,7 @@ member_from_pool (GstNcfmExtractor *self, NcfmDevice *dev, guint k, const gchar 
   GstNcfmExtractorPrivate *priv = gst_ncfm_extractor_get_priv (self);
   g_autofree gchar *name = g_strdup_printf ("premodel%u_%s.safetensors", k, which);
   g_autofree gchar *path = g_build_filename (priv->pool, name, NULL);
-  g_autoptr (NcfmSafetensors) file = load_file (path, error);
+  g_autoptr (NcfmSafetensors) file = ncfm_safetensors_load (path, error);
   if (!file)
     return NULL;
   return model_from_file (self, dev, file, resolve_num_classes (self, file, inbuf), error);
@@ -235,7 +226,7 @@ gst_ncfm_extractor_start (GstBaseTransform *trans)
     }
   }
   g_autoptr (NcfmSafetensors) file = NULL;
-  if (have_weights && (!(file = load_file (weights, &error))
+  if (have_weights && (!(file = ncfm_safetensors_load (weights, &error))
           || !ncfm_safetensors_check_finite (file, &error))) {
     GST_ELEMENT_ERROR (self, RESOURCE, OPEN_READ,
         ("Cannot use the weights file \"%s\" (property weights): %s", weights,

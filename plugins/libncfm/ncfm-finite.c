@@ -46,7 +46,7 @@ is_float_dtype (NcfmDType dtype)
  *
  * Checks that every floating-point tensor of @self holds only finite values
  * as float32 (so an F64 value beyond the float range counts as an
- * infinity).  The error names the file (the "ncfm-path" data of @self, else
+ * infinity).  The error names the file (ncfm_safetensors_get_path(), else
  * "weights"), the tensor and the first element at fault, e.g.
  * `premodel3_trained.safetensors: tensor 'features.0.weight' has a NaN at
  * element 17 (...)`.
@@ -57,7 +57,7 @@ gboolean
 ncfm_safetensors_check_finite (NcfmSafetensors *self, GError **error)
 {
   g_return_val_if_fail (NCFM_IS_SAFETENSORS (self), FALSE);
-  const gchar *path = g_object_get_data (G_OBJECT (self), "ncfm-path");
+  const gchar *path = ncfm_safetensors_get_path (self);
   g_auto (GStrv) names = ncfm_safetensors_list_names (self);
   for (guint i = 0; names[i]; i++) {
     NcfmDType dtype;

@@ -12,11 +12,11 @@
 
 #define PRIV(self) ncfm_model_private (self)
 
-/* The file a #NcfmSafetensors came from (its "ncfm-path" data), for messages. */
+/* The file a #NcfmSafetensors came from, for messages. */
 const gchar *
 ncfm_model_file_name (NcfmSafetensors *file)
 {
-  const gchar *n = g_object_get_data (G_OBJECT (file), "ncfm-path");
+  const gchar *n = ncfm_safetensors_get_path (file);
   return n ? n : "weights";
 }
 
@@ -143,16 +143,6 @@ ncfm_model_save (NcfmModel *self, const gchar *path, GError **error)
   return file && ncfm_safetensors_save (file, path, error);
 }
 
-/* The file at @path, remembering the path for messages. */
-static NcfmSafetensors *
-load_named (const gchar *path, GError **error)
-{
-  NcfmSafetensors *file = ncfm_safetensors_load (path, error);
-  if (file)
-    g_object_set_data_full (G_OBJECT (file), "ncfm-path", g_strdup (path), g_free);
-  return file;
-}
-
 /**
  * ncfm_model_load:
  * @self: a #NcfmModel
@@ -164,7 +154,7 @@ load_named (const gchar *path, GError **error)
 gboolean
 ncfm_model_load (NcfmModel *self, const gchar *path, GError **error)
 {
-  g_autoptr (NcfmSafetensors) file = load_named (path, error);
+  g_autoptr (NcfmSafetensors) file = ncfm_safetensors_load (path, error);
   return file && ncfm_model_load_safetensors (self, file, error);
 }
 
@@ -264,7 +254,7 @@ ncfm_model_new_from_safetensors (NcfmDevice *device, NcfmSafetensors *file, GErr
 NcfmModel *
 ncfm_model_new_from_file (NcfmDevice *device, const gchar *path, GError **error)
 {
-  g_autoptr (NcfmSafetensors) file = load_named (path, error);
+  g_autoptr (NcfmSafetensors) file = ncfm_safetensors_load (path, error);
   return file ? ncfm_model_new_from_safetensors (device, file, error) : NULL;
 }
 

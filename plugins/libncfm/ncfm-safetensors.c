@@ -44,6 +44,7 @@ typedef struct {
 struct _NcfmSafetensors {
   GObject parent_instance;
   gchar *source;                /* file or buffer name for messages */
+  gchar *path;                  /* the file it was loaded from, or NULL */
   GBytes *backing;              /* mapped file or loaded buffer, or NULL */
   GPtrArray *tensors;           /* Tensor*, in insertion (header) order */
   GHashTable *by_name;          /* name -> Tensor*, borrowed */
@@ -72,6 +73,7 @@ ncfm_safetensors_finalize (GObject *object)
   g_hash_table_unref (self->metadata);
   g_clear_pointer (&self->backing, g_bytes_unref);
   g_free (self->source);
+  g_free (self->path);
   G_OBJECT_CLASS (ncfm_safetensors_parent_class)->finalize (object);
 }
 
@@ -658,9 +660,28 @@ ncfm_safetensors_load (const gchar *path, GError **error)
   bytes = g_mapped_file_get_bytes (file);
   g_mapped_file_unref (file);
   self = ncfm_safetensors_load_from_bytes (bytes, display, error);
+  if (self)
+    self->path = g_strdup (path);
   g_bytes_unref (bytes);
   g_free (display);
   return self;
+}
+
+/**
+ * ncfm_safetensors_get_path:
+ * @self: a #NcfmSafetensors
+ *
+ * The file @self was read from by ncfm_safetensors_load(), as given there:
+ * what errors about its contents name.
+ *
+ * Returns: (nullable): the path, or %NULL for a set built in memory or read
+ *   from bytes
+ */
+const gchar *
+ncfm_safetensors_get_path (NcfmSafetensors *self)
+{
+  g_return_val_if_fail (NCFM_IS_SAFETENSORS (self), NULL);
+  return self->path;
 }
 
 /* ---- writing ----------------------------------------------------------- */

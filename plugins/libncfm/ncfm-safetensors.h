@@ -42,6 +42,7 @@ G_DECLARE_FINAL_TYPE (NcfmSafetensors, ncfm_safetensors, NCFM, SAFETENSORS, GObj
 
 NcfmSafetensors *ncfm_safetensors_new (void);
 NcfmSafetensors *ncfm_safetensors_load (const gchar *path, GError **error);
+const gchar *ncfm_safetensors_get_path (NcfmSafetensors *self);
 NcfmSafetensors *ncfm_safetensors_load_from_bytes (GBytes *bytes, const gchar *name,
     GError **error);
 

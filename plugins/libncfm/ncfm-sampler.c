@@ -756,7 +756,7 @@ ncfm_sampler_get_optimizer (NcfmSampler *self, gfloat *lr, gfloat *momentum, gfl
 static const gchar *
 file_name_of (NcfmSafetensors *file)
 {
-  const gchar *n = g_object_get_data (G_OBJECT (file), "ncfm-path");
+  const gchar *n = ncfm_safetensors_get_path (file);
   return n ? n : "sampler state";
 }
 

@@ -81,7 +81,7 @@ test_model_files (gconstpointer data)
 
     g_autoptr (NcfmSafetensors) file = ncfm_safetensors_load (path, &error);
     g_assert_no_error (error);
-    g_object_set_data_full (G_OBJECT (file), "ncfm-path", g_strdup (path), g_free);
+    g_assert_cmpstr (ncfm_safetensors_get_path (file), ==, path);
     g_assert_false (ncfm_safetensors_check_finite (file, &error));
     assert_names (error, path, tensor, what[i]);
   }
