@@ -1,8 +1,8 @@
 #!/bin/bash
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # The evaluation protocol of a synthetic set (method card section 7), as gst-launch lines:
-#   pipelines/evaluate.sh SYNSET [--epochs E] [--repeats R] [--dataset-dir D] [--teacher W]
-#                                [--depth N]
+#   pipelines/evaluate.sh SYNSET [--preset P] [--epochs E] [--repeats R] [--dataset-dir D]
+#                                [--teacher W] [--depth N]
 # For each repeat r: a fresh ConvNet-3 (width 128, instance norm, seed r) trained on the
 # decoded synthetic set (multi-formation tiles included) with AdamW lr 0.001, batch 128,
 # E epochs, lr halved at 20/40/60/80 %, per-sample DSA and CutMix (p 0.5); then its top-1
@@ -15,6 +15,8 @@
 # --dataset-dir  the real dataset whose test split is used (default: Debian's Fashion-MNIST)
 # --teacher   soft labels from this trained model's softmax (a separate, labelled variant)
 # --depth     ConvNet depth (default 3, for 28x28 / 32x32 images; 4 for 64x64)
+# --preset    the evaluation of a preset of pipelines/presets.sh (e.g. cifar10-ipc10: 2000
+#             epochs; tinyimagenet-*: depth 4); options after it override it
 # Fewer epochs or repeats than the defaults run a reduced protocol, and every line says so.
 # Extra gst-launch options can be passed in GST_LAUNCH_OPTS; NCFM_DEVICE picks the device.
 set -euo pipefail
@@ -40,6 +42,14 @@ while [ $# -gt 0 ]; do
     --dataset-dir) dataset=${2:?}; shift 2 ;;
     --teacher) teacher=${2:?}; shift 2 ;;
     --depth) depth=${2:?}; shift 2 ;;
+    --preset)
+      # shellcheck source=presets.sh
+      . "$root/pipelines/presets.sh"
+      ncfm_preset "${2:?}" || exit 2
+      epochs=$preset_eval_epochs depth=$preset_depth
+      [ -z "$preset_dataset" ] || dataset=$preset_dataset
+      echo "preset $2: $epochs epochs ($preset_eval_note), depth $depth" >&2
+      shift 2 ;;
     -h|--help) usage ;;
     -*) echo "evaluate.sh: unknown option $1" >&2; usage ;;
     *) [ -z "$synset" ] || usage; synset=$1; shift ;;
