@@ -138,9 +138,16 @@ check_same_shard (GstNcfmDistill *self, NcfmSafetensors *st)
       ? g_strdup_printf ("%u/%u", self->shard_index, self->shard_count) : NULL;
   if (!g_strcmp0 (tag, mine))
     return TRUE;
-  GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS, ("%s holds %s%s but this run distils %s%s: not "
-          "resuming from (or overwriting) it", self->s_location, tag ? "class shard " : "a whole "
-          "set", tag ? tag : "", mine ? "class shard " : "every class", mine ? mine : ""),
+  if (!mine) {
+    GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS, ("%s holds class shard %s of a run, not a whole "
+            "set: not resuming from (or overwriting) it", self->s_location, tag),
+        ("property location: a class-shard run writes one file per shard, its location has %%r "
+            "(the shard index); ncfm-synset merge joins the shards into a whole set"));
+    return FALSE;
+  }
+  GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS, ("%s holds %s%s but this run distils class "
+          "shard %s: not resuming from (or overwriting) it", self->s_location, tag ? "class shard "
+          : "a whole set", tag ? tag : "", mine),
       ("property location; a shard's classes come from the source's shard-index, shard-count "
           "and class-shard (ncfm-synset merge joins shards into a whole set)"));
   return FALSE;

@@ -75,10 +75,32 @@
  * member's trained model on the synthetic images (the calibration of the
  * reference implementation).
  *
+ * Class shards: when the stream's #NcfmBatchMeta says it is class shard r
+ * of N (ncfmdatasetsrc class-shard=true with shard-count N > 1, or
+ * shard-count=0 under mpirun/srun), the element holds and steps only the
+ * classes c with c mod N = r and writes them to #GstNcfmDistill:location
+ * with "%r" replaced by r, in the shard format that `ncfm-synset merge`
+ * joins (all class names, the shard's images and AdamW state, adamw.step 0
+ * for the other classes, ncfm.class_shard "r/N").  Steps count the whole
+ * run's batches (the source keeps them numbered as in a run over every
+ * class), so the shards' ncfm.step agree at the end of every round and at
+ * EOS, and the merge of the shards is byte for byte the set one process
+ * writes with the same seeds (Gaussian sampler).  A shard resumes from its
+ * own file only (another shard's or a whole set is refused, naming both);
+ * on resume it skips the batches below the file's step, which the file
+ * already holds, so rerunning a stopped or failed job ends as an
+ * uninterrupted one.  With the learned sampler each shard trains its own
+ * psi on its classes and saves it in its file; the merged set keeps psi
+ * only when every shard's is identical (otherwise it holds none and a run
+ * resumed from it starts psi afresh), and differs from a one-process run.
+ *
  * ## Example launch line
  * |[
  * gst-launch-1.0 -m ncfmdatasetsrc epochs=3 batch-size=256 ! ncfmaugment ! ncfmconvnet width=32 ! ncfmcf num-freqs=256 ! ncfmdistill location=/tmp/fm-synset.safetensors ipc=1
  * ]| Distils Fashion-MNIST to one image per class.
+ * |[
+ * mpirun -np 2 gst-launch-1.0 ncfmdatasetsrc epochs=3 class-shard=true shard-count=0 ! ncfmaugment ! ncfmconvnet width=32 ! ncfmcf num-freqs=256 ! ncfmdistill location=/tmp/fm-%r.safetensors ipc=1 && ncfm-synset merge /tmp/fm-0.safetensors /tmp/fm-1.safetensors -o /tmp/fm-synset.safetensors
+ * ]| The same with the classes divided between two ranks.
  */
 #include "gstncfmdistill-private.h"
 
