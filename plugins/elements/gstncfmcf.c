@@ -17,8 +17,9 @@
  *   element only adds the meta.  Every meta of the input is kept.
  *
  * Frequencies (#GstNcfmCF:sampler): gaussian draws t = sigma N(0, I) from a
- * counter-based stream seeded by #GstNcfmCF:seed (the same seed gives the
- * same t sequence); learned draws noise eps [M/16, d] from that stream and
+ * counter-based stream seeded by #GstNcfmCF:seed, buffer k (its offset, or
+ * its count without one) taking draw k of it (the same seed gives the same
+ * t for the same batch); learned draws noise eps [M/16, d] from that stream and
  * runs it through psi (three Linear -> BatchNorm -> LeakyReLU/Tanh blocks,
  * tiled 16 times), psi being trained by the consumer by gradient ascent.
  * t holds each distinct frequency once: [M, d] for gaussian, psi's M/16
@@ -218,13 +219,14 @@ ensure_sampler (GstNcfmCF *self, NcfmDevice *dev, guint dim)
   return TRUE;
 }
 
-/* The next draw (for psi from the noise of the noise source), under the
- * sampler's lock. */
+/* Draw @index of the stream (for psi from the noise of the noise source),
+ * under the sampler's lock. */
 static NcfmFreqDraw *
-draw_frequencies (GstNcfmCF *self, GError **error)
+draw_frequencies (GstNcfmCF *self, guint64 index, GError **error)
 {
   NcfmFreqDraw *draw = NULL;
   ncfm_sampler_lock (self->sampler);
+  ncfm_sampler_seek_draw (self->noise_source ? self->noise_source : self->sampler, index);
   if (self->noise_source) {
     g_autoptr (NcfmTensor) noise = ncfm_sampler_sample (self->noise_source, error);
     draw = noise ? ncfm_sampler_draw (self->sampler, noise, TRUE, error) : NULL;
@@ -298,7 +300,11 @@ gst_ncfm_cf_transform_ip (GstBaseTransform *trans, GstBuffer *buf)
   if (dim < 1 || dim > G_MAXINT || !ensure_sampler (self, dev, (guint) dim))
     return GST_FLOW_ERROR;
 
-  g_autoptr (NcfmFreqDraw) draw = draw_frequencies (self, &error);
+  /* draw k of the stream for batch k (its offset): a batch's frequencies do
+   * not depend on which batches came before (class shards) */
+  const guint64 index = GST_BUFFER_OFFSET_IS_VALID (buf) ? GST_BUFFER_OFFSET (buf)
+      : self->n_buffers;
+  g_autoptr (NcfmFreqDraw) draw = draw_frequencies (self, index, &error);
   NcfmTensor *t = draw ? ncfm_freq_draw_get_t (draw) : NULL;
   g_autoptr (NcfmCFStats) stats = t ? ncfm_cf_stats_new (dev, k,
       ncfm_sampler_get_distinct_freqs (self->sampler), (guint) dim, self->normalize, &error) : NULL;
@@ -319,7 +325,7 @@ gst_ncfm_cf_transform_ip (GstBaseTransform *trans, GstBuffer *buf)
   if (old)  /* a second ncfmcf in a row: its statistics replace the first's */
     gst_buffer_remove_meta (buf, old);
   NcfmCFMeta *meta = gst_buffer_add_ncfm_cf_meta (buf, draw, stats, features, labels);
-  meta->draw = self->n_buffers;
+  meta->draw = index;
   GST_LOG_OBJECT (self, "buffer %" G_GUINT64_FORMAT ": %" G_GINT64_FORMAT " features, %u of %u "
       "classes present", self->n_buffers, ncfm_tensor_get_dim (features, 0), meta->n_class_ids, k);
   self->n_buffers++;

@@ -355,7 +355,8 @@ gst_ncfm_dataset_src_start (GstBaseSrc *bsrc)
   if (!parse_classes (self, ds, classes, subset))
     return FALSE;
   if (!ncfm_shard_resolve (&shard_index, &shard_count, &error)
-      || (class_shard && !shard_classes (ds, subset, shard_index, shard_count, &error))) {
+      || (class_shard && mode == NCFM_LOADER_MODE_MIXED
+          && !shard_classes (ds, subset, shard_index, shard_count, &error))) {
     GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS, ("Invalid shard (properties shard-index, "
             "shard-count, class-shard) of dataset %s: %s", ncfm_dataset_get_name (ds),
             error->message), (NULL));
@@ -374,6 +375,14 @@ gst_ncfm_dataset_src_start (GstBaseSrc *bsrc)
     GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS, ("Cannot take slice %u of %u of dataset %s "
             "(properties shard-index, shard-count): %s", shard_index, shard_count,
             ncfm_dataset_get_name (ds), error->message), (NULL));
+    return FALSE;
+  }
+  /* per class, a shard's batches keep their numbers (offsets) of the whole run */
+  if (class_shard && mode == NCFM_LOADER_MODE_PER_CLASS
+      && !ncfm_loader_set_class_shard (loader, shard_index, shard_count, &error)) {
+    GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS, ("Invalid shard (properties shard-index, "
+            "shard-count, class-shard) of dataset %s: %s", ncfm_dataset_get_name (ds),
+            error->message), (NULL));
     return FALSE;
   }
   GST_INFO_OBJECT (self, "%s %u of %u", class_shard ? "class shard" : "slice", shard_index,
@@ -873,7 +882,10 @@ gst_ncfm_dataset_src_class_init (GstNcfmDatasetSrcClass *klass)
    *
    * Divide the classes among the ranks (each distils its own classes into its
    * own set, joined by `ncfm-synset merge`) instead of the images of every
-   * class.
+   * class.  In per-class mode a shard's batches keep the offsets and images
+   * they have in a run over all classes (batch round * K + the class's
+   * place), so that a class sees the same batches, augmentations, models and
+   * frequencies whichever ranks run the others.
    */
   g_object_class_install_property (gobject_class, PROP_CLASS_SHARD,
       g_param_spec_boolean ("class-shard", "Class shard",

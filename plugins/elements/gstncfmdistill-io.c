@@ -111,6 +111,48 @@ check_same_dataset (GstNcfmDistill *self, NcfmSafetensors *st)
   return FALSE;
 }
 
+/* The file at the location, when there is one, read and checked for
+ * resuming (self->resume); FALSE with an error posted. */
+gboolean
+gst_ncfm_distill_open_resume (GstNcfmDistill *self)
+{
+  g_autoptr (GError) error = NULL;
+  if (!g_file_test (self->s_location, G_FILE_TEST_EXISTS))
+    return TRUE;
+  self->resume = ncfm_safetensors_load (self->s_location, &error);
+  if (!self->resume) {
+    GST_ELEMENT_ERROR (self, RESOURCE, OPEN_READ, ("%s exists but cannot be read: %s "
+            "(not overwriting it)", self->s_location, error->message), ("property location"));
+    return FALSE;
+  }
+  return gst_ncfm_distill_check_resume (self, self->resume);
+}
+
+/* A class shard resumes from its own shard's file only; a whole run from a
+ * whole set (ncfm.class_shard absent). */
+static gboolean
+check_same_shard (GstNcfmDistill *self, NcfmSafetensors *st)
+{
+  const gchar *tag = ncfm_safetensors_get_metadata (st, "ncfm.class_shard");
+  g_autofree gchar *mine = self->shard_count > 1
+      ? g_strdup_printf ("%u/%u", self->shard_index, self->shard_count) : NULL;
+  if (!g_strcmp0 (tag, mine))
+    return TRUE;
+  if (!mine) {
+    GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS, ("%s holds class shard %s of a run, not a whole "
+            "set: not resuming from (or overwriting) it", self->s_location, tag),
+        ("property location: a class-shard run writes one file per shard, its location has %%r "
+            "(the shard index); ncfm-synset merge joins the shards into a whole set"));
+    return FALSE;
+  }
+  GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS, ("%s holds %s%s but this run distils class "
+          "shard %s: not resuming from (or overwriting) it", self->s_location, tag ? "class shard "
+          : "a whole set", tag ? tag : "", mine),
+      ("property location; a shard's classes come from the source's shard-index, shard-count "
+          "and class-shard (ncfm-synset merge joins shards into a whole set)"));
+  return FALSE;
+}
+
 /* The existing file at start: it must be a valid synthetic set that agrees
  * with the properties and the dataset. */
 gboolean
@@ -165,10 +207,14 @@ gst_ncfm_distill_check_resume (GstNcfmDistill *self, NcfmSafetensors *st)
         (NULL));
     return FALSE;
   }
-  if (shape[0] != (gint64) self->k * self->s_ipc) {
+  if (!check_same_shard (self, st))
+    return FALSE;
+  /* a class shard holds classes index, index + count, ... */
+  const guint held = (self->k - self->shard_index + self->shard_count - 1) / self->shard_count;
+  if (shape[0] != (gint64) held * self->s_ipc) {
     GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS, ("%s holds %" G_GINT64_FORMAT " images, which is "
             "not ipc %u x %u classes of the dataset (property dataset)", file, shape[0],
-            self->s_ipc, self->k), (NULL));
+            self->s_ipc, held), (NULL));
     return FALSE;
   }
   if (!check_same_dataset (self, st))

@@ -50,6 +50,8 @@ render_grid (GstNcfmDistill *self, GstVideoInfo *info)
   const gsize per = (gsize) self->s_ipc * self->c * hw;
   g_autofree gfloat *host = g_new (gfloat, per);
   for (guint cls = 0; cls < self->k; cls++) {
+    if (!ncfm_synset_holds_class (self->synset, cls))
+      continue;   /* another class shard's: the row stays blank */
     ncfm_tensor_download (ncfm_synset_get_images (self->synset, cls), host, per * sizeof (gfloat));
     for (guint i = 0; i < self->s_ipc; i++) {
       const gfloat *im = host + (gsize) i * self->c * hw;

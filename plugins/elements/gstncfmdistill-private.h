@@ -52,6 +52,8 @@ struct _GstNcfmDistill {
   NcfmDevice *device;
   NcfmSynset *synset;          /* the images, AdamW state and metadata, from the first buffer */
   NcfmDistiller *distiller;    /* its class step */
+  guint shard_index, shard_count;  /* the stream's class shard (count 1: every class) */
+  guint64 shard_round;         /* class shard: batches per round of the whole run */
   guint64 step, saved_step, previewed_step;
   gboolean failed;             /* a step or save posted an error: no save at EOS (the
                                 * source still sends one), the file keeps its last save */
@@ -79,6 +81,15 @@ gboolean gst_ncfm_distill_check_resume (GstNcfmDistill *self, NcfmSafetensors *s
 gchar *gst_ncfm_distill_class_names_json (NcfmDataset *ds);
 gboolean gst_ncfm_distill_meta_uint (NcfmSafetensors *st, const gchar *key, guint64 *out);
 gchar *gst_ncfm_distill_dataset_path (const gchar *location);
+
+gboolean gst_ncfm_distill_open_resume (GstNcfmDistill *self);
+
+/* gstncfmdistill-shard.c */
+gboolean gst_ncfm_distill_location_per_shard (GstNcfmDistill *self);
+gboolean gst_ncfm_distill_shard_begin (GstNcfmDistill *self, GstBuffer *buf);
+gboolean gst_ncfm_distill_shard_holds (GstNcfmDistill *self, guint c);
+gboolean gst_ncfm_distill_shard_done (GstNcfmDistill *self, GstBuffer *buf);
+guint64 gst_ncfm_distill_shard_step (GstNcfmDistill *self, GstBuffer *buf);
 
 /* gstncfmdistill-props.c */
 void gst_ncfm_distill_install_properties (GObjectClass *gobject_class);

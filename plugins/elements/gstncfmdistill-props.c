@@ -150,11 +150,16 @@ gst_ncfm_distill_install_properties (GObjectClass *gobject_class)
    *
    * The synthetic set (.safetensors, synset format); required.  Resumed
    * from when it exists at start, written atomically every
-   * #GstNcfmDistill:save-every steps and at EOS.
+   * #GstNcfmDistill:save-every steps and at EOS.  When the stream is a
+   * class shard (ncfmdatasetsrc class-shard=true over several ranks), each
+   * rank writes its own shard file: "%r" in the location is replaced by the
+   * shard index (set-%r.safetensors gives set-0.safetensors, ...), and a
+   * class-shard stream without "%r" here is an error.
    */
   g_object_class_install_property (gobject_class, PROP_LOCATION,
       g_param_spec_string ("location", "Location",
-          "Synthetic set file (.safetensors; resumed from if it exists)", DEFAULT_LOCATION,
+          "Synthetic set file (.safetensors; resumed from if it exists); with a class-shard "
+          "stream, %r is replaced by the shard index (one file per rank)", DEFAULT_LOCATION,
           PARAM_FLAGS));
   /**
    * GstNcfmDistill:dataset:

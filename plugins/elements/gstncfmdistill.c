@@ -75,10 +75,32 @@
  * member's trained model on the synthetic images (the calibration of the
  * reference implementation).
  *
+ * Class shards: when the stream's #NcfmBatchMeta says it is class shard r
+ * of N (ncfmdatasetsrc class-shard=true with shard-count N > 1, or
+ * shard-count=0 under mpirun/srun), the element holds and steps only the
+ * classes c with c mod N = r and writes them to #GstNcfmDistill:location
+ * with "%r" replaced by r, in the shard format that `ncfm-synset merge`
+ * joins (all class names, the shard's images and AdamW state, adamw.step 0
+ * for the other classes, ncfm.class_shard "r/N").  Steps count the whole
+ * run's batches (the source keeps them numbered as in a run over every
+ * class), so the shards' ncfm.step agree at the end of every round and at
+ * EOS, and the merge of the shards is byte for byte the set one process
+ * writes with the same seeds (Gaussian sampler).  A shard resumes from its
+ * own file only (another shard's or a whole set is refused, naming both);
+ * on resume it skips the batches below the file's step, which the file
+ * already holds, so rerunning a stopped or failed job ends as an
+ * uninterrupted one.  With the learned sampler each shard trains its own
+ * psi on its classes and saves it in its file; the merged set keeps psi
+ * only when every shard's is identical (otherwise it holds none and a run
+ * resumed from it starts psi afresh), and differs from a one-process run.
+ *
  * ## Example launch line
  * |[
  * gst-launch-1.0 -m ncfmdatasetsrc epochs=3 batch-size=256 ! ncfmaugment ! ncfmconvnet width=32 ! ncfmcf num-freqs=256 ! ncfmdistill location=/tmp/fm-synset.safetensors ipc=1
  * ]| Distils Fashion-MNIST to one image per class.
+ * |[
+ * mpirun -np 2 gst-launch-1.0 ncfmdatasetsrc epochs=3 class-shard=true shard-count=0 ! ncfmaugment ! ncfmconvnet width=32 ! ncfmcf num-freqs=256 ! ncfmdistill location=/tmp/fm-%r.safetensors ipc=1 && ncfm-synset merge /tmp/fm-0.safetensors /tmp/fm-1.safetensors -o /tmp/fm-synset.safetensors
+ * ]| The same with the classes divided between two ranks.
  */
 #include "gstncfmdistill-private.h"
 
@@ -122,6 +144,9 @@ clear_state (GstNcfmDistill *self)
   g_clear_pointer (&self->ds_path, g_free);
   g_clear_pointer (&self->s_location, g_free);
   g_clear_pointer (&self->set_lock, ncfm_file_lock_release);
+  self->shard_index = 0;
+  self->shard_count = 1;
+  self->shard_round = 0;
   self->step = 0;
   self->saved_step = G_MAXUINT64;
   self->previewed_step = G_MAXUINT64;
@@ -147,9 +172,11 @@ gst_ncfm_distill_start (GstBaseSink *sink)
         ("property location is required"));
     return FALSE;
   }
-  /* held from here; released by any failure below (a failed start gets no stop) */
-  g_autoptr (NcfmFileLock) claim = gst_ncfm_distill_claim_location (self);
-  if (!claim)
+  /* held from here; released by any failure below (a failed start gets no
+   * stop); a per-shard location ("%r") is claimed at the first buffer */
+  const gboolean per_shard = gst_ncfm_distill_location_per_shard (self);
+  g_autoptr (NcfmFileLock) claim = per_shard ? NULL : gst_ncfm_distill_claim_location (self);
+  if (!claim && !per_shard)
     return FALSE;
   if (!dataset || !*dataset) {
     GST_ELEMENT_ERROR (self, RESOURCE, NOT_FOUND, ("No dataset set"), ("property dataset"));
@@ -180,16 +207,8 @@ gst_ncfm_distill_start (GstBaseSink *sink)
             "dataset's %ux%u images", self->s_factor, self->h, self->w), ("property factor"));
     return FALSE;
   }
-  if (g_file_test (self->s_location, G_FILE_TEST_EXISTS)) {
-    self->resume = ncfm_safetensors_load (self->s_location, &error);
-    if (!self->resume) {
-      GST_ELEMENT_ERROR (self, RESOURCE, OPEN_READ, ("%s exists but cannot be read: %s "
-              "(not overwriting it)", self->s_location, error->message), ("property location"));
-      return FALSE;
-    }
-    if (!gst_ncfm_distill_check_resume (self, self->resume))
-      return FALSE;
-  }
+  if (!per_shard && !gst_ncfm_distill_open_resume (self))
+    return FALSE;
   self->set_lock = g_steal_pointer (&claim);
   return TRUE;
 }
@@ -239,8 +258,8 @@ static NcfmSynset *
 make_synset (GstNcfmDistill *self, NcfmCFMeta *cf, NcfmDevice *dev)
 {
   g_autoptr (GError) error = NULL;
-  g_autoptr (NcfmSynset) set = ncfm_synset_new (self->ds, self->s_ipc, self->s_factor, dev,
-      &error);
+  g_autoptr (NcfmSynset) set = ncfm_synset_new_class_shard (self->ds, self->s_ipc,
+      self->s_factor, self->shard_index, self->shard_count, dev, &error);
   if (!set) {
     GST_ELEMENT_ERROR (self, RESOURCE, NO_SPACE_LEFT, ("Cannot allocate the synthetic set: %s",
             error->message), ("property ipc"));
@@ -295,6 +314,8 @@ ensure_state (GstNcfmDistill *self, GstBuffer *buf, NcfmCFMeta *cf, NcfmDevice *
             "(property dataset) has %u", cf->num_classes, self->k), (NULL));
     return FALSE;
   }
+  if (!gst_ncfm_distill_shard_begin (self, buf))
+    return FALSE;
   g_autoptr (NcfmSynset) set = make_synset (self, cf, dev);
   if (!set)
     return FALSE;
@@ -454,6 +475,8 @@ step_classes (GstNcfmDistill *self, GstBuffer *buf, NcfmCFMeta *cf, NcfmModelMet
     gboolean skipped = FALSE;
     if (c >= self->k)
       continue;
+    if (!gst_ncfm_distill_shard_holds (self, c))
+      return FALSE;
     if (!ncfm_distiller_step_class (self->distiller, c, cf->stats, cf->freq_draw, cf->features,
             cf->labels, NCFM_MODEL (mm->model), trained, params, &loss, &skipped,
             &error)) {
@@ -484,6 +507,9 @@ gst_ncfm_distill_render (GstBaseSink *sink, GstBuffer *buf)
   NcfmModelMeta *mm;
   if (!buffer_metas (self, buf, &cf, &mm))
     return GST_FLOW_ERROR;
+  if (gst_ncfm_distill_shard_done (self, buf))
+    return GST_FLOW_OK;
+  const guint64 prev_step = self->step;
 
   GValue ids = G_VALUE_INIT, losses = G_VALUE_INIT;
   gst_value_array_init (&ids, cf->n_class_ids);
@@ -496,7 +522,7 @@ gst_ncfm_distill_render (GstBaseSink *sink, GstBuffer *buf)
     self->failed = TRUE;
     return GST_FLOW_ERROR;
   }
-  self->step++;
+  self->step = gst_ncfm_distill_shard_step (self, buf);
   self->n_real += (guint64) ncfm_tensor_get_dim (cf->features, 0);
   const gdouble secs = (g_get_monotonic_time () - self->t0) / 1e6;
   const gdouble mean_loss = n_done ? sum / n_done : 0.0;
@@ -512,12 +538,13 @@ gst_ncfm_distill_render (GstBaseSink *sink, GstBuffer *buf)
   gst_structure_take_value (s, "class-losses", &losses);
   gst_element_post_message (GST_ELEMENT (self), gst_message_new_element (GST_OBJECT (self), s));
 
-  if (self->s_save_every && self->step % self->s_save_every == 0
+  if (self->s_save_every && self->step / self->s_save_every != prev_step / self->s_save_every
       && !gst_ncfm_distill_save (self)) {
     self->failed = TRUE;
     return GST_FLOW_ERROR;
   }
-  if (self->s_preview_every && self->step % self->s_preview_every == 0)
+  if (self->s_preview_every
+      && self->step / self->s_preview_every != prev_step / self->s_preview_every)
     gst_ncfm_distill_queue_preview (self);
   return GST_FLOW_OK;
 }

@@ -26,7 +26,9 @@
  * rotation makes a new model object, so the distiller can replay it later.
  *
  * Where the weights come from, once per rotation (every rotate-every
- * buffers): the weights file, a pool member blended with its initial
+ * buffers, counted by the buffers' offsets when they have them, so batch k
+ * gets the model of rotation k / rotate-every whichever batches came
+ * before): the weights file, a pool member blended with its initial
  * weights, or a fresh random init seeded from (seed, rotation index); the
  * same seed gives the same models on every run.  Features are computed
  * where the input tensors are.  Models start in training mode (BatchNorm
@@ -345,7 +347,11 @@ gst_ncfm_extractor_transform (GstBaseTransform *trans, GstBuffer *inbuf, GstBuff
     return GST_FLOW_ERROR;
   }
 
-  const guint64 rotation = priv->rotate_every ? priv->n_buffers / priv->rotate_every : 0;
+  /* counted in batches (the offset when the buffer has one): a batch gets
+   * the model of its number whichever batches came before (class shards) */
+  const guint64 index = GST_BUFFER_OFFSET_IS_VALID (inbuf) ? GST_BUFFER_OFFSET (inbuf)
+      : priv->n_buffers;
+  const guint64 rotation = priv->rotate_every ? index / priv->rotate_every : 0;
   const gboolean fixed = priv->weights_file != NULL;
   if (!priv->model || ncfm_model_get_device (priv->model) != dev
       || (!fixed && rotation != priv->model_rotation)) {

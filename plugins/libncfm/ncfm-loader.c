@@ -20,6 +20,8 @@
  *   class smaller than B gives its whole set, shuffled.  One epoch is one
  *   round over the classes: K batches.  With shuffle off, the batches of a
  *   class walk its images in dataset order instead, wrapping around.
+ *   A class shard (ncfm_loader_set_class_shard()) delivers the batches of
+ *   its classes only, under the numbers they have in the whole run.
  * - %NCFM_LOADER_MODE_MIXED: each epoch walks the images of the subset in an
  *   order shuffled anew per epoch (dataset order with shuffle off), in
  *   ceil(N / B) batches; the last batch of an epoch holds the N mod B
@@ -55,6 +57,8 @@ struct _NcfmLoader {
   guint *order;                  /* MIXED: this epoch's order of pool (or PER_CLASS draw) */
   guint64 order_epoch;           /* epoch `order` belongs to; G_MAXUINT64 for none */
   guint64 position, batches_per_epoch, images_per_epoch;
+  guint shard_index, shard_count;  /* PER_CLASS class shard: batches of classes[j], j mod
+                                    * count = index, only; count 1 for all */
   gsize chw;
   NcfmChannelAffine norm;
   guint8 *host;                  /* gathered pixels of one batch */
@@ -97,6 +101,7 @@ static void
 ncfm_loader_init (NcfmLoader *self)
 {
   self->order_epoch = G_MAXUINT64;
+  self->shard_count = 1;
 }
 
 /**
@@ -389,6 +394,59 @@ ncfm_loader_set_slice (NcfmLoader *self, guint index, guint count, GError **erro
   return TRUE;
 }
 
+/* A class shard moves on to the next batch of one of its classes (at most
+ * one round on: every round has one). */
+static void
+skip_other_shards (NcfmLoader *self)
+{
+  if (self->shard_count <= 1)
+    return;
+  while (self->position % self->batches_per_epoch % self->shard_count != self->shard_index)
+    self->position++;
+}
+
+/**
+ * ncfm_loader_set_class_shard:
+ * @self: a per-class #NcfmLoader at its first batch
+ * @index: the shard (rank), in [0, @count)
+ * @count: the number of shards (ranks), >= 1
+ * @error: return location for a #GError
+ *
+ * Restricts a per-class loader to the batches of the classes of shard
+ * @index of @count (classes[@index], classes[@index + @count], ... of its
+ * class list; see ncfm_shard_classes()).  The batches keep the numbers
+ * (positions, round * K + the class's place in the list) and the images
+ * they have in the whole run, so batch p of a shard is batch p of one
+ * process delivering every class: what a class's step sees depends on the
+ * seed, the class and the round only.  The positions of the other classes
+ * are skipped (ncfm_loader_get_position() is always one of the shard's,
+ * or the end); the total stays the whole run's.
+ *
+ * Returns: %TRUE, or %FALSE with @error set (a mixed loader, a shard with
+ *   no class, or a loader past its first batch); the loader is then unchanged
+ */
+gboolean
+ncfm_loader_set_class_shard (NcfmLoader *self, guint index, guint count, GError **error)
+{
+  g_return_val_if_fail (NCFM_IS_LOADER (self), FALSE);
+  g_return_val_if_fail (count >= 1 && index < count, FALSE);
+  if (self->mode != NCFM_LOADER_MODE_PER_CLASS || self->position != 0) {
+    g_set_error (error, NCFM_ERROR, NCFM_ERROR_ARGUMENT, "loader: class shard %u of %u needs "
+        "a per-class loader at its first batch (mode %s, batch %" G_GUINT64_FORMAT ")", index,
+        count, ncfm_loader_mode_to_string (self->mode), self->position);
+    return FALSE;
+  }
+  guint n = 0;
+  g_autofree guint *mine = ncfm_shard_classes (self->classes, self->n_classes, index, count, &n,
+      error);
+  if (!mine)
+    return FALSE;
+  self->shard_index = index;
+  self->shard_count = count;
+  skip_other_shards (self);
+  return TRUE;
+}
+
 /* The image indices of batch `pos` into sel[]; returns how many. */
 static guint
 select_batch (NcfmLoader *self, guint64 pos, const guint **sel)
@@ -451,6 +509,8 @@ ncfm_loader_next (NcfmLoader *self, NcfmTensor **images, NcfmTensor **labels, GE
 
   const guint *sel;
   const guint m = select_batch (self, self->position, &sel);
+  g_assert (self->shard_count == 1 || self->mode != NCFM_LOADER_MODE_PER_CLASS
+      || (self->position % self->batches_per_epoch) % self->shard_count == self->shard_index);
   const gboolean u8 = ncfm_dataset_get_dtype (self->dataset) == NCFM_DTYPE_U8;
   const gsize row = self->chw * (u8 ? 1 : sizeof (float));
   const gint32 *all_labels = ncfm_dataset_peek_labels (self->dataset);
@@ -479,6 +539,7 @@ ncfm_loader_next (NcfmLoader *self, NcfmTensor **images, NcfmTensor **labels, GE
   be->ops->channel_affine (be, (int) m, (int) c, (int) (self->chw / c), self->norm,
       ncfm_tensor_f32 (x), ncfm_tensor_f32 (x));
   self->position++;
+  skip_other_shards (self);
   if (images)
     *images = g_steal_pointer (&x);
   if (labels)
@@ -509,6 +570,7 @@ ncfm_loader_seek (NcfmLoader *self, guint64 position, GError **error)
     return FALSE;
   }
   self->position = position;
+  skip_other_shards (self);
   return TRUE;
 }
 

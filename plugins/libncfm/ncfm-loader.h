@@ -37,6 +37,8 @@ gboolean ncfm_loader_next (NcfmLoader *self, NcfmTensor **images, NcfmTensor **l
     GError **error);
 gboolean ncfm_loader_seek (NcfmLoader *self, guint64 position, GError **error);
 gboolean ncfm_loader_set_slice (NcfmLoader *self, guint index, guint count, GError **error);
+gboolean ncfm_loader_set_class_shard (NcfmLoader *self, guint index, guint count,
+    GError **error);
 
 NcfmDataset *ncfm_loader_get_dataset (NcfmLoader *self);
 NcfmDevice *ncfm_loader_get_device (NcfmLoader *self);

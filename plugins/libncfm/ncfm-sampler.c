@@ -1132,6 +1132,26 @@ ncfm_sampler_get_offset (NcfmSampler *self)
 }
 
 /**
+ * ncfm_sampler_seek_draw:
+ * @self: a #NcfmSampler
+ * @index: a draw index, from 0
+ *
+ * Moves the noise stream to the start of draw @index (offset @index x
+ * rows x dim, see ncfm_sampler_get_noise_rows()), so that the next draw
+ * from the stream is the one the @index-th draw of a fresh sampler of the
+ * same seed gives: a consumer numbering its draws by batch (the batch's
+ * offset) draws the same frequencies for a batch whichever batches it saw
+ * before.  The learned sampler's weights are not touched.
+ */
+void
+ncfm_sampler_seek_draw (NcfmSampler *self, guint64 index)
+{
+  g_return_if_fail (NCFM_IS_SAMPLER (self));
+  SAMPLER_LOCKED (self);
+  self->offset = index * self->rows * self->dim;
+}
+
+/**
  * ncfm_sampler_get_step:
  * @self: a #NcfmSampler
  *

@@ -74,6 +74,7 @@ guint ncfm_sampler_get_noise_rows (NcfmSampler *self);
 gfloat ncfm_sampler_get_sigma (NcfmSampler *self);
 guint64 ncfm_sampler_get_seed (NcfmSampler *self);
 guint64 ncfm_sampler_get_offset (NcfmSampler *self);
+void ncfm_sampler_seek_draw (NcfmSampler *self, guint64 index);
 guint64 ncfm_sampler_get_step (NcfmSampler *self);
 
 guint ncfm_sampler_get_n_parameters (NcfmSampler *self);

@@ -12,28 +12,20 @@
  * that #NcfmDataset reads (checked with ncfm_synset_validate() first, then
  * written atomically); ncfm_synset_load_state() resumes from one.
  *
+ * A class shard (ncfm_synset_new_class_shard()) holds the classes of one
+ * rank of a run that divides the classes among ranks, and saves and
+ * resumes the shard files that ncfm_synset_merge() joins.
+ *
  * Not thread-safe: one thread steps and saves a set (an #NcfmDistiller's).
  */
 #define G_LOG_DOMAIN "Ncfm"
 #include "ncfm-synset.h"
 
 #include <string.h>
-#include <json-glib/json-glib.h>
 
 #include "ncfm-ops.h"
+#include "ncfm-synset-private.h"
 
-struct _NcfmSynset {
-  GObject parent;
-  NcfmDevice *device;
-  guint k, ipc, c, h, w, factor;
-  gfloat mean[NCFM_MAX_CHANNELS], std[NCFM_MAX_CHANNELS];
-  NcfmTensor **img, **m, **v;   /* per class, [ipc, C, H, W] */
-  gint64 *cstep;                /* AdamW steps per class */
-  guint64 step;
-  gchar *dataset, *dataset_path;
-  gchar **class_names;
-  GHashTable *meta;             /* further metadata (hyperparameters), key -> value */
-};
 
 G_DEFINE_FINAL_TYPE (NcfmSynset, ncfm_synset, G_TYPE_OBJECT)
 
@@ -90,9 +82,44 @@ NcfmSynset *
 ncfm_synset_new (NcfmDataset *dataset, guint ipc, guint factor, NcfmDevice *device,
     GError **error)
 {
+  return ncfm_synset_new_class_shard (dataset, ipc, factor, 0, 1, device, error);
+}
+
+/**
+ * ncfm_synset_new_class_shard:
+ * @dataset: the real dataset, as for ncfm_synset_new()
+ * @ipc: stored images per class (at least 1)
+ * @factor: multi-formation factor; divides the image height and width
+ * @shard_index: the shard, below @shard_count
+ * @shard_count: the number of shards (1: the whole set, as ncfm_synset_new())
+ * @device: where the images live
+ * @error: return location for a #GError
+ *
+ * A class shard of a set (one rank of a run that divides the classes among
+ * @shard_count ranks): the classes c with c mod @shard_count = @shard_index
+ * are held (images, AdamW state), the others not (no memory;
+ * ncfm_synset_get_images() gives %NULL for them and
+ * ncfm_synset_adamw_step() refuses them).  Its file
+ * (ncfm_synset_to_safetensors()) is a shard of the format of
+ * ncfm_synset_shard_split(): every class name, the rows of the classes held,
+ * adamw.step 0 for the others, ncfm.class_shard "INDEX/COUNT"; it resumes
+ * (ncfm_synset_load_state()) from such a file of the same shard only, and
+ * `ncfm-synset merge` (ncfm_synset_merge()) joins the shards of a run.
+ *
+ * Returns: (transfer full): the set, or %NULL (@error names the argument)
+ */
+NcfmSynset *
+ncfm_synset_new_class_shard (NcfmDataset *dataset, guint ipc, guint factor, guint shard_index,
+    guint shard_count, NcfmDevice *device, GError **error)
+{
   g_return_val_if_fail (NCFM_IS_DATASET (dataset) && NCFM_IS_DEVICE (device), NULL);
   const guint k = ncfm_dataset_get_num_classes (dataset), c = ncfm_dataset_get_channels (dataset);
   const guint h = ncfm_dataset_get_height (dataset), w = ncfm_dataset_get_width (dataset);
+  if (shard_count == 0 || shard_index >= MIN (shard_count, k)) {
+    g_set_error (error, NCFM_ERROR, NCFM_ERROR_ARGUMENT, "synthetic set: class shard %u of %u "
+        "of %u classes holds no class", shard_index, shard_count, k);
+    return NULL;
+  }
   if (ipc == 0 || k == 0 || c == 0 || c > NCFM_MAX_CHANNELS || factor == 0 || h % factor
       || w % factor) {
     g_set_error (error, NCFM_ERROR, NCFM_ERROR_ARGUMENT, "synthetic set: ipc %u, factor %u on "
@@ -108,6 +135,8 @@ ncfm_synset_new (NcfmDataset *dataset, guint ipc, guint factor, NcfmDevice *devi
   self->h = h;
   self->w = w;
   self->factor = factor;
+  self->shard_index = shard_index;
+  self->shard_count = shard_count;
   g_free (self->dataset);
   self->dataset = g_strdup (ncfm_dataset_get_name (dataset));
   self->class_names = g_new0 (gchar *, k + 1);
@@ -122,7 +151,7 @@ ncfm_synset_new (NcfmDataset *dataset, guint ipc, guint factor, NcfmDevice *devi
   self->m = g_new0 (NcfmTensor *, k);
   self->v = g_new0 (NcfmTensor *, k);
   self->cstep = g_new0 (gint64, k);
-  for (guint i = 0; i < k; i++) {
+  for (guint i = shard_index; i < k; i += shard_count) {
     NcfmTensor **parts[3] = { &self->img[i], &self->m[i], &self->v[i] };
     for (guint p = 0; p < 3; p++) {
       *parts[p] = ncfm_tensor_new (device, NCFM_DTYPE_F32, shape, 4, error);
@@ -133,13 +162,15 @@ ncfm_synset_new (NcfmDataset *dataset, guint ipc, guint factor, NcfmDevice *devi
   return g_steal_pointer (&self);
 }
 
-/* Uploads host [K * ipc, C, H, W] to the per-class tensors of parts. */
-static gboolean
-upload_classes (NcfmSynset *self, NcfmTensor **parts, const gfloat *host, GError **error)
+/* Uploads host [held classes * ipc, C, H, W] (the classes held, in order)
+ * to the per-class tensors of parts. */
+gboolean
+ncfm_synset_upload_classes (NcfmSynset *self, NcfmTensor **parts, const gfloat *host,
+    GError **error)
 {
   const gsize per = (gsize) self->ipc * self->c * self->h * self->w;
-  for (guint i = 0; i < self->k; i++)
-    if (!ncfm_tensor_set_data (parts[i], (const guint8 *) (host + i * per),
+  for (guint i = 0, at = 0; i < self->k; i++)
+    if (parts[i] && !ncfm_tensor_set_data (parts[i], (const guint8 *) (host + at++ * per),
             per * sizeof (gfloat), error))
       return FALSE;
   return TRUE;
@@ -177,197 +208,21 @@ ncfm_synset_init_images (NcfmSynset *self, NcfmDataset *dataset, NcfmSynsetInit 
       return FALSE;
     }
   }
-  g_autofree gfloat *host = g_malloc (n * self->c * self->h * self->w * sizeof (gfloat));
-  ncfm_tensor_download (images, host, n * self->c * self->h * self->w * sizeof (gfloat));
+  const gsize per = (gsize) self->ipc * self->c * self->h * self->w;
+  g_autofree gfloat *host = g_malloc (n * per / self->ipc * sizeof (gfloat));
+  ncfm_tensor_download (images, host, n * per / self->ipc * sizeof (gfloat));
+  /* a class shard keeps its classes' rows, in order, at the front */
+  for (guint i = 0, at = 0; i < self->k; i++) {
+    if (!self->img[i])
+      continue;
+    if (at != i)
+      memmove (host + at * per, host + i * per, per * sizeof (gfloat));
+    at++;
+  }
   ncfm_synset_set_metadata (self, "ncfm.init", ncfm_synset_init_to_string (init));
   g_autofree gchar *s = g_strdup_printf ("%" G_GUINT64_FORMAT, seed);
   ncfm_synset_set_metadata (self, "ncfm.seed", s);
-  return upload_classes (self, self->img, host, error);
-}
-
-/**
- * ncfm_synset_load_state:
- * @self: a #NcfmSynset
- * @file: a synthetic set of @self's shape (check it with ncfm_synset_validate()
- *   first)
- * @error: return location for a #GError
- *
- * Continues from @file: its images, AdamW state (when it has one; zero
- * otherwise) and step (ncfm.step).
- *
- * Returns: %TRUE on success; %FALSE (and @self unchanged) if a tensor is
- *   missing or has another shape
- */
-gboolean
-ncfm_synset_load_state (NcfmSynset *self, NcfmSafetensors *file, GError **error)
-{
-  g_return_val_if_fail (NCFM_IS_SYNSET (self) && NCFM_IS_SAFETENSORS (file), FALSE);
-  const gint64 full[4] = { (gint64) self->k * self->ipc, self->c, self->h, self->w };
-  const gsize n = (gsize) full[0] * self->c * self->h * self->w;
-  g_autofree gfloat *host = g_new (gfloat, n);
-  g_autofree gfloat *hm = NULL, *hv = NULL;
-  g_autofree gint64 *steps = g_new0 (gint64, self->k);
-  if (!ncfm_safetensors_read_f32 (file, "images", full, 4, host, error))
-    return FALSE;
-  if (ncfm_safetensors_contains (file, "adamw.m")) {
-    hm = g_new (gfloat, n);
-    hv = g_new (gfloat, n);
-    if (!ncfm_safetensors_read_f32 (file, "adamw.m", full, 4, hm, error)
-        || !ncfm_safetensors_read_f32 (file, "adamw.v", full, 4, hv, error))
-      return FALSE;
-    NcfmDType dt;
-    gsize nb = 0;
-    const gint64 *s = ncfm_safetensors_peek (file, "adamw.step", &dt, &nb, error);
-    if (!s || dt != NCFM_DTYPE_I64 || nb != self->k * sizeof (gint64)) {
-      if (s)
-        g_set_error (error, NCFM_ERROR, NCFM_ERROR_SHAPE, "adamw.step is not I64 [%u]", self->k);
-      return FALSE;
-    }
-    memcpy (steps, s, nb);
-  }
-  guint64 step = 0;
-  const gchar *sv = ncfm_safetensors_get_metadata (file, "ncfm.step");
-  if (sv && !g_ascii_string_to_unsigned (sv, 10, 0, NCFM_SYNSET_MAX_STEP, &step, error))
-    return FALSE;
-  if (!upload_classes (self, self->img, host, error))
-    return FALSE;
-  for (guint i = 0; i < self->k; i++)
-    if (!(hm ? TRUE : ncfm_tensor_fill (self->m[i], 0.0f, error))
-        || !(hv ? TRUE : ncfm_tensor_fill (self->v[i], 0.0f, error)))
-      return FALSE;
-  if (hm && (!upload_classes (self, self->m, hm, error)
-          || !upload_classes (self, self->v, hv, error)))
-    return FALSE;
-  memcpy (self->cstep, steps, self->k * sizeof (gint64));
-  self->step = step;
-  return TRUE;
-}
-
-static gchar *
-json_floats (const gfloat *v, guint n)
-{
-  g_autoptr (JsonBuilder) b = json_builder_new ();
-  json_builder_begin_array (b);
-  for (guint i = 0; i < n; i++)
-    json_builder_add_double_value (b, v[i]);
-  json_builder_end_array (b);
-  g_autoptr (JsonNode) root = json_builder_get_root (b);
-  return json_to_string (root, FALSE);
-}
-
-/**
- * ncfm_synset_class_names_json:
- * @self: a #NcfmSynset
- *
- * Returns: (transfer full): the class names as ncfm.class_names holds
- *   them (a JSON array of strings)
- */
-gchar *
-ncfm_synset_class_names_json (NcfmSynset *self)
-{
-  g_return_val_if_fail (NCFM_IS_SYNSET (self), NULL);
-  g_autoptr (JsonBuilder) b = json_builder_new ();
-  json_builder_begin_array (b);
-  for (guint i = 0; self->class_names[i]; i++)
-    json_builder_add_string_value (b, self->class_names[i]);
-  json_builder_end_array (b);
-  g_autoptr (JsonNode) root = json_builder_get_root (b);
-  return json_to_string (root, FALSE);
-}
-
-/**
- * ncfm_synset_to_safetensors:
- * @self: a #NcfmSynset
- * @psi: (nullable): a learned sampler saved with the set (psi.*), so that
- *   a resumed run continues it
- *
- * The set in the synset file format: `images` F32 [K * ipc, C, H, W],
- * `labels` I64, `adamw.m`, `adamw.v`, `adamw.step` I64 [K] and the
- * metadata (ncfm.format, format_version, class_names, mean, std, dataset,
- * dataset_path, factor, ipc, step and what ncfm_synset_set_metadata() set).
- * Not checked: see ncfm_synset_save().
- *
- * Returns: (transfer full): the file's contents
- */
-NcfmSafetensors *
-ncfm_synset_to_safetensors (NcfmSynset *self, NcfmSampler *psi)
-{
-  g_return_val_if_fail (NCFM_IS_SYNSET (self), NULL);
-  const guint n = self->k * self->ipc;
-  const gsize per = (gsize) self->ipc * self->c * self->h * self->w * sizeof (gfloat);
-  const gint64 shape[4] = { n, self->c, self->h, self->w }, lshape[1] = { n },
-      kshape[1] = { self->k };
-  g_autofree gfloat *host = g_malloc (per * self->k);
-  g_autofree gint64 *labels = g_new (gint64, n);
-  NcfmSafetensors *st = ncfm_safetensors_new ();
-  /* the device may be shared with other threads (recursive: a caller may hold it) */
-  g_autoptr (NcfmDeviceLocker) held = ncfm_device_locker_new (self->device);
-
-  NcfmTensor **parts[3] = { self->img, self->m, self->v };
-  const gchar *names[3] = { "images", "adamw.m", "adamw.v" };
-  for (guint p = 0; p < 3; p++) {
-    for (guint i = 0; i < self->k; i++)
-      ncfm_tensor_download (parts[p][i], (guint8 *) host + per * i, per);
-    ncfm_safetensors_set (st, names[p], NCFM_DTYPE_F32, shape, 4, host, per * self->k);
-  }
-  for (guint i = 0; i < n; i++)
-    labels[i] = i / self->ipc;
-  ncfm_safetensors_set (st, "labels", NCFM_DTYPE_I64, lshape, 1, labels, n * sizeof (gint64));
-  ncfm_safetensors_set (st, "adamw.step", NCFM_DTYPE_I64, kshape, 1, self->cstep,
-      self->k * sizeof (gint64));
-
-  g_autofree gchar *mean = json_floats (self->mean, self->c);
-  g_autofree gchar *std = json_floats (self->std, self->c);
-  g_autofree gchar *classes = ncfm_synset_class_names_json (self);
-  g_autofree gchar *factor = g_strdup_printf ("%u", self->factor);
-  g_autofree gchar *ipc = g_strdup_printf ("%u", self->ipc);
-  g_autofree gchar *step = g_strdup_printf ("%" G_GUINT64_FORMAT, self->step);
-  ncfm_safetensors_set_metadata (st, "ncfm.format", "synset");
-  ncfm_safetensors_set_metadata (st, "ncfm.format_version", "1");
-  ncfm_safetensors_set_metadata (st, "ncfm.class_names", classes);
-  ncfm_safetensors_set_metadata (st, "ncfm.mean", mean);
-  ncfm_safetensors_set_metadata (st, "ncfm.std", std);
-  ncfm_safetensors_set_metadata (st, "ncfm.dataset", self->dataset);
-  ncfm_safetensors_set_metadata (st, "ncfm.dataset_path", self->dataset_path);
-  ncfm_safetensors_set_metadata (st, "ncfm.factor", factor);
-  ncfm_safetensors_set_metadata (st, "ncfm.ipc", ipc);
-  ncfm_safetensors_set_metadata (st, "ncfm.step", step);
-  GHashTableIter it;
-  gpointer key, value;
-  g_hash_table_iter_init (&it, self->meta);
-  while (g_hash_table_iter_next (&it, &key, &value))
-    ncfm_safetensors_set_metadata (st, key, value);
-  if (psi) {
-    /* psi's weights, momentum and stream position under its lock, after
-     * its device's */
-    g_autoptr (NcfmDeviceLocker) psi_held = ncfm_device_locker_new (ncfm_sampler_get_device (psi));
-    ncfm_sampler_lock (psi);
-    ncfm_sampler_save (psi, st, "psi.");
-    ncfm_sampler_unlock (psi);
-  }
-  return st;
-}
-
-/**
- * ncfm_synset_save:
- * @self: a #NcfmSynset
- * @path: the file
- * @psi: (nullable): a learned sampler saved with the set
- * @error: return location for a #GError
- *
- * Checks the set with ncfm_synset_validate() (finite pixels in [0, 1],
- * finite AdamW and psi state) and writes it atomically to @path.  On any
- * fault the file keeps its last good save.
- *
- * Returns: %TRUE on success; %FALSE with an error of %NCFM_SYNSET_ERROR
- *   (the set is not valid) or of the write
- */
-gboolean
-ncfm_synset_save (NcfmSynset *self, const gchar *path, NcfmSampler *psi, GError **error)
-{
-  g_return_val_if_fail (NCFM_IS_SYNSET (self) && path, FALSE);
-  g_autoptr (NcfmSafetensors) st = ncfm_synset_to_safetensors (self, psi);
-  return ncfm_synset_validate (st, path, error) && ncfm_safetensors_save (st, path, error);
+  return ncfm_synset_upload_classes (self, self->img, host, error);
 }
 
 /**
@@ -449,7 +304,8 @@ ncfm_synset_get_normalization (NcfmSynset *self, gfloat *mean, gfloat *std)
  * @self: a #NcfmSynset
  * @c: a class
  *
- * Returns: (transfer none): the stored images of class @c, F32 [ipc, C, H, W]
+ * Returns: (transfer none) (nullable): the stored images of class @c, F32
+ *   [ipc, C, H, W]; %NULL for a class a class shard does not hold
  */
 NcfmTensor *
 ncfm_synset_get_images (NcfmSynset *self, guint c)
@@ -477,6 +333,11 @@ ncfm_synset_adamw_step (NcfmSynset *self, guint c, NcfmTensor *grad, gfloat lr,
     gfloat weight_decay, GError **error)
 {
   g_return_val_if_fail (NCFM_IS_SYNSET (self) && c < self->k && NCFM_IS_TENSOR (grad), FALSE);
+  if (!self->img[c]) {
+    g_set_error (error, NCFM_ERROR, NCFM_ERROR_ARGUMENT, "synthetic set: class %u is not in "
+        "class shard %u of %u", c, self->shard_index, self->shard_count);
+    return FALSE;
+  }
   if (!ncfm_ops_adamw_step (self->img[c], grad, self->m[c], self->v[c], lr, 0.9f, 0.999f, 1e-8f,
           weight_decay, self->cstep[c] + 1, error))
     return FALSE;
@@ -549,4 +410,36 @@ ncfm_synset_get_shape (NcfmSynset *self, guint *num_classes, guint *ipc, guint *
     *width = self->w;
   if (factor)
     *factor = self->factor;
+}
+
+/**
+ * ncfm_synset_get_class_shard:
+ * @self: a #NcfmSynset
+ * @shard_count: (out) (optional): the number of shards (1: the whole set)
+ *
+ * Returns: the shard @self holds (see ncfm_synset_new_class_shard()), 0 for
+ *   a whole set
+ */
+guint
+ncfm_synset_get_class_shard (NcfmSynset *self, guint *shard_count)
+{
+  g_return_val_if_fail (NCFM_IS_SYNSET (self), 0);
+  if (shard_count)
+    *shard_count = self->shard_count;
+  return self->shard_index;
+}
+
+/**
+ * ncfm_synset_holds_class:
+ * @self: a #NcfmSynset
+ * @c: a class
+ *
+ * Returns: whether @self holds the images of class @c (every class of a
+ *   whole set; a class shard's own)
+ */
+gboolean
+ncfm_synset_holds_class (NcfmSynset *self, guint c)
+{
+  g_return_val_if_fail (NCFM_IS_SYNSET (self), FALSE);
+  return c < self->k && self->img[c] != NULL;
 }

@@ -71,6 +71,10 @@ G_DECLARE_FINAL_TYPE (NcfmSynset, ncfm_synset, NCFM, SYNSET, GObject)
 
 NcfmSynset *ncfm_synset_new (NcfmDataset *dataset, guint ipc, guint factor, NcfmDevice *device,
     GError **error);
+NcfmSynset *ncfm_synset_new_class_shard (NcfmDataset *dataset, guint ipc, guint factor,
+    guint shard_index, guint shard_count, NcfmDevice *device, GError **error);
+guint ncfm_synset_get_class_shard (NcfmSynset *self, guint *shard_count);
+gboolean ncfm_synset_holds_class (NcfmSynset *self, guint c);
 gboolean ncfm_synset_init_images (NcfmSynset *self, NcfmDataset *dataset, NcfmSynsetInit init,
     guint64 seed, GError **error);
 gboolean ncfm_synset_load_state (NcfmSynset *self, NcfmSafetensors *file, GError **error);

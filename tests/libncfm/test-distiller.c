@@ -3,7 +3,8 @@
  * resumed (set and psi from the file) ends bitwise where the uninterrupted
  * run ends; a non-finite batch changes nothing and is counted; a learned
  * sampler shared by threads that draw and take gradients back stays
- * consistent (run it under the ASan build). */
+ * consistent (run it under the ASan build); a class shard saves the shard
+ * of the whole set, resumes from it only. */
 #include <math.h>
 #include <string.h>
 #include <glib/gstdio.h>
@@ -108,6 +109,8 @@ distill_step (Fixture *f, NcfmDistiller *d, NcfmSampler *psi, guint step, gboole
   for (guint c = 0; c < K; c++) {
     gdouble loss = 0.0;
     gboolean skipped = FALSE;
+    if (!ncfm_synset_holds_class (ncfm_distiller_get_synset (d), c))
+      continue;   /* a class shard steps its own classes */
     ncfm_distiller_step_class (d, c, stats, draw, features, labels, f->model, NULL, NULL, &loss,
         &skipped, &error);
     g_assert_no_error (error);
@@ -319,6 +322,82 @@ test_sampler_threads (void)
   g_clear_object (&sh.dev);
 }
 
+static GBytes *
+set_bytes (NcfmSynset *set)
+{
+  g_autoptr (NcfmSafetensors) st = ncfm_synset_to_safetensors (set, NULL);
+  return ncfm_safetensors_serialize (st);
+}
+
+/* Class shard 1 of 2 stepped on its classes saves, byte for byte, the
+ * shard that ncfm_synset_shard_split() cuts from the whole set stepped the
+ * same way; it resumes from that file and refuses another shard's, and a
+ * whole set refuses it. */
+static void
+test_class_shard (void)
+{
+  Fixture f = { 0 };
+  g_autoptr (GError) error = NULL;
+  fixture_init (&f);
+  g_autoptr (NcfmSynset) whole = new_set (&f);
+  g_autoptr (NcfmSynset) shard = ncfm_synset_new_class_shard (f.ds, IPC, FACTOR, 1, 2, f.dev,
+      &error);
+  g_assert_no_error (error);
+  g_assert_true (ncfm_synset_init_images (shard, f.ds, NCFM_SYNSET_INIT_MIX, 7, &error));
+  g_assert_true (ncfm_synset_holds_class (shard, 3) && !ncfm_synset_holds_class (shard, 2));
+  g_assert_null (ncfm_synset_get_images (shard, 0));
+  NcfmSynset *sets[2] = { whole, shard };
+  for (guint i = 0; i < 2; i++) {
+    g_autoptr (NcfmSampler) gauss = ncfm_sampler_new_gaussian (f.dev, M, f.dim, 1.0f, 9, &error);
+    g_autoptr (NcfmDistiller) d = new_distiller (&f, sets[i]);
+    for (guint s = 0; s < 2; s++)
+      g_assert_cmpuint (distill_step (&f, d, gauss, s, FALSE), ==, 0);
+  }
+  g_autoptr (NcfmSafetensors) whole_st = ncfm_synset_to_safetensors (whole, NULL);
+  g_autoptr (NcfmSafetensors) split = ncfm_synset_shard_split (whole_st, "whole", 1, 2, &error);
+  g_assert_no_error (error);
+  g_autoptr (GBytes) want = ncfm_safetensors_serialize (split);
+  g_autoptr (GBytes) got = set_bytes (shard);
+  g_assert_true (g_bytes_equal (want, got));
+
+  g_autoptr (NcfmSafetensors) file = ncfm_safetensors_load_from_bytes (got, "shard", &error);
+  g_assert_no_error (error);
+  g_autoptr (NcfmSynset) back = ncfm_synset_new_class_shard (f.ds, IPC, FACTOR, 1, 2, f.dev,
+      &error);
+  g_assert_true (ncfm_synset_load_state (back, file, &error));
+  g_assert_no_error (error);
+  /* the state (the hyperparameters' metadata are the caller's to set) */
+  g_autoptr (NcfmSafetensors) back_st = ncfm_synset_to_safetensors (back, NULL);
+  const gchar *state[] = { "images", "labels", "adamw.m", "adamw.v", "adamw.step" };
+  for (guint i = 0; i < G_N_ELEMENTS (state); i++) {
+    gsize na = 0, nb = 0;
+    const guint8 *a = ncfm_safetensors_peek (back_st, state[i], NULL, &na, NULL);
+    const guint8 *b = ncfm_safetensors_peek (file, state[i], NULL, &nb, NULL);
+    g_assert_cmpmem (a, na, b, nb);
+  }
+  g_assert_cmpstr (ncfm_safetensors_get_metadata (back_st, "ncfm.class_shard"), ==, "1/2");
+
+  g_autoptr (NcfmSynset) other = ncfm_synset_new_class_shard (f.ds, IPC, FACTOR, 0, 2, f.dev,
+      &error);
+  g_assert_false (ncfm_synset_load_state (other, file, &error));
+  g_assert_nonnull (strstr (error->message, "is class shard 1/2 of a run, not class shard 0/2"));
+  g_clear_error (&error);
+  g_assert_false (ncfm_synset_load_state (whole, file, &error));
+  g_assert_nonnull (strstr (error->message, "merge the shards"));
+  g_clear_error (&error);
+  g_assert_false (ncfm_synset_load_state (back, whole_st, &error));
+  g_assert_nonnull (strstr (error->message, "is a whole set, not class shard 1/2"));
+  g_clear_error (&error);
+  g_autoptr (NcfmTensor) grad = ncfm_tensor_new (f.dev, NCFM_DTYPE_F32,
+      (gint64[]) { IPC, 1, SIDE, SIDE }, 4, &error);
+  g_assert_false (ncfm_synset_adamw_step (back, 0, grad, 0.1f, 0.0f, &error));
+  g_assert_nonnull (strstr (error->message, "class 0 is not in class shard 1 of 2"));
+  g_clear_error (&error);
+  g_assert_null (ncfm_synset_new_class_shard (f.ds, IPC, FACTOR, K, K + 1, f.dev, &error));
+  g_assert_error (error, NCFM_ERROR, NCFM_ERROR_ARGUMENT);
+  fixture_clear (&f);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -326,5 +405,6 @@ main (int argc, char **argv)
   g_test_add_func ("/distiller/resume-bitwise", test_resume_bitwise);
   g_test_add_func ("/distiller/nonfinite-skip", test_nonfinite_skip);
   g_test_add_func ("/distiller/sampler-threads", test_sampler_threads);
+  g_test_add_func ("/distiller/class-shard", test_class_shard);
   return g_test_run ();
 }

@@ -276,6 +276,51 @@ test_reproducible (void)
   }
 }
 
+/* A class shard delivers, at each of its positions, the batch a whole
+ * loader delivers there (the same images), skips the others and ends at
+ * the whole run's end; a mixed loader or an empty shard is refused. */
+static void
+test_class_shard (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (NcfmDataset) ds = make_dataset (NCFM_DTYPE_U8);
+  guint whole[6 * 4];
+  g_autoptr (NcfmLoader) lw = make_loader (ds, 4, NCFM_LOADER_MODE_PER_CLASS, 42, 2, TRUE,
+      NULL, 0);
+  run_digest (lw, 6, whole);
+  for (guint r = 0; r < 2; r++) {
+    g_autoptr (NcfmLoader) ls = make_loader (ds, 4, NCFM_LOADER_MODE_PER_CLASS, 42, 2, TRUE,
+        NULL, 0);
+    g_assert_true (ncfm_loader_set_class_shard (ls, r, 2, &error));
+    g_assert_no_error (error);
+    g_assert_cmpint (ncfm_loader_get_total (ls), ==, 6);
+    guint n = 0, got[4];
+    for (guint64 pos = ncfm_loader_get_position (ls); pos < 6;
+        pos = ncfm_loader_get_position (ls), n++) {
+      g_assert_cmpuint (pos % 3 % 2, ==, r);   /* classes r, r + 2 of 3 */
+      run_digest (ls, 1, got);
+      g_assert_true (memcmp (got, whole + pos * 4, sizeof got) == 0);
+    }
+    g_assert_cmpuint (n, ==, r ? 2 : 4);
+    guint index[4];
+    gint32 label[4];
+    g_assert_cmpuint (next_batch (ls, index, label), ==, 0);
+    /* a seek lands on the shard's next batch */
+    g_assert_true (ncfm_loader_seek (ls, 3, &error));
+    g_assert_cmpuint (ncfm_loader_get_position (ls), ==, r ? 4 : 3);
+  }
+  g_autoptr (NcfmLoader) ls = make_loader (ds, 4, NCFM_LOADER_MODE_PER_CLASS, 42, 2, TRUE,
+      NULL, 0);
+  g_assert_false (ncfm_loader_set_class_shard (ls, 3, 4, &error));
+  g_assert_error (error, NCFM_ERROR, NCFM_ERROR_ARGUMENT);
+  g_assert_nonnull (strstr (error->message, "class shard 3 of 4 holds no class"));
+  g_clear_error (&error);
+  g_autoptr (NcfmLoader) lm = make_loader (ds, 4, NCFM_LOADER_MODE_MIXED, 42, 2, TRUE, NULL, 0);
+  g_assert_false (ncfm_loader_set_class_shard (lm, 0, 2, &error));
+  g_assert_error (error, NCFM_ERROR, NCFM_ERROR_ARGUMENT);
+  g_assert_nonnull (strstr (error->message, "needs a per-class loader"));
+}
+
 static void
 test_errors (void)
 {
@@ -328,6 +373,7 @@ main (int argc, char **argv)
   g_test_add_func ("/loader/per-class-in-order", test_per_class_in_order);
   g_test_add_func ("/loader/mixed-epochs", test_mixed_epochs);
   g_test_add_func ("/loader/reproducible", test_reproducible);
+  g_test_add_func ("/loader/class-shard", test_class_shard);
   g_test_add_func ("/loader/errors", test_errors);
   return g_test_run ();
 }

@@ -98,6 +98,16 @@ test_gaussian_stream (void)
   g_autofree float *want = g_new (float, n);
   be->ops->fill_normal (be, n, 99, n, 0.5f, want);
   g_assert_cmpmem (ha2, n * 4, want, n * 4);
+  /* seeking to draw 1 draws it again; draw 0 after it comes back too */
+  ncfm_sampler_seek_draw (b, 1);
+  g_assert_cmpuint (ncfm_sampler_get_offset (b), ==, n);
+  g_autoptr (NcfmTensor) b2 = ncfm_sampler_sample (b, NULL);
+  ncfm_sampler_seek_draw (b, 0);
+  g_autoptr (NcfmTensor) b1again = ncfm_sampler_sample (b, NULL);
+  g_autofree float *hb2 = ncfm_test_tensor_host (b2);
+  g_autofree float *hb1again = ncfm_test_tensor_host (b1again);
+  g_assert_cmpmem (hb2, n * 4, ha2, n * 4);
+  g_assert_cmpmem (hb1again, n * 4, ha1, n * 4);
   /* each draw is a new tensor, never written again */
   g_assert_true (a1 != a2);
   g_autofree float *again = ncfm_test_tensor_host (a1);

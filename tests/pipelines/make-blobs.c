@@ -2,7 +2,10 @@
 /* The blobs of tests/elements/blobs.h for the pipeline tests:
  *   make-blobs idx DIR CLASSES N_TRAIN N_TEST   IDX splits (N_TEST 0: no test split)
  *   make-blobs synset FILE CLASSES IPC          a synthetic set of CLASSES classes, as
- *                                               ncfmdistill writes them (IDX has 10) */
+ *                                               ncfmdistill writes them (IDX has 10)
+ *   make-blobs pool DIR CLASSES                 a model pool of two untrained members
+ *                                               (premodel{0,1}_{init,trained}), ConvNets
+ *                                               of depth 2 and width 8 for CLASSES classes */
 #include <stdio.h>
 #include <ncfm.h>
 
@@ -38,16 +41,42 @@ write_synset (const gchar *path, guint k, guint ipc, GError **error)
   return ncfm_safetensors_save (st, path, error);
 }
 
+/* What ncfmconvnet pool=DIR depth=2 width=8 reads, as tests/elements/distill-pin.c
+ * writes it. */
+static gboolean
+write_pool (const gchar *dir, guint k, GError **error)
+{
+  g_autoptr (NcfmDevice) dev = ncfm_device_new ("cpu", error);
+  if (!dev)
+    return FALSE;
+  if (g_mkdir_with_parents (dir, 0700) != 0) {
+    g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_FAILED, "cannot make the folder %s", dir);
+    return FALSE;
+  }
+  for (guint m = 0; m < 2; m++)
+    for (guint j = 0; j < 2; j++) {
+      g_autofree gchar *name = g_strdup_printf ("premodel%u_%s.safetensors", m,
+          j ? "init" : "trained");
+      g_autofree gchar *path = g_build_filename (dir, name, NULL);
+      g_autoptr (NcfmConvNet) net = ncfm_convnet_new (dev, 1, BLOBS_SIZE, BLOBS_SIZE, k, 2, 8,
+          NCFM_NORM_INSTANCE, 100 + 10 * m + j, error);
+      if (!net || !ncfm_convnet_save (net, path, error))
+        return FALSE;
+    }
+  return TRUE;
+}
+
 int
 main (int argc, char **argv)
 {
   g_autoptr (GError) error = NULL;
   const gboolean idx = argc == 6 && g_str_equal (argv[1], "idx");
   const gboolean synset = argc == 5 && g_str_equal (argv[1], "synset");
+  const gboolean pool = argc == 4 && g_str_equal (argv[1], "pool");
   guint64 v[3] = { 0 };
-  if (!idx && !synset) {
-    fprintf (stderr, "usage: %s idx DIR CLASSES N_TRAIN N_TEST | synset FILE CLASSES IPC\n",
-        argv[0]);
+  if (!idx && !synset && !pool) {
+    fprintf (stderr, "usage: %s idx DIR CLASSES N_TRAIN N_TEST | synset FILE CLASSES IPC | "
+        "pool DIR CLASSES\n", argv[0]);
     return 2;
   }
   for (int i = 0; i < argc - 3; i++) {
@@ -57,7 +86,7 @@ main (int argc, char **argv)
       return 2;
     }
   }
-  const gboolean ok = idx ? blobs_write (argv[2], (guint) v[0], (guint) v[1], (guint) v[2], 1,
+  const gboolean ok = pool ? write_pool (argv[2], (guint) v[0], &error) : idx ? blobs_write (argv[2], (guint) v[0], (guint) v[1], (guint) v[2], 1,
       &error) : write_synset (argv[2], (guint) v[0], MAX ((guint) v[1], 1), &error);
   if (!ok) {
     fprintf (stderr, "%s: %s\n", argv[0], error->message);
