@@ -107,12 +107,16 @@ chi (guint64 key, guint64 row, guint dim)
   return sqrt (2.0 * gamma_ge1 (key, row, 1.5) * u * u);
 }
 
-/* Rows [row0, row0 + rows) of t: block row0 / p of the draw keyed @key. */
-static void
+/* Rows [row0, row0 + rows) of t: block row0 / p of the draw keyed @key, its
+ * signs D1, D2, D3 [3 p] and the factor of each row on e_r H D1 H D2 H D3
+ * (row_scale [rows]).  Returns FALSE if a row fell back to an axis (then
+ * t is no longer signs and scales alone). */
+static gboolean
 fill_block (float *t, guint row0, guint rows, guint dim, guint p, gfloat sigma, guint64 key,
-    float *y, float *signs)
+    float *y, float *signs, float *row_scale)
 {
   const guint64 block = row0 / p;
+  gboolean structured = TRUE;
   for (guint l = 0; l < N_SIGNS; l++)
     for (guint j = 0; j < p; j++)
       signs[l * p + j] = sign_bit (key, (block * N_SIGNS + l) * p + j);
@@ -136,33 +140,58 @@ fill_block (float *t, guint row0, guint rows, guint dim, guint p, gfloat sigma, 
       const double scale = s / sqrt (kept);
       for (guint j = 0; j < dim; j++)
         out[j] = (float) (scale * y[j]);
+      row_scale[r] = (float) scale;
     } else {
-      /* the row lies in the padding (possible for small p only): a unit axis */
+      /* the row lies in the padding (d < p <= 16 mostly: 6 % of rows for
+       * d = 3, 0.06 % for d = 9, never for d = p): a unit axis */
       memset (out, 0, dim * sizeof (float));
       out[r % dim] = (float) s;
+      row_scale[r] = 0.0f;
+      structured = FALSE;
     }
   }
+  return structured;
+}
+
+static NcfmTensor *
+host_to_tensor (NcfmDevice *device, const float *data, gint64 rows, gint64 cols,
+    GError **error)
+{
+  gint64 shape[2] = { rows, cols };
+  return ncfm_tensor_new_from_data (device, NCFM_DTYPE_F32, shape, 2, (const guint8 *) data,
+      (gsize) (rows * cols) * sizeof (float), error);
 }
 
 NcfmTensor *
 ncfm_sorf_draw (NcfmDevice *device, guint num_freqs, guint dim, gfloat sigma, guint64 seed,
-    guint64 index, GError **error)
+    guint64 index, NcfmTensor **signs, NcfmTensor **scale, GError **error)
 {
-  const guint p = padded_dim (dim);
+  const guint p = padded_dim (dim), blocks = (num_freqs + p - 1) / p;
   const guint64 key = ncfm_derive_seed (seed, index);
   const gsize n = (gsize) num_freqs * dim;
   g_autofree float *t = g_try_new (float, n);
-  g_autofree float *work = g_try_new (float, (gsize) (N_SIGNS + 1) * p);
-  if (!t || !work) {
+  g_autofree float *work = g_try_new (float, p);
+  g_autofree float *all_signs = g_try_new (float, (gsize) blocks * N_SIGNS * p);
+  g_autofree float *row_scale = g_try_new (float, num_freqs);
+  if (!t || !work || !all_signs || !row_scale) {
     g_set_error (error, NCFM_ERROR, NCFM_ERROR_DEVICE,
         "structured sampler: out of host memory for t [%u, %u]", num_freqs, dim);
     return NULL;
   }
+  gboolean structured = TRUE;
   for (guint row0 = 0; row0 < num_freqs; row0 += p)
-    fill_block (t, row0, MIN (p, num_freqs - row0), dim, p, sigma, key, work, work + p);
-  gint64 shape[2] = { num_freqs, dim };
-  return ncfm_tensor_new_from_data (device, NCFM_DTYPE_F32, shape, 2, (const guint8 *) t,
-      n * sizeof (float), error);
+    structured &= fill_block (t, row0, MIN (p, num_freqs - row0), dim, p, sigma, key, work,
+        all_signs + (gsize) (row0 / p) * N_SIGNS * p, row_scale + row0);
+  g_autoptr (NcfmTensor) out = host_to_tensor (device, t, num_freqs, dim, error);
+  if (!out)
+    return NULL;
+  *signs = *scale = NULL;
+  if (structured && (!(*signs = host_to_tensor (device, all_signs, blocks, N_SIGNS * p, error))
+          || !(*scale = host_to_tensor (device, row_scale, num_freqs, 1, error)))) {
+    g_clear_object (signs);
+    return NULL;
+  }
+  return g_steal_pointer (&out);
 }
 
 /**
@@ -199,4 +228,55 @@ ncfm_sampler_new_structured (NcfmDevice *device, guint num_freqs, guint dim, gfl
   }
   return ncfm_sampler_new_unchecked (device, NCFM_SAMPLER_STRUCTURED, num_freqs, dim, sigma,
       seed);
+}
+
+/**
+ * ncfm_freq_draw_phases:
+ * @self: a draw (ncfm_sampler_draw())
+ * @x: F32 [n, dim] features on the draw's device
+ * @phase: F32 [n, rows] (rows of the draw's t), written
+ * @error: return location for a #GError
+ *
+ * The phases x t^T of the characteristic functions at the draw's t: for a
+ * structured draw by fast Hadamard transforms in O(n rows log p) without
+ * reading t (the backend's sorf_forward), otherwise one GEMM with t.  The
+ * two agree up to float rounding.  Call it as any op, with the device lock
+ * held (if the device is shared between threads).
+ *
+ * Returns: %TRUE, or %FALSE with @error naming the tensor of the wrong
+ *   shape, type or device
+ */
+gboolean
+ncfm_freq_draw_phases (NcfmFreqDraw *self, NcfmTensor *x, NcfmTensor *phase, GError **error)
+{
+  g_return_val_if_fail (NCFM_IS_FREQ_DRAW (self) && NCFM_IS_TENSOR (x), FALSE);
+  g_return_val_if_fail (NCFM_IS_TENSOR (phase), FALSE);
+  NcfmTensor *t = ncfm_freq_draw_get_t (self), *signs, *scale;
+  NcfmDevice *device = ncfm_tensor_get_device (t);
+  const gint64 m = ncfm_tensor_get_dim (t, 0), d = ncfm_tensor_get_dim (t, 1);
+  const gint64 n = ncfm_tensor_get_dim (x, 0);
+  const gint64 xshape[2] = { n, d }, pshape[2] = { n, m };
+  const struct { NcfmTensor *tensor; const gint64 *shape; const gchar *name; } args[] = {
+    { x, xshape, "x (features)" }, { phase, pshape, "phase" } };
+  for (guint i = 0; i < G_N_ELEMENTS (args); i++) {
+    NcfmTensor *a = args[i].tensor;
+    if (ncfm_tensor_get_dtype (a) == NCFM_DTYPE_F32 && ncfm_tensor_has_shape (a, args[i].shape, 2)
+        && ncfm_tensor_get_device (a) == device && n >= 1)
+      continue;
+    g_autofree gchar *desc = ncfm_tensor_describe (a);
+    g_set_error (error, NCFM_ERROR, NCFM_ERROR_SHAPE,
+        "draw phases: %s must be F32 [%" G_GINT64_FORMAT ", %" G_GINT64_FORMAT "] (n >= 1) on "
+        "%s, got %s on %s", args[i].name, n, i == 0 ? d : m, ncfm_device_get_name (device),
+        desc, ncfm_device_get_name (ncfm_tensor_get_device (a)));
+    return FALSE;
+  }
+  NcfmBackend *be = ncfm_device_get_backend (device);
+  if (ncfm_freq_draw_get_structure (self, &signs, &scale))
+    be->ops->sorf_forward (be, (int) n, (int) d, (int) m, (int) padded_dim ((guint) d),
+        ncfm_tensor_f32 (signs), ncfm_tensor_f32 (scale), ncfm_tensor_f32 (x),
+        ncfm_tensor_f32 (phase));
+  else
+    be->ops->linear_forward (be, (int) n, (int) d, (int) m, ncfm_tensor_f32 (x),
+        ncfm_tensor_f32 (t), NULL, ncfm_tensor_f32 (phase));
+  return TRUE;
 }

@@ -87,6 +87,7 @@ struct _NcfmFreqDraw {
   guint64 index;                /* the sampler's draws before this one */
   NcfmTensor *t, *noise;
   NcfmTensor *eps, *z[N_BLOCKS], *a[N_BLOCKS], *mean[N_BLOCKS], *rstd[N_BLOCKS];  /* learned */
+  NcfmTensor *sorf_signs, *sorf_scale;   /* structured: t without t (ncfm-sampler-sorf.c) */
 };
 typedef NcfmFreqDraw Draw;
 
@@ -321,6 +322,8 @@ ncfm_freq_draw_finalize (GObject *object)
     g_clear_object (&rec->rstd[b]);
   }
   g_clear_object (&rec->eps);
+  g_clear_object (&rec->sorf_signs);
+  g_clear_object (&rec->sorf_scale);
   g_clear_object (&rec->t);
   g_clear_object (&rec->noise);
   g_weak_ref_clear (&rec->sampler);
@@ -461,7 +464,7 @@ draw (NcfmSampler *self, NcfmTensor *noise, gboolean distinct, GError **error)
   }
   if (self->kind == NCFM_SAMPLER_STRUCTURED) {   /* draw number offset of the seed */
     NcfmTensor *t = ncfm_sorf_draw (self->device, self->num_freqs, self->dim, self->sigma,
-        self->seed, self->offset, error);
+        self->seed, self->offset, &rec->sorf_signs, &rec->sorf_scale, error);
     self->offset += t != NULL;
     return remember (self, rec, t, NULL);
   }
@@ -1272,6 +1275,32 @@ ncfm_freq_draw_get_t (NcfmFreqDraw *self)
 {
   g_return_val_if_fail (NCFM_IS_FREQ_DRAW (self), NULL);
   return self->t;
+}
+
+/**
+ * ncfm_freq_draw_get_structure:
+ * @self: a #NcfmFreqDraw
+ * @signs: (out) (transfer none) (optional) (nullable): F32 [blocks, 3 p], the
+ *   signs D1, D2, D3 of each block (p = the next power of two >= dim)
+ * @scale: (out) (transfer none) (optional) (nullable): F32 [rows, 1], the
+ *   factor of each row on e_r H D1 H D2 H D3
+ *
+ * What the backend's sorf_forward/sorf_backward ops need to compute x t^T
+ * and its input gradient without t (ncfm_freq_draw_phases() uses them).
+ *
+ * Returns: %TRUE for a structured draw all of whose rows are that
+ *   structure; %FALSE (outputs %NULL) for other draws and for a structured
+ *   draw with a row in the padding (small d only; see ncfm-sampler-sorf)
+ */
+gboolean
+ncfm_freq_draw_get_structure (NcfmFreqDraw *self, NcfmTensor **signs, NcfmTensor **scale)
+{
+  g_return_val_if_fail (NCFM_IS_FREQ_DRAW (self), FALSE);
+  if (signs)
+    *signs = self->sorf_signs;
+  if (scale)
+    *scale = self->sorf_scale;
+  return self->sorf_signs != NULL;
 }
 
 /**

@@ -38,6 +38,10 @@ NcfmTensor *ncfm_freq_draw_get_t (NcfmFreqDraw *self);
 NcfmTensor *ncfm_freq_draw_get_noise (NcfmFreqDraw *self);
 guint64 ncfm_freq_draw_get_index (NcfmFreqDraw *self);
 NcfmSampler *ncfm_freq_draw_dup_sampler (NcfmFreqDraw *self);
+gboolean ncfm_freq_draw_get_structure (NcfmFreqDraw *self, NcfmTensor **signs,
+    NcfmTensor **scale);
+gboolean ncfm_freq_draw_phases (NcfmFreqDraw *self, NcfmTensor *x, NcfmTensor *phase,
+    GError **error);
 
 
 NcfmSampler *ncfm_sampler_new_gaussian (NcfmDevice *device, guint num_freqs, guint dim,

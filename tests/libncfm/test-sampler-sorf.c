@@ -175,6 +175,62 @@ test_determinism (void)
   g_assert_cmpmem (a3, bytes, r3, bytes);
 }
 
+/* ncfm_freq_draw_phases: the fast path of a structured draw equals x t^T by
+ * GEMM up to rounding (3 log2 p butterfly stages on values up to ||x|| ||t||);
+ * a Gaussian draw and a structured draw with a row in the padding (d = 3)
+ * have no structure and take the GEMM; wrong shapes are refused by name. */
+static void
+test_phases (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (NcfmDevice) dev = ncfm_test_cpu_device ();
+  NcfmBackend *be = ncfm_device_get_backend (dev);
+  const guint n = 7, d = 24, m = 80;
+  g_autoptr (NcfmSampler) s = ncfm_sampler_new_structured (dev, m, d, 1.0f, 4, &error);
+  g_autoptr (NcfmSampler) g = ncfm_sampler_new_gaussian (dev, m, d, 1.0f, 4, &error);
+  g_autoptr (NcfmSampler) small = ncfm_sampler_new_structured (dev, 4003, 3, 1.0f, 4, &error);
+  g_assert_no_error (error);
+  g_autoptr (NcfmFreqDraw) sd = ncfm_sampler_draw (s, NULL, TRUE, &error);
+  g_autoptr (NcfmFreqDraw) gd = ncfm_sampler_draw (g, NULL, TRUE, &error);
+  g_autoptr (NcfmFreqDraw) smd = ncfm_sampler_draw (small, NULL, TRUE, &error);
+  g_assert_no_error (error);
+  NcfmTensor *signs, *scale;
+  g_assert_true (ncfm_freq_draw_get_structure (sd, &signs, &scale));
+  g_assert_true (ncfm_tensor_has_shape (signs, (gint64[]) { 3, 3 * 32 }, 2));
+  g_assert_true (ncfm_tensor_has_shape (scale, (gint64[]) { m, 1 }, 2));
+  g_assert_false (ncfm_freq_draw_get_structure (gd, &signs, &scale));
+  g_assert_null (signs);
+  g_assert_false (ncfm_freq_draw_get_structure (smd, NULL, NULL));
+
+  g_autoptr (NcfmTensor) x = ncfm_tensor_new (dev, NCFM_DTYPE_F32, (gint64[]) { n, d }, 2, NULL);
+  be->ops->fill_normal (be, n * d, 8, 0, 1.0f, ncfm_tensor_f32 (x));
+  g_autoptr (NcfmTensor) fast = ncfm_tensor_new (dev, NCFM_DTYPE_F32, (gint64[]) { n, m }, 2,
+      NULL);
+  g_autofree float *want = g_new (float, n * m);
+  NcfmFreqDraw *draws[] = { sd, gd };
+  for (guint k = 0; k < G_N_ELEMENTS (draws); k++) {
+    g_assert_true (ncfm_freq_draw_phases (draws[k], x, fast, &error));
+    g_assert_no_error (error);
+    be->ops->linear_forward (be, n, d, m, ncfm_tensor_f32 (x),
+        ncfm_tensor_f32 (ncfm_freq_draw_get_t (draws[k])), NULL, want);
+    g_autofree float *got = ncfm_test_tensor_host (fast);
+    double worst = 0;
+    for (guint i = 0; i < n * m; i++)
+      worst = fmax (worst, fabs (got[i] - want[i]));
+    g_test_message ("draw %u: phases vs GEMM max |difference| %.2e", k, worst);
+    /* |phase| <= ||x|| ||t|| ~ 5 * 5; 16 log2(p) roundings of that scale */
+    g_assert_cmpfloat (worst, <, 16 * 5 * FLT_EPSILON * 25);
+  }
+  g_autoptr (NcfmTensor) bad = ncfm_tensor_new (dev, NCFM_DTYPE_F32, (gint64[]) { n, m - 1 }, 2,
+      NULL);
+  g_assert_false (ncfm_freq_draw_phases (sd, x, bad, &error));
+  ncfm_test_assert_error (&error, NCFM_ERROR, NCFM_ERROR_SHAPE,
+      "draw phases: phase must be F32 [7, 80]");
+  g_assert_false (ncfm_freq_draw_phases (sd, bad, fast, &error));
+  ncfm_test_assert_error (&error, NCFM_ERROR, NCFM_ERROR_SHAPE,
+      "draw phases: x (features) must be F32 [7, 24]");
+}
+
 static void
 test_errors (void)
 {
@@ -233,6 +289,7 @@ main (int argc, char **argv)
   g_test_add_func ("/sampler/structured/norms-and-orthogonality", test_norms_and_orthogonality);
   g_test_add_func ("/sampler/structured/odd-sizes", test_odd_sizes);
   g_test_add_func ("/sampler/structured/determinism", test_determinism);
+  g_test_add_func ("/sampler/structured/phases", test_phases);
   g_test_add_func ("/sampler/structured/errors", test_errors);
   return g_test_run ();
 }
