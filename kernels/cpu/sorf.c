@@ -3,6 +3,7 @@
  * random frequencies, by fast Walsh-Hadamard transforms, without t (CPU
  * reference; ncfm-backend.h describes t). */
 #include "cpu-ops.h"
+#include "../hadamard.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,19 +21,6 @@ work_row (int p)
     abort ();
   }
   return y;
-}
-
-/* y <- y H (unnormalised, Sylvester order), p a power of two. */
-static void
-hadamard (float *y, int p)
-{
-  for (int h = 1; h < p; h <<= 1)
-    for (int i = 0; i < p; i += 2 * h)
-      for (int j = i; j < i + h; j++) {
-        float a = y[j], b = y[j + h];
-        y[j] = a + b;
-        y[j + h] = a - b;
-      }
 }
 
 static void
@@ -60,7 +48,7 @@ ncfm_cpu_sorf_forward (NcfmBackend *be, int n, int d, int m, int p, const float 
         memset (y + d, 0, (size_t) (p - d) * sizeof (float));
         for (int l = N_SIGNS - 1; l >= 0; l--) {
           times_signs (y, s + (size_t) l * p, p);
-          hadamard (y, p);
+          ncfm_hadamard_rows (y, (unsigned) p);
         }
         float *out = phase + (size_t) i * m + row0;
         for (int r = 0; r < rows; r++)
@@ -90,7 +78,7 @@ ncfm_cpu_sorf_backward (NcfmBackend *be, int n, int d, int m, int p, const float
         for (int r = 0; r < p; r++)
           y[r] = r < rows ? g[r] * scale[row0 + r] : 0.0f;
         for (int l = 0; l < N_SIGNS; l++) {
-          hadamard (y, p);
+          ncfm_hadamard_rows (y, (unsigned) p);
           times_signs (y, s + (size_t) l * p, p);
         }
         for (int j = 0; j < d; j++)

@@ -36,6 +36,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "hadamard.h"
 #include "philox.h"
 
 #define N_SIGNS 3                     /* D1, D2, D3 */
@@ -43,29 +44,6 @@
 #define CHI_COUNTERS (G_GUINT64_CONSTANT (1) << 63)   /* above every sign counter */
 #define MAX_DIM 65536u
 #define MAX_FREQS (1u << 20)
-
-/* The smallest power of two >= dim. */
-static guint
-padded_dim (guint dim)
-{
-  guint p = 1;
-  while (p < dim)
-    p <<= 1;
-  return p;
-}
-
-/* x <- x H (unnormalised Walsh-Hadamard, Sylvester order) in O(p log p). */
-static void
-hadamard (float *x, guint p)
-{
-  for (guint h = 1; h < p; h <<= 1)
-    for (guint i = 0; i < p; i += 2 * h)
-      for (guint j = i; j < i + h; j++) {
-        float a = x[j], b = x[j + h];
-        x[j] = a + b;
-        x[j + h] = a - b;
-      }
-}
 
 /* Sign (+-1) number @bit of the draw keyed @key: one bit of its Philox stream. */
 static float
@@ -125,7 +103,7 @@ fill_block (float *t, guint row0, guint rows, guint dim, guint p, gfloat sigma, 
     memset (y, 0, p * sizeof (float));
     y[r] = 1.0f;
     for (guint l = 0; l < N_SIGNS; l++) {
-      hadamard (y, p);
+      ncfm_hadamard_rows (y, p);
       for (guint j = 0; j < p; j++)
         y[j] *= signs[l * p + j];
     }
@@ -166,7 +144,7 @@ NcfmTensor *
 ncfm_sorf_draw (NcfmDevice *device, guint num_freqs, guint dim, gfloat sigma, guint64 seed,
     guint64 index, NcfmTensor **signs, NcfmTensor **scale, GError **error)
 {
-  const guint p = padded_dim (dim), blocks = (num_freqs + p - 1) / p;
+  const guint p = ncfm_hadamard_size (dim), blocks = (num_freqs + p - 1) / p;
   const guint64 key = ncfm_derive_seed (seed, index);
   const gsize n = (gsize) num_freqs * dim;
   g_autofree float *t = g_try_new (float, n);
@@ -272,8 +250,8 @@ ncfm_freq_draw_phases (NcfmFreqDraw *self, NcfmTensor *x, NcfmTensor *phase, GEr
   }
   NcfmBackend *be = ncfm_device_get_backend (device);
   if (ncfm_freq_draw_get_structure (self, &signs, &scale))
-    be->ops->sorf_forward (be, (int) n, (int) d, (int) m, (int) padded_dim ((guint) d),
-        ncfm_tensor_f32 (signs), ncfm_tensor_f32 (scale), ncfm_tensor_f32 (x),
+    be->ops->sorf_forward (be, (int) n, (int) d, (int) m,
+        (int) ncfm_hadamard_size ((guint) d), ncfm_tensor_f32 (signs), ncfm_tensor_f32 (scale), ncfm_tensor_f32 (x),
         ncfm_tensor_f32 (phase));
   else
     be->ops->linear_forward (be, (int) n, (int) d, (int) m, ncfm_tensor_f32 (x),

@@ -5,6 +5,7 @@
  * the block and not; the input gradient (sorf_backward) by finite
  * differences and as the exact adjoint. */
 #include "test-util.h"
+#include "hadamard.h"
 
 #include <float.h>
 #include <math.h>
@@ -15,15 +16,6 @@ static double
 hadamard_entry (int i, int j)
 {
   return __builtin_popcount ((unsigned) (i & j)) % 2 ? -1.0 : 1.0;
-}
-
-static int
-padded (int d)
-{
-  int p = 1;
-  while (p < d)
-    p <<= 1;
-  return p;
 }
 
 /* t [m, d] in double as ncfm-backend.h defines it, by dense products. */
@@ -71,7 +63,7 @@ check_case (int n, int d, int m, guint32 seed)
 {
   g_autoptr (GRand) rand = g_rand_new_with_seed (seed);
   NcfmBackend *be = ncfm_test_cpu_backend ();
-  const int p = padded (d), blocks = (m + p - 1) / p;
+  const int p = (int) ncfm_hadamard_size ((unsigned) d), blocks = (m + p - 1) / p;
   g_autofree float *signs = random_signs (rand, (size_t) blocks * 3 * p);
   g_autofree float *scale = ncfm_test_new_uniform (rand, m, -2.0f, 2.0f);
   g_autofree float *x = ncfm_test_new_uniform (rand, (size_t) n * d, -1.0f, 1.0f);

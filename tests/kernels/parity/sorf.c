@@ -2,6 +2,7 @@
 /* parity/sorf.c: phases and input gradient of structured frequencies, CUDA
  * vs CPU. */
 #include "parity.h"
+#include "hadamard.h"
 
 #include <float.h>
 #include <math.h>
@@ -10,9 +11,7 @@ static void
 run_case (const ParityEnv *env, int n, int d, int m, guint32 seed)
 {
   g_autoptr (GRand) rand = g_rand_new_with_seed (seed);
-  int p = 1;
-  while (p < d)
-    p <<= 1;
+  const int p = (int) ncfm_hadamard_size ((unsigned) d);
   const size_t ns = (size_t) ((m + p - 1) / p) * 3 * p, nd = (size_t) n * d;
   const size_t nm = (size_t) n * m;
   g_autofree float *signs = g_new (float, ns);
