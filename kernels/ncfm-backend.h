@@ -206,6 +206,20 @@ struct NcfmBackendOps {
   void (*mmd_forward_backward) (NcfmBackend *be, int n_r, int n_s, int d, const float *x_r,
       const float *x_s, float *loss, float *g_s, float *g_r);
 
+  /* ---- structured frequencies (kernels/{cpu,cuda}/sorf) ----
+   * t [m, d] in blocks of p rows (p a power of two >= d; the last block may
+   * be short): t[b p + r, :] = scale[b p + r] (e_r H D1 H D2 H D3)[:d], H the
+   * unnormalised p x p Walsh-Hadamard matrix (Sylvester order), D_l =
+   * diag(signs[(3 b + l - 1) p ..]) of +-1; signs [ceil(m / p) * 3 * p].
+   * sorf_forward: phase [n, m] = x t^T for x [n, d], in O(n m log p) without
+   * t (linear_forward on a materialised t gives the same up to rounding).
+   * sorf_backward: dx [n, d] = dphase t, the gradient of <dphase, phase>
+   * wrt x (overwritten). */
+  void (*sorf_forward) (NcfmBackend *be, int n, int d, int m, int p, const float *signs,
+      const float *scale, const float *x, float *phase);
+  void (*sorf_backward) (NcfmBackend *be, int n, int d, int m, int p, const float *signs,
+      const float *scale, const float *dphase, float *dx);
+
   /* ---- image data path (kernels/{cpu,cuda}/image) ----
    * u8_to_f32: y[i] = x[i] * scale (x: uint8 in backend memory). */
   void (*u8_to_f32) (NcfmBackend *be, size_t count, float scale, const uint8_t *x, float *y);

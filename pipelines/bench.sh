@@ -12,6 +12,8 @@ ncfm_build_dir "$ncfm_root/build-release" --buildtype=release
 bench=$ncfm_root/build-release/tests/bench
 "$bench/bench-convnet" "$@"
 "$bench/bench-ncfd" "$@"
+# structured frequencies: the CF by fast Hadamard transforms against our Gaussian GEMM
+"$bench/bench-cf-structured" "$@"
 "$bench/bench-augment" "$@"
 # a live 640x480 camera through the labeller, the gathering and the distillation chain
 "$bench/bench-live" "$@"

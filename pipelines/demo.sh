@@ -10,8 +10,8 @@
 # Everything lands in $NCFM_DEMO_DIR (default: demo-out/ in the checkout); the final set is
 # demo-out/synset.safetensors and its picture demo-out/synset.png (one row per class).
 # The budget knobs (environment): DEMO_POOL_MEMBERS, DEMO_POOL_SUBSET, DEMO_POOL_EPOCHS,
-# DEMO_WIDTH, DEMO_ITERATIONS, DEMO_REAL_BATCH, DEMO_FREQS, DEMO_SAMPLER (gaussian or
-# learned), DEMO_FACTOR, DEMO_INIT, DEMO_LR,
+# DEMO_WIDTH, DEMO_ITERATIONS, DEMO_REAL_BATCH, DEMO_FREQS, DEMO_SAMPLER (gaussian,
+# learned or structured), DEMO_FACTOR, DEMO_INIT, DEMO_LR,
 # DEMO_CALIB, DEMO_EVAL_EPOCHS, DEMO_EVAL_REPEATS (docs/results.md names the settings of
 # every row it reports).
 set -euo pipefail

@@ -56,6 +56,9 @@ void ncfm_cuda_resize_bilinear_forward (NcfmBackend *be, int n, int c, int h_in,
 void ncfm_cuda_resize_bilinear_backward (NcfmBackend *be, int n, int c, int h_in, int w_in, int h_out, int w_out, const float *dy, float *dx);
 /* random */
 void ncfm_cuda_fill_normal (NcfmBackend *be, size_t count, uint64_t seed, uint64_t offset, float stddev, float *x);
+/* sorf */
+void ncfm_cuda_sorf_forward (NcfmBackend *be, int n, int d, int m, int p, const float *signs, const float *scale, const float *x, float *phase);
+void ncfm_cuda_sorf_backward (NcfmBackend *be, int n, int d, int m, int p, const float *signs, const float *scale, const float *dphase, float *dx);
 /* cf */
 void ncfm_cuda_cf_accumulate (NcfmBackend *be, int n, int m, int k, const float *phase, const int32_t *labels, float *sum_cos, float *sum_sin);
 void ncfm_cuda_cf_backward_weights (NcfmBackend *be, int n, int m, int k, const int32_t *labels, const float *g_re, const float *g_im, const float *scale, float *phase_to_w);

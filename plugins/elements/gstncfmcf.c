@@ -21,7 +21,9 @@
  * its count without one) taking draw k of it (the same seed gives the same
  * t for the same batch); learned draws noise eps [M/16, d] from that stream and
  * runs it through psi (three Linear -> BatchNorm -> LeakyReLU/Tanh blocks,
- * tiled 16 times), psi being trained by the consumer by gradient ascent.
+ * tiled 16 times), psi being trained by the consumer by gradient ascent;
+ * structured draws orthogonal blocks of rows from fast Hadamard transforms
+ * and random signs (SORF, ncfm_sampler_new_structured()) from that seed.
  * t holds each distinct frequency once: [M, d] for gaussian, psi's M/16
  * outputs [M/16, d] for learned (its M frequencies are those repeated 16
  * times, and matching at each distinct one once is the same objective, the
@@ -108,6 +110,8 @@ gst_ncfm_cf_sampler_get_type (void)
     { NCFM_SAMPLER_GAUSSIAN, "Gaussian: t = sigma N(0, I), fresh per buffer", "gaussian" },
     { NCFM_SAMPLER_LEARNED, "Learned: t = psi(eps), psi trained by the distiller by ascent",
       "learned" },
+    { NCFM_SAMPLER_STRUCTURED, "Structured orthogonal (SORF): orthogonal blocks from fast "
+      "Hadamard transforms, sigma chi_d row norms, fresh per buffer", "structured" },
     { 0, NULL, NULL },
   };
   if (g_once_init_enter (&type))
@@ -202,6 +206,9 @@ ensure_sampler (GstNcfmCF *self, NcfmDevice *dev, guint dim)
       if (!self->noise_source)
         g_clear_object (&sampler);
     }
+  } else if (self->sampler_kind == NCFM_SAMPLER_STRUCTURED) {
+    sampler = ncfm_sampler_new_structured (dev, self->num_freqs, dim, self->sigma, self->seed,
+        &error);
   } else {
     sampler = ncfm_sampler_new_gaussian (dev, self->num_freqs, dim, self->sigma, self->seed,
         &error);
@@ -469,7 +476,8 @@ install_sampler_properties (GObjectClass *gobject_class)
    * GstNcfmCF:sigma:
    *
    * Standard deviation of every entry of a Gaussian t (1 in the method);
-   * not used by the learned sampler.
+   * a structured t's row norms have that Gaussian's law; not used by the
+   * learned sampler.
    */
   g_object_class_install_property (gobject_class, PROP_SIGMA,
       g_param_spec_float ("sigma", "Sigma", "Standard deviation of Gaussian frequencies",

@@ -5,7 +5,9 @@
  * @short_description: the frequencies t [M, d] of the characteristic functions
  *
  * A Gaussian sampler draws t = sigma N(0, I) afresh at every
- * ncfm_sampler_sample().  A learned sampler is the NCFM network psi (method
+ * ncfm_sampler_sample().  A structured one (ncfm_sampler_new_structured(),
+ * ncfm-sampler-sorf.c) draws orthogonal blocks of rows from fast Hadamard
+ * transforms instead, with row norms of the same law.  A learned sampler is the NCFM network psi (method
  * card section 4): noise eps [M/16, d] ~ N(0, 1), three blocks Linear(d, d) ->
  * BatchNorm1d(d) (training mode) -> LeakyReLU(0.2), the last with Tanh
  * instead, and the M/16 output rows tiled 16 times (PyTorch
@@ -33,7 +35,7 @@
  * continues the very same stream and optimisation.
  */
 #define G_LOG_DOMAIN "Ncfm"
-#include "ncfm-sampler.h"
+#include "ncfm-sampler-private.h"
 #include "ncfm-finite-private.h"
 
 #include <math.h>
@@ -85,6 +87,7 @@ struct _NcfmFreqDraw {
   guint64 index;                /* the sampler's draws before this one */
   NcfmTensor *t, *noise;
   NcfmTensor *eps, *z[N_BLOCKS], *a[N_BLOCKS], *mean[N_BLOCKS], *rstd[N_BLOCKS];  /* learned */
+  NcfmTensor *sorf_signs, *sorf_scale;   /* structured: t without t (ncfm-sampler-sorf.c) */
 };
 typedef NcfmFreqDraw Draw;
 
@@ -96,13 +99,13 @@ G_DEFINE_FINAL_TYPE (NcfmSampler, ncfm_sampler, G_TYPE_OBJECT)
 #define SAMPLER_LOCKED(s) \
   g_autoptr (GRecMutexLocker) locker G_GNUC_UNUSED = g_rec_mutex_locker_new (&(s)->lock)
 
-static const gchar *kind_names[] = { "gaussian", "learned" };
+static const gchar *kind_names[] = { "gaussian", "learned", "structured" };
 
 /**
  * ncfm_sampler_kind_to_string:
  * @kind: a #NcfmSamplerKind
  *
- * Returns: (transfer none): "gaussian" or "learned"
+ * Returns: (transfer none): "gaussian", "learned" or "structured"
  */
 const gchar *
 ncfm_sampler_kind_to_string (NcfmSamplerKind kind)
@@ -112,7 +115,7 @@ ncfm_sampler_kind_to_string (NcfmSamplerKind kind)
 
 /**
  * ncfm_sampler_kind_from_string:
- * @name: "gaussian" or "learned"
+ * @name: "gaussian", "learned" or "structured"
  * @kind: (out): the parsed value
  *
  * Returns: %TRUE if @name is known
@@ -180,8 +183,8 @@ new_matrix (NcfmSampler *self, gint64 rows, gint64 cols, GError **error)
   return ncfm_tensor_new (self->device, NCFM_DTYPE_F32, shape, cols ? 2 : 1, error);
 }
 
-static NcfmSampler *
-sampler_new (NcfmDevice *device, NcfmSamplerKind kind, guint num_freqs, guint dim,
+NcfmSampler *
+ncfm_sampler_new_unchecked (NcfmDevice *device, NcfmSamplerKind kind, guint num_freqs, guint dim,
     gfloat sigma, guint64 seed)
 {
   NcfmSampler *self = g_object_new (NCFM_TYPE_SAMPLER, NULL);
@@ -220,7 +223,7 @@ ncfm_sampler_new_gaussian (NcfmDevice *device, guint num_freqs, guint dim, gfloa
         "> 0)", num_freqs, MAX_FREQS, dim, MAX_DIM, sigma);
     return NULL;
   }
-  return sampler_new (device, NCFM_SAMPLER_GAUSSIAN, num_freqs, dim, sigma, seed);
+  return ncfm_sampler_new_unchecked (device, NCFM_SAMPLER_GAUSSIAN, num_freqs, dim, sigma, seed);
 }
 
 /* PyTorch's default init: Linear uniform(+-1/sqrt(fan_in)), BatchNorm ones/zeros. */
@@ -294,8 +297,8 @@ ncfm_sampler_new_learned (NcfmDevice *device, guint num_freqs, guint dim, guint6
         N_TILES, 2 * N_TILES, MAX_FREQS, N_TILES, N_TILES, dim, MAX_DIM);
     return NULL;
   }
-  g_autoptr (NcfmSampler) self = sampler_new (device, NCFM_SAMPLER_LEARNED, num_freqs, dim,
-      1.0f, seed);
+  g_autoptr (NcfmSampler) self = ncfm_sampler_new_unchecked (device, NCFM_SAMPLER_LEARNED,
+      num_freqs, dim, 1.0f, seed);
   if (!allocate_psi (self, error))
     return NULL;
   reset_parameters (self);
@@ -319,6 +322,8 @@ ncfm_freq_draw_finalize (GObject *object)
     g_clear_object (&rec->rstd[b]);
   }
   g_clear_object (&rec->eps);
+  g_clear_object (&rec->sorf_signs);
+  g_clear_object (&rec->sorf_scale);
   g_clear_object (&rec->t);
   g_clear_object (&rec->noise);
   g_weak_ref_clear (&rec->sampler);
@@ -435,6 +440,11 @@ check_matrix (NcfmSampler *self, NcfmTensor *x, gint64 rows, const gchar *what, 
 static Draw *
 draw (NcfmSampler *self, NcfmTensor *noise, gboolean distinct, GError **error)
 {
+  if (noise && self->kind == NCFM_SAMPLER_STRUCTURED) {
+    g_set_error (error, NCFM_ERROR, NCFM_ERROR_ARGUMENT,
+        "structured sampler: takes no noise (its draws come from its seed and draw index)");
+    return NULL;
+  }
   if (noise && !check_matrix (self, noise, self->rows, "noise", error))
     return NULL;
   NcfmBackend *be = backend (self);
@@ -451,6 +461,12 @@ draw (NcfmSampler *self, NcfmTensor *noise, gboolean distinct, GError **error)
       self->offset += count;
     }
     return remember (self, rec, t, noise);
+  }
+  if (self->kind == NCFM_SAMPLER_STRUCTURED) {   /* draw number offset of the seed */
+    NcfmTensor *t = ncfm_sorf_draw (self->device, self->num_freqs, self->dim, self->sigma,
+        self->seed, self->offset, &rec->sorf_signs, &rec->sorf_scale, error);
+    self->offset += t != NULL;
+    return remember (self, rec, t, NULL);
   }
   if (noise) {
     ncfm_tensor_copy_from (rec->eps, noise, NULL);
@@ -591,7 +607,8 @@ accumulate (NcfmBackend *be, NcfmTensor *grad, const float *tmp)
  * Adds dL/dpsi for the draw @t to the accumulated gradients (the 16 tiles'
  * contributions sum; a distinct draw's gradient is that sum already), from
  * that draw's activations and the current weights
- * (which differ from the draw's if an ascent step came in between).  A Gaussian sampler has nothing to learn: it checks
+ * (which differ from the draw's if an ascent step came in between).  A Gaussian or structured
+ * sampler has nothing to learn: it checks
  * the arguments the same way and returns %TRUE, so callers need not tell
  * the kinds apart.
  *
@@ -616,7 +633,7 @@ ncfm_sampler_backward (NcfmSampler *self, NcfmFreqDraw *rec, NcfmTensor *grad_t,
   const gint64 t_rows = ncfm_tensor_get_dim (t, 0);
   if (!check_matrix (self, grad_t, t_rows, "grad_t (dL/dt)", error))
     return FALSE;
-  if (self->kind == NCFM_SAMPLER_GAUSSIAN)
+  if (self->kind != NCFM_SAMPLER_LEARNED)
     return TRUE;
 
   NcfmBackend *be = backend (self);
@@ -660,14 +677,14 @@ ncfm_sampler_backward (NcfmSampler *self, NcfmFreqDraw *rec, NcfmTensor *grad_t,
  * torch.optim.SGD on the negated gradient (g = -grad + wd p; buf = m buf + g;
  * p -= lr buf), then the gradients are zeroed and the step count grows.
  * Draws still in flight may be taken back afterwards (with the new weights).
- * Does nothing for a Gaussian sampler.
+ * Does nothing for a Gaussian or structured sampler.
  */
 void
 ncfm_sampler_ascent_step (NcfmSampler *self)
 {
   g_return_if_fail (NCFM_IS_SAMPLER (self));
   SAMPLER_LOCKED (self);
-  if (self->kind == NCFM_SAMPLER_GAUSSIAN)
+  if (self->kind != NCFM_SAMPLER_LEARNED)
     return;
   NcfmBackend *be = backend (self);
   for (guint i = 0; i < N_PARAMS; i++) {
@@ -919,7 +936,7 @@ ncfm_sampler_new_from_safetensors (NcfmDevice *device, NcfmSafetensors *file,
     return NULL;
   if (!ncfm_sampler_kind_from_string (k, &kind)) {
     g_set_error (error, NCFM_ERROR, NCFM_ERROR_WEIGHTS,
-        "%s: metadata '%skind' is '%s', not gaussian or learned", file_name_of (file), prefix, k);
+        "%s: metadata '%skind' is '%s', not gaussian, learned or structured", file_name_of (file), prefix, k);
     return NULL;
   }
   if (!meta_u64 (file, prefix, "num_freqs", G_MAXUINT, &num_freqs, error)
@@ -934,6 +951,8 @@ ncfm_sampler_new_from_safetensors (NcfmDevice *device, NcfmSafetensors *file,
     return NULL;
   g_autoptr (NcfmSampler) self = kind == NCFM_SAMPLER_GAUSSIAN
       ? ncfm_sampler_new_gaussian (device, (guint) num_freqs, (guint) dim, sigma, seed, error)
+      : kind == NCFM_SAMPLER_STRUCTURED
+      ? ncfm_sampler_new_structured (device, (guint) num_freqs, (guint) dim, sigma, seed, error)
       : ncfm_sampler_new_learned (device, (guint) num_freqs, (guint) dim, seed, error);
   if (!self)
     return NULL;
@@ -1027,7 +1046,7 @@ ncfm_sampler_get_device (NcfmSampler *self)
  * ncfm_sampler_get_kind:
  * @self: a #NcfmSampler
  *
- * Returns: Gaussian or learned
+ * Returns: Gaussian, learned or structured
  */
 NcfmSamplerKind
 ncfm_sampler_get_kind (NcfmSampler *self)
@@ -1041,7 +1060,7 @@ ncfm_sampler_get_kind (NcfmSampler *self)
  * @self: a #NcfmSampler
  *
  * Returns: the rows of ncfm_sampler_sample_distinct(): M/16 for a learned
- *   sampler, M for a Gaussian one
+ *   sampler, M for a Gaussian or structured one
  */
 guint
 ncfm_sampler_get_distinct_freqs (NcfmSampler *self)
@@ -1081,20 +1100,22 @@ ncfm_sampler_get_dim (NcfmSampler *self)
  * @self: a #NcfmSampler
  *
  * Returns: the rows of the noise behind a draw: M/16 for a learned sampler,
- *   M for a Gaussian one (see ncfm_sampler_sample_with_noise())
+ *   M for a Gaussian one, 0 for a structured one, which takes no noise (see
+ *   ncfm_sampler_sample_with_noise())
  */
 guint
 ncfm_sampler_get_noise_rows (NcfmSampler *self)
 {
   g_return_val_if_fail (NCFM_IS_SAMPLER (self), 0);
-  return self->rows;
+  return self->kind == NCFM_SAMPLER_STRUCTURED ? 0 : self->rows;
 }
 
 /**
  * ncfm_sampler_get_sigma:
  * @self: a #NcfmSampler
  *
- * Returns: the standard deviation of a Gaussian sampler (1 for a learned one)
+ * Returns: the standard deviation of a Gaussian sampler, the scale of a
+ *   structured one (1 for a learned one)
  */
 gfloat
 ncfm_sampler_get_sigma (NcfmSampler *self)
@@ -1121,7 +1142,8 @@ ncfm_sampler_get_seed (NcfmSampler *self)
  * @self: a #NcfmSampler
  *
  * Returns: the position in the noise stream of the next draw (normal
- *   deviates drawn so far by ncfm_sampler_sample())
+ *   deviates drawn so far by ncfm_sampler_sample()); for a structured
+ *   sampler the index of its next draw
  */
 guint64
 ncfm_sampler_get_offset (NcfmSampler *self)
@@ -1273,6 +1295,32 @@ ncfm_freq_draw_get_t (NcfmFreqDraw *self)
 {
   g_return_val_if_fail (NCFM_IS_FREQ_DRAW (self), NULL);
   return self->t;
+}
+
+/**
+ * ncfm_freq_draw_get_structure:
+ * @self: a #NcfmFreqDraw
+ * @signs: (out) (transfer none) (optional) (nullable): F32 [blocks, 3 p], the
+ *   signs D1, D2, D3 of each block (p = the next power of two >= dim)
+ * @scale: (out) (transfer none) (optional) (nullable): F32 [rows, 1], the
+ *   factor of each row on e_r H D1 H D2 H D3
+ *
+ * What the backend's sorf_forward/sorf_backward ops need to compute x t^T
+ * and its input gradient without t (ncfm_freq_draw_phases() uses them).
+ *
+ * Returns: %TRUE for a structured draw all of whose rows are that
+ *   structure; %FALSE (outputs %NULL) for other draws and for a structured
+ *   draw with a row in the padding (small d only; see ncfm-sampler-sorf)
+ */
+gboolean
+ncfm_freq_draw_get_structure (NcfmFreqDraw *self, NcfmTensor **signs, NcfmTensor **scale)
+{
+  g_return_val_if_fail (NCFM_IS_FREQ_DRAW (self), FALSE);
+  if (signs)
+    *signs = self->sorf_signs;
+  if (scale)
+    *scale = self->sorf_scale;
+  return self->sorf_signs != NULL;
 }
 
 /**

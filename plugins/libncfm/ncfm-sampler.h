@@ -13,12 +13,16 @@ G_BEGIN_DECLS
  * NcfmSamplerKind:
  * @NCFM_SAMPLER_GAUSSIAN: t ~ sigma N(0, I), drawn afresh every time
  * @NCFM_SAMPLER_LEARNED: t = psi(eps), the learned sampler trained by gradient ascent
+ * @NCFM_SAMPLER_STRUCTURED: structured orthogonal random frequencies (SORF):
+ *   blocks of orthogonal rows from fast Hadamard transforms and random signs,
+ *   row norms of sigma N(0, I)'s law, drawn afresh every time
  *
  * How an #NcfmSampler draws its frequencies.
  */
 typedef enum {
   NCFM_SAMPLER_GAUSSIAN,
   NCFM_SAMPLER_LEARNED,
+  NCFM_SAMPLER_STRUCTURED,
 } NcfmSamplerKind;
 
 const gchar *ncfm_sampler_kind_to_string (NcfmSamplerKind kind);
@@ -34,12 +38,18 @@ NcfmTensor *ncfm_freq_draw_get_t (NcfmFreqDraw *self);
 NcfmTensor *ncfm_freq_draw_get_noise (NcfmFreqDraw *self);
 guint64 ncfm_freq_draw_get_index (NcfmFreqDraw *self);
 NcfmSampler *ncfm_freq_draw_dup_sampler (NcfmFreqDraw *self);
+gboolean ncfm_freq_draw_get_structure (NcfmFreqDraw *self, NcfmTensor **signs,
+    NcfmTensor **scale);
+gboolean ncfm_freq_draw_phases (NcfmFreqDraw *self, NcfmTensor *x, NcfmTensor *phase,
+    GError **error);
 
 
 NcfmSampler *ncfm_sampler_new_gaussian (NcfmDevice *device, guint num_freqs, guint dim,
     gfloat sigma, guint64 seed, GError **error);
 NcfmSampler *ncfm_sampler_new_learned (NcfmDevice *device, guint num_freqs, guint dim,
     guint64 seed, GError **error);
+NcfmSampler *ncfm_sampler_new_structured (NcfmDevice *device, guint num_freqs, guint dim,
+    gfloat sigma, guint64 seed, GError **error);
 NcfmSampler *ncfm_sampler_new_from_safetensors (NcfmDevice *device, NcfmSafetensors *file,
     const gchar *prefix, GError **error);
 void ncfm_sampler_save (NcfmSampler *self, NcfmSafetensors *file, const gchar *prefix);

@@ -12,6 +12,8 @@
 #include <gst/check/gstharness.h>
 
 #ifdef CF_TEST_PIPELINE
+#include <glib/gstdio.h>
+#include <ncfm.h>
 #include "elements-test-util.h"
 #else
 #include "gstncfmcaps.h"
@@ -215,6 +217,27 @@ GST_START_TEST (test_fresh_and_reproducible)
   g_autoptr (NcfmTensor) other = next_t (h, 0, NULL);
   gst_harness_teardown (h);
   fail_if (same_bytes (t1, other));
+}
+GST_END_TEST;
+
+/* sampler=structured: t [M, d] is the library's structured sampler's draw
+ * of that seed and sigma, draw after draw, with no noise */
+GST_START_TEST (test_structured_sampler)
+{
+  GstHarness *h = start_cf ("num-freqs=64 sampler=structured seed=3 sigma=0.5", B, D);
+  GstBuffer *out = gst_harness_push_and_pull (h, make_batch (B, D, 0, TRUE));
+  NcfmCFMeta *m = cf_meta (out);
+  fail_unless_equals_int (ncfm_sampler_get_kind (m->sampler), NCFM_SAMPLER_STRUCTURED);
+  fail_unless (m->noise == NULL && m->num_freqs == M);
+  check_stats_match_library (m, TRUE);
+  g_autoptr (NcfmTensor) t1 = g_object_ref (m->t);
+  gst_buffer_unref (out);
+  g_autoptr (NcfmTensor) t2 = next_t (h, 1, NULL);
+  gst_harness_teardown (h);
+  g_autoptr (NcfmSampler) ref = ncfm_sampler_new_structured (cpu, M, D, 0.5f, 3, NULL);
+  g_autoptr (NcfmTensor) r1 = ncfm_sampler_sample (ref, NULL), r2 = ncfm_sampler_sample (ref, NULL);
+  fail_unless (same_bytes (t1, r1) && same_bytes (t2, r2));
+  fail_if (same_bytes (t1, t2));
 }
 GST_END_TEST;
 
@@ -433,6 +456,9 @@ GST_START_TEST (test_properties)
   gst_util_set_object_arg (G_OBJECT (e), "sampler", "learned");
   g_object_get (e, "sampler", &sampler, NULL);
   fail_unless_equals_int (sampler, NCFM_SAMPLER_LEARNED);
+  gst_util_set_object_arg (G_OBJECT (e), "sampler", "structured");
+  g_object_get (e, "sampler", &sampler, NULL);
+  fail_unless_equals_int (sampler, NCFM_SAMPLER_STRUCTURED);
   gst_object_unref (e);
 }
 GST_END_TEST;
@@ -448,6 +474,7 @@ cf_suite (void)
   suite_add_tcase (s, tc);
   tcase_add_test (tc, test_meta_and_stats);
   tcase_add_test (tc, test_fresh_and_reproducible);
+  tcase_add_test (tc, test_structured_sampler);
   tcase_add_test (tc, test_learned_sampler);
   tcase_add_test (tc, test_normalize);
   tcase_add_test (tc, test_metas_kept);
@@ -496,6 +523,38 @@ GST_START_TEST (test_pipeline_eos)
 }
 GST_END_TEST;
 
+/* sampler=structured distils: ncfmdistill takes steps on its CF statistics
+ * (M = 44, not a multiple of the block, a power of two) and saves a set whose
+ * images moved away from the real ones it started from. */
+GST_START_TEST (test_structured_distills)
+{
+  g_autofree gchar *path = g_build_filename (tmp_root, "structured.safetensors", NULL);
+  g_autofree gchar *desc = g_strdup_printf ("ncfmdatasetsrc location=%s epochs=2 batch-size=5 "
+      "! ncfmconvnet width=8 depth=1 ! ncfmcf num-freqs=44 sampler=structured ! ncfmdistill "
+      "dataset=%s location=%s ipc=1 factor=1 init=real lr=0.05 save-every=0", idx_dir, idx_dir,
+      path);
+  GstElement *pipeline = gst_parse_launch (desc, NULL);
+  fail_unless (pipeline != NULL);
+  g_autofree gchar *error = play_to_eos (pipeline, 120, NULL, NULL);
+  gst_object_unref (pipeline);
+  fail_unless (error == NULL, "%s", error);
+  g_autoptr (GError) err = NULL;
+  g_autoptr (NcfmSafetensors) st = ncfm_safetensors_load (path, &err);
+  fail_unless (st != NULL, "%s", err ? err->message : "");
+  const gchar *step = ncfm_safetensors_get_metadata (st, "ncfm.step");
+  fail_unless (step != NULL && g_ascii_strtoull (step, NULL, 10) >= 4, "step %s", step);
+  /* init=real starts from whole pixels (k / 255); steps leave most pixels between them */
+  gsize n = 0;
+  g_autofree gfloat *img = ncfm_safetensors_dup_f32 (st, "images", &n, &err);
+  fail_unless (img != NULL && n == 10 * IMG_H * IMG_W);
+  guint moved = 0;
+  for (gsize i = 0; i < n; i++)
+    moved += fabsf (img[i] * 255.0f - roundf (img[i] * 255.0f)) > 1e-3f;
+  fail_unless (moved > n / 2, "%u of %" G_GSIZE_FORMAT " pixels moved", moved, n);
+  g_unlink (path);
+}
+GST_END_TEST;
+
 static Suite *
 cf_suite (void)
 {
@@ -504,6 +563,7 @@ cf_suite (void)
   tcase_add_unchecked_fixture (tc, make_dataset, remove_dataset);
   suite_add_tcase (s, tc);
   tcase_add_test (tc, test_pipeline_eos);
+  tcase_add_test (tc, test_structured_distills);
   return s;
 }
 

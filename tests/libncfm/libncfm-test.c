@@ -2,6 +2,7 @@
 #include "libncfm-test.h"
 
 #include <math.h>
+#include <string.h>
 #include <glib/gstdio.h>
 
 NcfmDevice *
@@ -86,4 +87,14 @@ ncfm_test_put_be32 (guint8 *p, guint32 v)
   p[1] = v >> 16;
   p[2] = v >> 8;
   p[3] = v;
+}
+
+void
+ncfm_test_assert_error (GError **error, GQuark domain, gint code, const gchar *needle)
+{
+  g_assert_error (*error, domain, code);
+  g_test_message ("expected error: %s", (*error)->message);
+  if (!strstr ((*error)->message, needle))
+    g_error ("error '%s' does not mention '%s'", (*error)->message, needle);
+  g_clear_error (error);
 }

@@ -25,6 +25,9 @@ void ncfm_test_assert_matches (const gchar *what, const float *got, gsize n,
 void ncfm_test_assert_tensor_matches (const gchar *what, NcfmTensor *t, NcfmSafetensors *ref,
     const gchar *name, double scale);
 
+/* Asserts *@error is (@domain, @code) and its message contains @needle, then clears it. */
+void ncfm_test_assert_error (GError **error, GQuark domain, gint code, const gchar *needle);
+
 /* Removes @path and everything below it (a test's scratch directory). */
 void ncfm_test_remove_tree (const gchar *path);
 /* Writes @v big-endian at @p (IDX and PNG headers). */

@@ -577,29 +577,19 @@ test_learned_resume (void)
 /* ---- errors ---- */
 
 static void
-assert_error (GError **error, GQuark domain, gint code, const gchar *needle)
-{
-  g_assert_error (*error, domain, code);
-  g_test_message ("expected error: %s", (*error)->message);
-  if (!strstr ((*error)->message, needle))
-    g_error ("error '%s' does not mention '%s'", (*error)->message, needle);
-  g_clear_error (error);
-}
-
-static void
 test_errors (void)
 {
   g_autoptr (GError) error = NULL;
   g_autoptr (NcfmDevice) dev = ncfm_test_cpu_device ();
   const guint m = 32, d = 4;
   g_assert_null (ncfm_sampler_new_learned (dev, 40, d, 1, &error));
-  assert_error (&error, NCFM_ERROR, NCFM_ERROR_ARGUMENT, "multiple of 16");
+  ncfm_test_assert_error (&error, NCFM_ERROR, NCFM_ERROR_ARGUMENT, "multiple of 16");
   g_assert_null (ncfm_sampler_new_learned (dev, 16, d, 1, &error));  /* one noise row */
-  assert_error (&error, NCFM_ERROR, NCFM_ERROR_ARGUMENT, "num_freqs 16");
+  ncfm_test_assert_error (&error, NCFM_ERROR, NCFM_ERROR_ARGUMENT, "num_freqs 16");
   g_assert_null (ncfm_sampler_new_gaussian (dev, 8, 0, 1.0f, 1, &error));
-  assert_error (&error, NCFM_ERROR, NCFM_ERROR_ARGUMENT, "dim 0");
+  ncfm_test_assert_error (&error, NCFM_ERROR, NCFM_ERROR_ARGUMENT, "dim 0");
   g_assert_null (ncfm_sampler_new_gaussian (dev, 8, 2, NAN, 1, &error));
-  assert_error (&error, NCFM_ERROR, NCFM_ERROR_ARGUMENT, "sigma");
+  ncfm_test_assert_error (&error, NCFM_ERROR, NCFM_ERROR_ARGUMENT, "sigma");
 
   g_autoptr (NcfmSampler) s = ncfm_sampler_new_learned (dev, m, d, 1, &error);
   g_assert_no_error (error);
@@ -609,7 +599,7 @@ test_errors (void)
   g_autoptr (NcfmTensor) bad = ncfm_tensor_new (dev, NCFM_DTYPE_F32, (gint64[]) { m / 16, d }, 2,
       NULL);
   g_assert_false (ncfm_sampler_backward (s, t, bad, &error));
-  assert_error (&error, NCFM_ERROR, NCFM_ERROR_SHAPE, "grad_t (dL/dt) must be F32 [32, 4]");
+  ncfm_test_assert_error (&error, NCFM_ERROR, NCFM_ERROR_SHAPE, "grad_t (dL/dt) must be F32 [32, 4]");
   g_assert_true (ncfm_sampler_backward (s, old, good, &error));   /* still in flight */
   ncfm_sampler_ascent_step (s);    /* draws in flight may still come back */
   g_assert_true (ncfm_sampler_backward (s, t, good, &error));
@@ -617,43 +607,43 @@ test_errors (void)
   g_autoptr (NcfmSampler) other = ncfm_sampler_new_learned (dev, m, d, 1, &error);
   g_autoptr (NcfmFreqDraw) theirs = ncfm_sampler_draw (other, NULL, FALSE, &error);
   g_assert_false (ncfm_sampler_backward (s, theirs, good, &error));
-  assert_error (&error, NCFM_ERROR, NCFM_ERROR_ARGUMENT, "not one of its draws");
+  ncfm_test_assert_error (&error, NCFM_ERROR, NCFM_ERROR_ARGUMENT, "not one of its draws");
   g_autoptr (NcfmSafetensors) state = ncfm_safetensors_new ();
   ncfm_sampler_save (s, state, NULL);
   g_assert_true (ncfm_sampler_load_state (s, state, NULL, &error));
   g_assert_false (ncfm_sampler_backward (s, t, good, &error));
-  assert_error (&error, NCFM_ERROR, NCFM_ERROR_ARGUMENT, "drawn before its state was loaded");
+  ncfm_test_assert_error (&error, NCFM_ERROR, NCFM_ERROR_ARGUMENT, "drawn before its state was loaded");
   g_assert_null (ncfm_sampler_sample_with_noise (s, good, &error));
-  assert_error (&error, NCFM_ERROR, NCFM_ERROR_SHAPE, "noise must be F32 [2, 4]");
+  ncfm_test_assert_error (&error, NCFM_ERROR, NCFM_ERROR_SHAPE, "noise must be F32 [2, 4]");
 
   /* loading: a missing tensor, a wrong shape, missing or bad metadata */
   g_autoptr (NcfmSafetensors) f = ncfm_safetensors_new ();
   ncfm_sampler_save (s, f, "p.");
   g_assert_true (ncfm_safetensors_remove (f, "p.net.3.bias"));
   g_assert_null (ncfm_sampler_new_from_safetensors (dev, f, "p.", &error));
-  assert_error (&error, NCFM_ERROR, NCFM_ERROR_WEIGHTS,
+  ncfm_test_assert_error (&error, NCFM_ERROR, NCFM_ERROR_WEIGHTS,
       "'p.net.3.bias' of the learned sampler is missing");
   ncfm_sampler_save (s, f, "p.");
   g_assert_true (ncfm_safetensors_remove (f, "p.momentum.net.7.weight"));
   g_assert_null (ncfm_sampler_new_from_safetensors (dev, f, "p.", &error));
-  assert_error (&error, NCFM_ERROR, NCFM_ERROR_WEIGHTS, "p.momentum.net.7.weight");
+  ncfm_test_assert_error (&error, NCFM_ERROR, NCFM_ERROR_WEIGHTS, "p.momentum.net.7.weight");
   ncfm_sampler_save (s, f, "p.");
   ncfm_safetensors_set (f, "p.net.4.weight", NCFM_DTYPE_F32, (gint64[]) { d + 1 }, 1,
       (float[8]) { 0 }, (d + 1) * 4);
   g_assert_null (ncfm_sampler_new_from_safetensors (dev, f, "p.", &error));
-  assert_error (&error, NCFM_SAFETENSORS_ERROR, NCFM_SAFETENSORS_ERROR_SHAPE, "p.net.4.weight");
+  ncfm_test_assert_error (&error, NCFM_SAFETENSORS_ERROR, NCFM_SAFETENSORS_ERROR_SHAPE, "p.net.4.weight");
   g_assert_null (ncfm_sampler_new_from_safetensors (dev, f, "q.", &error));
-  assert_error (&error, NCFM_ERROR, NCFM_ERROR_WEIGHTS, "metadata 'q.kind' is missing");
+  ncfm_test_assert_error (&error, NCFM_ERROR, NCFM_ERROR_WEIGHTS, "metadata 'q.kind' is missing");
   ncfm_safetensors_set_metadata (f, "p.offset", "-3");
   g_assert_null (ncfm_sampler_new_from_safetensors (dev, f, "p.", &error));
-  assert_error (&error, NCFM_ERROR, NCFM_ERROR_WEIGHTS, "metadata 'p.offset' is '-3'");
+  ncfm_test_assert_error (&error, NCFM_ERROR, NCFM_ERROR_WEIGHTS, "metadata 'p.offset' is '-3'");
   ncfm_safetensors_set_metadata (f, "p.kind", "uniform");
   g_assert_null (ncfm_sampler_new_from_safetensors (dev, f, "p.", &error));
-  assert_error (&error, NCFM_ERROR, NCFM_ERROR_WEIGHTS, "'uniform'");
+  ncfm_test_assert_error (&error, NCFM_ERROR, NCFM_ERROR_WEIGHTS, "'uniform'");
   ncfm_sampler_save (s, f, "p.");
   ncfm_safetensors_set_metadata (f, "p.num_freqs", "24");
   g_assert_null (ncfm_sampler_new_from_safetensors (dev, f, "p.", &error));
-  assert_error (&error, NCFM_ERROR, NCFM_ERROR_ARGUMENT, "multiple of 16");
+  ncfm_test_assert_error (&error, NCFM_ERROR, NCFM_ERROR_ARGUMENT, "multiple of 16");
 }
 
 int

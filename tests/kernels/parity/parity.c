@@ -61,6 +61,7 @@ main (int argc, char **argv)
   parity_add_optim (&env);
   parity_add_random (&env);
   parity_add_cf (&env);
+  parity_add_sorf (&env);
   parity_add_image (&env);
   parity_add_dsa (&env);
   int rc = g_test_run ();

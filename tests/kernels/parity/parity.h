@@ -34,6 +34,7 @@ void parity_add_resize (ParityEnv *env);
 void parity_add_optim (ParityEnv *env);
 void parity_add_random (ParityEnv *env);
 void parity_add_cf (ParityEnv *env);
+void parity_add_sorf (ParityEnv *env);
 void parity_add_image (ParityEnv *env);
 void parity_add_dsa (ParityEnv *env);
 
