@@ -1163,14 +1163,16 @@ ncfm_sampler_get_offset (NcfmSampler *self)
  * from the stream is the one the @index-th draw of a fresh sampler of the
  * same seed gives: a consumer numbering its draws by batch (the batch's
  * offset) draws the same frequencies for a batch whichever batches it saw
- * before.  The learned sampler's weights are not touched.
+ * before.  The learned sampler's weights are not touched.  A structured
+ * sampler counts draws, not noise values: its offset becomes @index.
  */
 void
 ncfm_sampler_seek_draw (NcfmSampler *self, guint64 index)
 {
   g_return_if_fail (NCFM_IS_SAMPLER (self));
   SAMPLER_LOCKED (self);
-  self->offset = index * self->rows * self->dim;
+  self->offset = self->kind == NCFM_SAMPLER_STRUCTURED ? index
+      : index * self->rows * self->dim;
 }
 
 /**

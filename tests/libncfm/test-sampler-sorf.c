@@ -173,6 +173,15 @@ test_determinism (void)
   g_autofree float *a3 = draw_host (a, m, d), *r3 = ncfm_test_tensor_host (
       ncfm_freq_draw_get_t (dd));
   g_assert_cmpmem (a3, bytes, r3, bytes);
+  /* seek_draw (k) makes the next draw the k-th of a fresh sampler (ncfmcf numbers
+   * draws by batch offset: class shards must draw the same t) */
+  g_autoptr (NcfmSampler) s = ncfm_sampler_new_structured (dev, m, d, 1.0f, 5, &error);
+  ncfm_sampler_seek_draw (s, 1);
+  g_autofree float *s1 = draw_host (s, m, d);
+  g_assert_cmpmem (a1, bytes, s1, bytes);
+  ncfm_sampler_seek_draw (s, 0);
+  g_autofree float *s0 = draw_host (s, m, d);
+  g_assert_cmpmem (a0, bytes, s0, bytes);
 }
 
 /* ncfm_freq_draw_phases: the fast path of a structured draw equals x t^T by
