@@ -37,6 +37,8 @@ gboolean
 gst_ncfm_distill_dp_setup (GstNcfmDistill *self, GstBuffer *buf)
 {
   NcfmBatchMeta *bm = gst_buffer_get_ncfm_batch_meta (buf);
+  if (self->dp_comm)          /* set up on an earlier buffer that failed later on */
+    return TRUE;
   if (!bm || bm->class_shard || bm->shard_count < 2) {
     if (!self->claim_deferred)
       return TRUE;
