@@ -68,11 +68,11 @@ fi
 opts=()
 [ "$(id -u)" -ne 0 ] || opts+=(--allow-run-as-root)
 [ "$ranks" -le "$(nproc)" ] || opts+=(--oversubscribe)
-# shellcheck disable=SC2086
 # the environment the ranks read, also on other machines
 for var in GST_PLUGIN_PATH GST_LAUNCH_OPTS BATCH NUM_FREQS DEVICE NCFM_DEVICE NCFM_COMM_TIMEOUT; do
   [ -z "${!var:-}" ] || opts+=(-x "$var")
 done
+# shellcheck disable=SC2086
 mpirun -np "$ranks" "${opts[@]}" ${MPIRUN_OPTS:-} \
   "$0" "$mode" "$ranks" "$dataset" "$ipc" "$iterations" "$out"
 if [ "$mode" = class ]; then

@@ -40,8 +40,10 @@ worker (const char *mode, BenchArgs *args)
     size = (guint) atoi (n);
   }
   const gboolean classes = !strcmp (mode, "class");
-  /* every rank steps 10 x iters times: class shards need size times the epochs */
-  const int epochs = args->iters * (classes ? (int) size : 1) + 1;
+  /* every rank steps 10 x iters times (class shards: size times the epochs), and
+   * the stream ends there: a data-parallel rank that stopped early would leave
+   * the others waiting in the next buffer's reduction */
+  const int epochs = args->iters * (classes ? (int) size : 1);
   const int batch = classes ? args->batch : args->batch / (int) size;
   const int steps = CIFAR_CLASSES * args->iters;
   g_autofree gchar *dir = g_dir_make_tmp ("bench-scaling-XXXXXX", NULL);
@@ -128,9 +130,10 @@ main (int argc, char **argv)
   if (single < 0 || data < 0 || classes < 0)
     return 1;
   fprintf (stderr, "# class steps per second: real %d per step (CIFAR-10, one class), IPC 10 "
-      "x factor 2, M = 4096 Gaussian, d = 2048; %d x 10 steps timed per rank after %d, %s "
+      "x factor 2, M = 4096 Gaussian, d = 2048; %d steps timed per rank after %d, %s "
       "thread(s) per rank; the pytorch slot is 1 rank (%.3f steps/s), ratio = speed-up\n",
-      args.batch, args.iters, WARMUP_STEPS, args.threads_str, single);
+      args.batch, CIFAR_CLASSES * args.iters - WARMUP_STEPS, WARMUP_STEPS, args.threads_str,
+      single);
   JsonObject *one = json_object_new ();
   json_object_set_double_member (one, "single", single);
   bench_figure ("scaling_data_2ranks", data, one, "single", "steps/s", TRUE);
