@@ -98,6 +98,7 @@ struct _GstNcfmCF {
   NcfmDevice *want_device;      /* NULL: follow the input */
   NcfmSampler *sampler;         /* made on the first buffer; shared with the metas */
   NcfmSampler *noise_source;    /* learned: the N(0, 1) stream of psi's noise */
+  NcfmComm *comm;               /* data parallel: the ranks, from the first buffer */
   guint64 n_buffers;
 };
 
@@ -274,6 +275,43 @@ refuse_foreign_memory (GstNcfmCF *self, GstBuffer *buf)
   return FALSE;
 }
 
+/* Data parallel (the source's batch meta: shard_count > 1 without
+ * class_shard, each rank holding a slice of every class): the statistics
+ * summed over the ranks, so that every rank's distiller steps on the whole
+ * batch.  The learned sampler is refused there: the real part of its dL/dt
+ * is a sum over each rank's own samples (through their phases), which would
+ * need a reduction of its own. */
+static gboolean
+reduce_over_ranks (GstNcfmCF *self, GstBuffer *buf, NcfmCFStats *stats)
+{
+  NcfmBatchMeta *batch = gst_buffer_get_ncfm_batch_meta (buf);
+  g_autoptr (GError) error = NULL;
+  if (!batch || batch->class_shard || batch->shard_count < 2)
+    return TRUE;
+  if (self->sampler_kind == NCFM_SAMPLER_LEARNED) {
+    GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS, ("Property sampler is learned but the stream "
+            "is data parallel (slice %u of %u of every class): psi's gradient from the real "
+            "features is not summed over the ranks", batch->shard_index, batch->shard_count),
+        ("use sampler=gaussian, or class shards (ncfmdatasetsrc class-shard=true)"));
+    return FALSE;
+  }
+  if (!self->comm) {
+    self->comm = ncfm_data_parallel_comm_new (batch->shard_index, batch->shard_count, &error);
+    if (!self->comm) {
+      GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS, ("Cannot sum the CF statistics over the "
+              "ranks: %s", error->message), ("the source's sharding: ncfmdatasetsrc "
+              "properties shard-index, shard-count, class-shard"));
+      return FALSE;
+    }
+  }
+  if (!ncfm_cf_stats_allreduce (stats, self->comm, &error)) {
+    GST_ELEMENT_ERROR (self, RESOURCE, FAILED, ("Buffer %" G_GUINT64_FORMAT ": cannot sum the "
+            "CF statistics over the ranks: %s", self->n_buffers, error->message), (NULL));
+    return FALSE;
+  }
+  return TRUE;
+}
+
 static GstFlowReturn
 gst_ncfm_cf_transform_ip (GstBaseTransform *trans, GstBuffer *buf)
 {
@@ -325,6 +363,8 @@ gst_ncfm_cf_transform_ip (GstBaseTransform *trans, GstBuffer *buf)
             error->message), ("%u classes (property num-classes or the batch meta)", k));
     return GST_FLOW_ERROR;
   }
+  if (!reduce_over_ranks (self, buf, stats))
+    return GST_FLOW_ERROR;
   /* consumers run on their own streams: t and the sums must be complete when pushed */
   ncfm_device_synchronize (dev);
 
@@ -382,6 +422,7 @@ gst_ncfm_cf_stop (GstBaseTransform *trans)
   g_clear_object (&self->sampler);
   g_clear_object (&self->noise_source);
   g_clear_object (&self->want_device);
+  g_clear_object (&self->comm);
   self->started = FALSE;
   GST_OBJECT_UNLOCK (self);
   return TRUE;
@@ -444,6 +485,7 @@ gst_ncfm_cf_finalize (GObject *object)
   g_clear_object (&self->sampler);
   g_clear_object (&self->noise_source);
   g_clear_object (&self->want_device);
+  g_clear_object (&self->comm);
   G_OBJECT_CLASS (gst_ncfm_cf_parent_class)->finalize (object);
 }
 

@@ -27,6 +27,10 @@ gboolean
 gst_ncfm_distill_save (GstNcfmDistill *self)
 {
   g_autoptr (GError) error = NULL;
+  if (self->dp_follower) {     /* data parallel: rank 0 writes the set */
+    self->saved_step = self->step;
+    return TRUE;
+  }
   ncfm_synset_set_step (self->synset, self->step);
   if (!ncfm_synset_save (self->synset, self->s_location, self->psi, &error)) {
     /* a non-finite value that got past the class steps' checks is never

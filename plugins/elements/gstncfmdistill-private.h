@@ -31,6 +31,7 @@ struct _GstNcfmDistill {
   guint max_nonfinite_steps;
   gboolean allow_dataset_change;
   gint preview_fps_n, preview_fps_d;
+  guint check_every;
 
   /* streaming state: the property values copied at start */
   gchar *s_location;
@@ -42,6 +43,7 @@ struct _GstNcfmDistill {
   guint s_max_nonfinite_steps;
   gboolean s_allow_dataset_change;
   gint s_preview_fps_n, s_preview_fps_d;
+  guint s_check_every;
 
   NcfmFileLock *set_lock;      /* this run's claim on s_location, start to stop */
   NcfmDataset *ds;             /* from start until the set is initialised, then dropped */
@@ -61,6 +63,13 @@ struct _GstNcfmDistill {
   gint64 t0;
   guint64 n_real;
   gboolean warned_per_sample, warned_no_trained;
+
+  /* data parallel (gstncfmdistill-dp.c) */
+  gboolean claim_deferred;     /* rank > 0 of a launch: location claimed on the first
+                                * buffer, unless the stream is data parallel */
+  NcfmComm *dp_comm;           /* data parallel: the ranks, from the first buffer */
+  gboolean dp_follower;        /* data parallel, rank > 0: never writes location */
+  guint64 dp_checked_step;     /* the last step the ranks compared their sets at */
 
   /* the preview stream: frames are queued by the streaming thread (the
    * latest wins) and pushed by the src pad's task, so a sink behind it can
@@ -98,6 +107,12 @@ gchar *gst_ncfm_distill_copy_properties (GstNcfmDistill *self);
 
 /* gstncfmdistill-lock.c */
 NcfmFileLock *gst_ncfm_distill_claim_location (GstNcfmDistill *self);
+
+/* gstncfmdistill-dp.c */
+gboolean gst_ncfm_distill_dp_defer_claim (GstNcfmDistill *self);
+gboolean gst_ncfm_distill_dp_setup (GstNcfmDistill *self, GstBuffer *buf);
+gboolean gst_ncfm_distill_dp_check (GstNcfmDistill *self, gboolean at_eos);
+void gst_ncfm_distill_dp_clear (GstNcfmDistill *self);
 
 /* gstncfmdistill-preview.c */
 void gst_ncfm_distill_preview_init (GstNcfmDistill *self, GstStaticPadTemplate *templ);

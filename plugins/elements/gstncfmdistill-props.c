@@ -22,6 +22,7 @@
 #define DEFAULT_ALLOW_DATASET_CHANGE FALSE
 #define DEFAULT_PREVIEW_FPS_N 1
 #define DEFAULT_PREVIEW_FPS_D 1
+#define DEFAULT_CHECK_EVERY 50
 
 
 enum {
@@ -43,6 +44,7 @@ enum {
   PROP_MAX_NONFINITE_STEPS,
   PROP_ALLOW_DATASET_CHANGE,
   PROP_PREVIEW_FPS,
+  PROP_CHECK_EVERY,
 };
 
 #define GST_TYPE_NCFM_DISTILL_INIT (gst_ncfm_distill_init_get_type ())
@@ -99,6 +101,7 @@ gst_ncfm_distill_set_property (GObject *object, guint prop_id, const GValue *val
     case PROP_PREVIEW_EVERY: self->preview_every = g_value_get_uint (value); break;
     case PROP_MAX_NONFINITE_STEPS: self->max_nonfinite_steps = g_value_get_uint (value); break;
     case PROP_ALLOW_DATASET_CHANGE: self->allow_dataset_change = g_value_get_boolean (value); break;
+    case PROP_CHECK_EVERY: self->check_every = g_value_get_uint (value); break;
     case PROP_PREVIEW_FPS:
       self->preview_fps_n = gst_value_get_fraction_numerator (value);
       self->preview_fps_d = gst_value_get_fraction_denominator (value);
@@ -130,6 +133,7 @@ gst_ncfm_distill_get_property (GObject *object, guint prop_id, GValue *value, GP
     case PROP_PREVIEW_EVERY: g_value_set_uint (value, self->preview_every); break;
     case PROP_MAX_NONFINITE_STEPS: g_value_set_uint (value, self->max_nonfinite_steps); break;
     case PROP_ALLOW_DATASET_CHANGE: g_value_set_boolean (value, self->allow_dataset_change); break;
+    case PROP_CHECK_EVERY: g_value_set_uint (value, self->check_every); break;
     case PROP_PREVIEW_FPS:
       gst_value_set_fraction (value, self->preview_fps_n, self->preview_fps_d);
       break;
@@ -317,6 +321,21 @@ gst_ncfm_distill_install_properties (GObjectClass *gobject_class)
           "Frame rate of the preview stream on the src pad (frames at least 1/preview-fps "
           "apart)", 1, 3600, 1000, 1, DEFAULT_PREVIEW_FPS_N, DEFAULT_PREVIEW_FPS_D,
           PARAM_FLAGS));
+  /**
+   * GstNcfmDistill:check-every:
+   *
+   * Data parallel only (ncfmdatasetsrc shard-count > 1 without
+   * class-shard): every rank keeps its own copy of the set and takes the
+   * same steps, so the copies must stay equal.  The ranks compare a
+   * checksum of their copies after the first step, every this many steps
+   * and at EOS, and stop with an error naming the step and the ranks when
+   * they differ (the file keeps its last save).  0 = after the first step
+   * and at EOS only.
+   */
+  g_object_class_install_property (gobject_class, PROP_CHECK_EVERY,
+      g_param_spec_uint ("check-every", "Check every",
+          "Data parallel: steps between the ranks' comparisons of their copies of the set "
+          "(0 = first step and EOS only)", 0, G_MAXUINT, DEFAULT_CHECK_EVERY, PARAM_FLAGS));
   gst_type_mark_as_plugin_api (GST_TYPE_NCFM_DISTILL_INIT, 0);
   gst_type_mark_as_plugin_api (GST_TYPE_NCFM_DISTILL_METRIC, 0);
 }
@@ -341,6 +360,7 @@ gst_ncfm_distill_init_properties (GstNcfmDistill *self)
   self->allow_dataset_change = DEFAULT_ALLOW_DATASET_CHANGE;
   self->preview_fps_n = DEFAULT_PREVIEW_FPS_N;
   self->preview_fps_d = DEFAULT_PREVIEW_FPS_D;
+  self->check_every = DEFAULT_CHECK_EVERY;
 }
 
 /* The property values the streaming thread uses from start to stop (s_*);
@@ -367,6 +387,7 @@ gst_ncfm_distill_copy_properties (GstNcfmDistill *self)
   self->s_allow_dataset_change = self->allow_dataset_change;
   self->s_preview_fps_n = self->preview_fps_n;
   self->s_preview_fps_d = self->preview_fps_d;
+  self->s_check_every = self->check_every;
   GST_OBJECT_UNLOCK (self);
   return dataset;
 }

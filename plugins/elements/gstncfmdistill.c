@@ -147,6 +147,7 @@ clear_state (GstNcfmDistill *self)
   self->shard_index = 0;
   self->shard_count = 1;
   self->shard_round = 0;
+  gst_ncfm_distill_dp_clear (self);
   self->step = 0;
   self->saved_step = G_MAXUINT64;
   self->previewed_step = G_MAXUINT64;
@@ -173,10 +174,12 @@ gst_ncfm_distill_start (GstBaseSink *sink)
     return FALSE;
   }
   /* held from here; released by any failure below (a failed start gets no
-   * stop); a per-shard location ("%r") is claimed at the first buffer */
+   * stop); a per-shard location ("%r") is claimed at the first buffer, and so
+   * is a rank's above 0 (data parallel: only rank 0 writes) */
   const gboolean per_shard = gst_ncfm_distill_location_per_shard (self);
-  g_autoptr (NcfmFileLock) claim = per_shard ? NULL : gst_ncfm_distill_claim_location (self);
-  if (!claim && !per_shard)
+  g_autoptr (NcfmFileLock) claim = NULL;
+  if (!per_shard && !gst_ncfm_distill_dp_defer_claim (self)
+      && !(claim = gst_ncfm_distill_claim_location (self)))
     return FALSE;
   if (!dataset || !*dataset) {
     GST_ELEMENT_ERROR (self, RESOURCE, NOT_FOUND, ("No dataset set"), ("property dataset"));
@@ -314,7 +317,7 @@ ensure_state (GstNcfmDistill *self, GstBuffer *buf, NcfmCFMeta *cf, NcfmDevice *
             "(property dataset) has %u", cf->num_classes, self->k), (NULL));
     return FALSE;
   }
-  if (!gst_ncfm_distill_shard_begin (self, buf))
+  if (!gst_ncfm_distill_shard_begin (self, buf) || !gst_ncfm_distill_dp_setup (self, buf))
     return FALSE;
   g_autoptr (NcfmSynset) set = make_synset (self, cf, dev);
   if (!set)
@@ -538,8 +541,9 @@ gst_ncfm_distill_render (GstBaseSink *sink, GstBuffer *buf)
   gst_structure_take_value (s, "class-losses", &losses);
   gst_element_post_message (GST_ELEMENT (self), gst_message_new_element (GST_OBJECT (self), s));
 
-  if (self->s_save_every && self->step / self->s_save_every != prev_step / self->s_save_every
-      && !gst_ncfm_distill_save (self)) {
+  if (!gst_ncfm_distill_dp_check (self, FALSE)
+      || (self->s_save_every && self->step / self->s_save_every != prev_step / self->s_save_every
+          && !gst_ncfm_distill_save (self))) {
     self->failed = TRUE;
     return GST_FLOW_ERROR;
   }
@@ -557,8 +561,9 @@ gst_ncfm_distill_event (GstBaseSink *sink, GstEvent *event)
     case GST_EVENT_EOS: {
       /* the final set, then the end of the preview stream (both take the
        * device lock where they need it) */
-      const gboolean saved = !self->synset || self->failed || self->saved_step == self->step
-          || gst_ncfm_distill_save (self);
+      const gboolean saved = !self->synset || self->failed
+          || (gst_ncfm_distill_dp_check (self, TRUE)
+              && (self->saved_step == self->step || gst_ncfm_distill_save (self)));
       if (saved)
         gst_ncfm_distill_queue_preview (self);
       if (!saved) {

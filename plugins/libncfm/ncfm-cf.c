@@ -354,6 +354,63 @@ ncfm_cf_stats_merge (NcfmCFStats *self, NcfmCFStats *other, GError **error)
   return TRUE;
 }
 
+/* Counts travel as floats in the one reduction: exact below 2^24. */
+#define MAX_REDUCED_COUNT (1 << 24)
+
+/**
+ * ncfm_cf_stats_allreduce:
+ * @self: a #NcfmCFStats
+ * @comm: the ranks to sum over; every rank calls this with statistics of the
+ *   same shape
+ * @error: return location for a #GError (%NCFM_COMM_ERROR from the
+ *   collective, %NCFM_ERROR_ARGUMENT for a count too large)
+ *
+ * Replaces the sums and counts by their sums over the ranks of @comm (data
+ * parallel: each rank accumulated its own slice of the batch): one
+ * allreduce of a host copy of everything (sums of cos and sin, of the
+ * features, and the counts), K (2 M + d + 1) floats, so any device works
+ * without a device-aware MPI.  The phases kept for
+ * ncfm_ncfd_real_backward() stay this rank's own batch's.  On the
+ * single-process communicator nothing changes.
+ *
+ * Returns: %TRUE on success; when the collective fails the statistics are
+ *   unchanged
+ */
+gboolean
+ncfm_cf_stats_allreduce (NcfmCFStats *self, NcfmComm *comm, GError **error)
+{
+  g_return_val_if_fail (NCFM_IS_CF_STATS (self) && NCFM_IS_COMM (comm), FALSE);
+  const guint ranks = ncfm_comm_get_size (comm);
+  if (ranks < 2)
+    return TRUE;
+  const gsize km = (gsize) self->k * self->m, kd = (gsize) self->k * self->d;
+  for (guint c = 0; c < self->k; c++)
+    if (self->counts[c] > MAX_REDUCED_COUNT / ranks) {
+      g_set_error (error, NCFM_ERROR, NCFM_ERROR_ARGUMENT, "CF statistics: class %u has %"
+          G_GINT64_FORMAT " samples, more than %d over %u ranks can sum exactly", c,
+          self->counts[c], MAX_REDUCED_COUNT, ranks);
+      return FALSE;
+    }
+  g_autofree gfloat *host = g_new (gfloat, 2 * km + kd + self->k);
+  ncfm_tensor_download (self->sum_cos, host, km * sizeof (gfloat));
+  ncfm_tensor_download (self->sum_sin, host + km, km * sizeof (gfloat));
+  ncfm_tensor_download (self->sum_features, host + 2 * km, kd * sizeof (gfloat));
+  gfloat *counts = host + 2 * km + kd;
+  for (guint c = 0; c < self->k; c++)
+    counts[c] = (gfloat) self->counts[c];
+  if (!ncfm_comm_allreduce_sum_float (comm, host, 2 * km + kd + self->k, error))
+    return FALSE;
+  if (!ncfm_tensor_set_data (self->sum_cos, (const guint8 *) host, km * sizeof (gfloat), error)
+      || !ncfm_tensor_set_data (self->sum_sin, (const guint8 *) (host + km),
+          km * sizeof (gfloat), error)
+      || !ncfm_tensor_set_data (self->sum_features, (const guint8 *) (host + 2 * km),
+          kd * sizeof (gfloat), error))
+    return FALSE;
+  for (guint c = 0; c < self->k; c++)
+    self->counts[c] = (gint64) counts[c];
+  return TRUE;
+}
+
 /**
  * ncfm_cf_stats_get_num_classes:
  * @self: a #NcfmCFStats

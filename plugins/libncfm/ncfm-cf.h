@@ -4,6 +4,7 @@
 
 #include <glib-object.h>
 #include "ncfm-activations.h"
+#include "ncfm-comm.h"
 #include "ncfm-tensor.h"
 
 G_BEGIN_DECLS
@@ -17,6 +18,7 @@ void ncfm_cf_stats_reset (NcfmCFStats *self);
 gboolean ncfm_cf_stats_accumulate (NcfmCFStats *self, NcfmTensor *features, NcfmTensor *labels,
     NcfmTensor *t, GError **error);
 gboolean ncfm_cf_stats_merge (NcfmCFStats *self, NcfmCFStats *other, GError **error);
+gboolean ncfm_cf_stats_allreduce (NcfmCFStats *self, NcfmComm *comm, GError **error);
 
 guint ncfm_cf_stats_get_num_classes (NcfmCFStats *self);
 guint ncfm_cf_stats_get_num_freqs (NcfmCFStats *self);

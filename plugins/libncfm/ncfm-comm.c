@@ -31,7 +31,10 @@
  *
  * Every collective waits at most #NcfmComm:timeout seconds: a rank that died
  * or stopped calling it makes the others fail with %NCFM_COMM_ERROR_TIMEOUT;
- * the communicator is unusable after that.  The reductions work on host
+ * the communicator is unusable after that, every later collective of the
+ * process is refused at once, and at exit the process ends the whole job
+ * (MPI_Abort) instead of finalising MPI, which would wait for the lost rank
+ * forever.  The reductions work on host
  * arrays in place.
  *
  * Thread safety: an #NcfmComm may be shared between threads; its collectives
@@ -142,6 +145,9 @@ ncfm_comm_init (NcfmComm *self)
 #ifdef NCFM_HAVE_MPI
 /* The process's MPI calls, one at a time (MPI_THREAD_SERIALIZED). */
 static GMutex mpi_lock;
+/* A collective timed out (under mpi_lock): a rank is gone, and MPI_Finalize
+ * would wait for it forever. */
+static gboolean mpi_rank_lost;
 
 static void
 mpi_finalize_at_exit (void)
@@ -149,7 +155,9 @@ mpi_finalize_at_exit (void)
   int finalized = 0;
   g_mutex_lock (&mpi_lock);
   MPI_Finalized (&finalized);
-  if (!finalized)
+  if (!finalized && mpi_rank_lost)
+    MPI_Abort (MPI_COMM_WORLD, 1);   /* ends the job, the ranks still waiting included */
+  else if (!finalized)
     MPI_Finalize ();
   g_mutex_unlock (&mpi_lock);
 }
@@ -382,6 +390,9 @@ wait_request (NcfmComm *self, MPI_Request *req, const gchar *call, const gchar *
           "waiting for the other ranks (timeout %.1f s): a rank died or stopped calling it",
           self->rank, self->size, call, what, waited, timeout);
       self->broken = g_strdup (msg);
+      g_mutex_lock (&mpi_lock);
+      mpi_rank_lost = TRUE;
+      g_mutex_unlock (&mpi_lock);
       g_set_error_literal (error, NCFM_COMM_ERROR, NCFM_COMM_ERROR_TIMEOUT, msg);
       return FALSE;
     }
@@ -407,8 +418,17 @@ collective (NcfmComm *self, StartFunc start, gpointer data, const gchar *call,
   }
   MPI_Request req = MPI_REQUEST_NULL;
   g_mutex_lock (&mpi_lock);
-  const int rc = start (self, data, &req);
+  /* a collective of another communicator timed out: the rank it waited for
+   * is gone for this one too, no use waiting for it again */
+  const gboolean lost = mpi_rank_lost;
+  const int rc = lost ? MPI_SUCCESS : start (self, data, &req);
   g_mutex_unlock (&mpi_lock);
+  if (lost) {
+    g_set_error (error, NCFM_COMM_ERROR, NCFM_COMM_ERROR_TIMEOUT, "rank %u of %u: %s (%s) "
+        "refused: a collective of this process timed out, a rank is gone", self->rank,
+        self->size, call, what);
+    return FALSE;
+  }
   if (rc != MPI_SUCCESS)
     return mpi_fail (error, self, rc, call, what);
   return wait_request (self, &req, call, what, error);

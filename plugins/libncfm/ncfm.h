@@ -29,5 +29,6 @@
 #include "ncfm-synset-shard.h"
 #include "ncfm-shard.h"
 #include "ncfm-distiller.h"
+#include "ncfm-data-parallel.h"
 
 #endif
