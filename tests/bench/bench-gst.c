@@ -6,7 +6,7 @@
 typedef struct {
   GMutex lock;
   guint64 last_step;
-  gint64 *at;        /* monotonic time of the progress message of step k (1-based) */
+  gint64 *at;        /* monotonic time of this process's k-th progress message (1-based) */
   guint64 n_steps;   /* warm-up + timed */
 } Progress;
 
@@ -15,14 +15,14 @@ on_sync_message (G_GNUC_UNUSED GstBus *bus, GstMessage *msg, gpointer data)
 {
   Progress *p = data;
   const GstStructure *s = gst_message_get_structure (msg);
-  guint64 step = 0;
+  /* one message per class step; counted here, since a class shard's "step"
+   * field numbers the whole run's batches (it jumps by the shard count) */
   if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_ELEMENT && s
-      && gst_structure_has_name (s, "ncfm-progress")
-      && gst_structure_get_uint64 (s, "step", &step)) {
+      && gst_structure_has_name (s, "ncfm-progress")) {
     g_mutex_lock (&p->lock);
-    if (step >= 1 && step <= p->n_steps)
+    const guint64 step = ++p->last_step;
+    if (step <= p->n_steps)
       p->at[step - 1] = g_get_monotonic_time ();
-    p->last_step = MAX (p->last_step, step);
     g_mutex_unlock (&p->lock);
   }
   return GST_BUS_PASS;

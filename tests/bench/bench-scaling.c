@@ -47,7 +47,9 @@ worker (const char *mode, BenchArgs *args)
   const int batch = classes ? args->batch : args->batch / (int) size;
   const int steps = CIFAR_CLASSES * args->iters;
   g_autofree gchar *dir = g_dir_make_tmp ("bench-scaling-XXXXXX", NULL);
-  g_autofree gchar *set = g_strdup_printf ("%s/set-%u.safetensors", dir, rank);
+  /* a class shard writes its own file: %r is its index */
+  g_autofree gchar *set = classes ? g_strdup_printf ("%s/set-%%r.safetensors", dir)
+      : g_strdup_printf ("%s/set-%u.safetensors", dir, rank);
   g_autofree gchar *line = g_strdup_printf (
       "ncfmdatasetsrc location=\"%s\" mode=per-class batch-size=%d epochs=%d seed=1 "
       "shard-count=0 class-shard=%s ! "
@@ -60,7 +62,10 @@ worker (const char *mode, BenchArgs *args)
   if (!bench_gst_load_plugin ("bench-scaling"))
     return 1;
   const double secs = bench_gst_step_seconds (line, WARMUP_STEPS, steps - WARMUP_STEPS);
-  g_unlink (set);
+  g_autofree gchar *written = g_strdup_printf ("%s/set-%u.safetensors", dir, rank);
+  g_unlink (written);
+  g_autofree gchar *lock = g_strdup_printf ("%s/.set-%u.safetensors.lock", dir, rank);
+  g_unlink (lock);
   g_rmdir (dir);
   if (secs <= 0)
     return 1;
