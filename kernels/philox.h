@@ -64,4 +64,19 @@ ncfm_philox_normal (uint64_t key, uint64_t idx)
   return (float) ((idx & 1) ? rad * sin (ang) : rad * cos (ang));
 }
 
+/* Both deviates of pair @pair (stream positions 2 pair and 2 pair + 1), each
+ * bit for bit what ncfm_philox_normal() gives for its position, for half the
+ * Philox rounds, logarithms and square roots. */
+NCFM_HD void
+ncfm_philox_normal_pair (uint64_t key, uint64_t pair, float *even, float *odd)
+{
+  NcfmPhilox4 r = ncfm_philox4x32_10 (pair, key);
+  double u1 = ((double) r.v[0] + 1.0) * (1.0 / 4294967296.0);
+  double u2 = (double) r.v[1] * (1.0 / 4294967296.0);
+  double rad = sqrt (-2.0 * log (u1));
+  double ang = 6.283185307179586476925286766559 * u2;
+  *even = (float) (rad * cos (ang));
+  *odd = (float) (rad * sin (ang));
+}
+
 #endif

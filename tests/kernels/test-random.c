@@ -58,6 +58,30 @@ test_normal_streams (void)
   ncfm_backend_free (be);
 }
 
+/* The pairwise fill (one Philox call per two values) is bit for bit the
+ * per-position ncfm_philox_normal() for every parity of offset and count,
+ * below and above the parallel threshold. */
+static void
+test_normal_pairs_exact (void)
+{
+  NcfmBackend *be = ncfm_test_cpu_backend ();
+  const size_t counts[] = { 1, 2, 3, 64, 65, 40001 };
+  const uint64_t offsets[] = { 0, 1, 6, 17, G_GUINT64_CONSTANT (1) << 40 | 1 };
+  for (gsize ci = 0; ci < G_N_ELEMENTS (counts); ci++)
+    for (gsize oi = 0; oi < G_N_ELEMENTS (offsets); oi++) {
+      const size_t n = counts[ci];
+      g_autofree float *x = g_new (float, n);
+      be->ops->fill_normal (be, n, 99, offsets[oi], 0.5f, x);
+      for (size_t i = 0; i < n; i++) {
+        const float want = 0.5f * ncfm_philox_normal (99, offsets[oi] + i);
+        if (memcmp (&x[i], &want, sizeof want) != 0)
+          g_error ("count %zu offset %" G_GUINT64_FORMAT ": x[%zu] = %a, want %a", n,
+              offsets[oi], i, (double) x[i], (double) want);
+      }
+    }
+  ncfm_backend_free (be);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -65,5 +89,6 @@ main (int argc, char **argv)
   g_test_add_func ("/kernels/random/philox-kat", test_philox_kat);
   g_test_add_func ("/kernels/random/normal-moments", test_normal_moments);
   g_test_add_func ("/kernels/random/normal-streams", test_normal_streams);
+  g_test_add_func ("/kernels/random/normal-pairs-exact", test_normal_pairs_exact);
   return g_test_run ();
 }
