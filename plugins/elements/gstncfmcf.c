@@ -230,7 +230,7 @@ ensure_sampler (GstNcfmCF *self, NcfmDevice *dev, guint dim)
 /* Draw @index of the stream (for psi from the noise of the noise source),
  * under the sampler's lock. */
 static NcfmFreqDraw *
-draw_frequencies (GstNcfmCF *self, guint64 index, GError **error)
+draw_frequencies (GstNcfmCF *self, guint64 index, gboolean data_parallel, GError **error)
 {
   NcfmFreqDraw *draw = NULL;
   ncfm_sampler_lock (self->sampler);
@@ -238,6 +238,8 @@ draw_frequencies (GstNcfmCF *self, guint64 index, GError **error)
   if (self->noise_source) {
     g_autoptr (NcfmTensor) noise = ncfm_sampler_sample (self->noise_source, error);
     draw = noise ? ncfm_sampler_draw (self->sampler, noise, TRUE, error) : NULL;
+  } else if (data_parallel) {   /* every rank draws its share of t: the same t for less */
+    draw = ncfm_sampler_draw_shared (self->sampler, self->comm, error);
   } else {
     draw = ncfm_sampler_draw (self->sampler, NULL, TRUE, error);
   }
@@ -276,17 +278,18 @@ refuse_foreign_memory (GstNcfmCF *self, GstBuffer *buf)
 }
 
 /* Data parallel (the source's batch meta: shard_count > 1 without
- * class_shard, each rank holding a slice of every class): the statistics
- * summed over the ranks, so that every rank's distiller steps on the whole
- * batch.  The learned sampler is refused there: the real part of its dL/dt
+ * class_shard, each rank holding a slice of every class): *data_parallel set
+ * and the ranks joined.  The ranks then share the Gaussian draw of t and sum
+ * the statistics, so that every rank's distiller steps on the whole batch.  The learned sampler is refused there: the real part of its dL/dt
  * is a sum over each rank's own samples (through their phases), which would
  * need a reduction of its own. */
 static gboolean
-reduce_over_ranks (GstNcfmCF *self, GstBuffer *buf, NcfmCFStats *stats)
+join_ranks (GstNcfmCF *self, GstBuffer *buf, gboolean *data_parallel)
 {
   NcfmBatchMeta *batch = gst_buffer_get_ncfm_batch_meta (buf);
   g_autoptr (GError) error = NULL;
-  if (!batch || batch->class_shard || batch->shard_count < 2)
+  *data_parallel = batch && !batch->class_shard && batch->shard_count > 1;
+  if (!*data_parallel)
     return TRUE;
   if (self->sampler_kind == NCFM_SAMPLER_LEARNED) {
     GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS, ("Property sampler is learned but the stream "
@@ -303,11 +306,6 @@ reduce_over_ranks (GstNcfmCF *self, GstBuffer *buf, NcfmCFStats *stats)
               "properties shard-index, shard-count, class-shard"));
       return FALSE;
     }
-  }
-  if (!ncfm_cf_stats_allreduce (stats, self->comm, &error)) {
-    GST_ELEMENT_ERROR (self, RESOURCE, FAILED, ("Buffer %" G_GUINT64_FORMAT ": cannot sum the "
-            "CF statistics over the ranks: %s", self->n_buffers, error->message), (NULL));
-    return FALSE;
   }
   return TRUE;
 }
@@ -349,7 +347,10 @@ gst_ncfm_cf_transform_ip (GstBaseTransform *trans, GstBuffer *buf)
    * not depend on which batches came before (class shards) */
   const guint64 index = GST_BUFFER_OFFSET_IS_VALID (buf) ? GST_BUFFER_OFFSET (buf)
       : self->n_buffers;
-  g_autoptr (NcfmFreqDraw) draw = draw_frequencies (self, index, &error);
+  gboolean data_parallel = FALSE;
+  if (!join_ranks (self, buf, &data_parallel))
+    return GST_FLOW_ERROR;
+  g_autoptr (NcfmFreqDraw) draw = draw_frequencies (self, index, data_parallel, &error);
   NcfmTensor *t = draw ? ncfm_freq_draw_get_t (draw) : NULL;
   g_autoptr (NcfmCFStats) stats = t ? ncfm_cf_stats_new (dev, k,
       ncfm_sampler_get_distinct_freqs (self->sampler), (guint) dim, self->normalize, &error) : NULL;
@@ -363,8 +364,11 @@ gst_ncfm_cf_transform_ip (GstBaseTransform *trans, GstBuffer *buf)
             error->message), ("%u classes (property num-classes or the batch meta)", k));
     return GST_FLOW_ERROR;
   }
-  if (!reduce_over_ranks (self, buf, stats))
+  if (data_parallel && !ncfm_cf_stats_allreduce (stats, self->comm, &error)) {
+    GST_ELEMENT_ERROR (self, RESOURCE, FAILED, ("Buffer %" G_GUINT64_FORMAT ": cannot sum the "
+            "CF statistics over the ranks: %s", self->n_buffers, error->message), (NULL));
     return GST_FLOW_ERROR;
+  }
   /* consumers run on their own streams: t and the sums must be complete when pushed */
   ncfm_device_synchronize (dev);
 

@@ -454,7 +454,91 @@ start_allgather (NcfmComm *self, gpointer data, MPI_Request *req)
   Args *a = data;
   return MPI_Iallgather (a->buf, a->count, a->type, a->out, a->count, a->type, self->comm, req);
 }
+
+typedef struct {
+  gfloat *buf;
+  int *counts, *displs;
+} RowsArgs;
+
+static int
+start_allgather_rows (NcfmComm *self, gpointer data, MPI_Request *req)
+{
+  RowsArgs *a = data;
+  return MPI_Iallgatherv (MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, a->buf, a->counts, a->displs,
+      MPI_FLOAT, self->comm, req);
+}
 #endif
+
+/**
+ * ncfm_comm_share_rows:
+ * @self: a communicator
+ * @n_rows: rows of the matrix, the same on every rank
+ * @first: (out): the first row of this rank's share
+ * @count: (out): the rows of this rank's share
+ *
+ * Rank r's share of @n_rows rows: a contiguous block, the blocks of ranks
+ * 0, 1, ... in order, their sizes differing by at most one.  What
+ * ncfm_comm_allgather_rows_float() assumes each rank filled.
+ */
+void
+ncfm_comm_share_rows (NcfmComm *self, gsize n_rows, gsize *first, gsize *count)
+{
+  g_return_if_fail (NCFM_IS_COMM (self));
+  const gsize r = self->rank, n = self->size;
+  *first = n_rows * r / n;
+  *count = n_rows * (r + 1) / n - *first;
+}
+
+/**
+ * ncfm_comm_allgather_rows_float:
+ * @self: a communicator
+ * @data: (array length=n_values) (inout): a row-major matrix of @n_rows rows
+ *   of which this rank filled its share (ncfm_comm_share_rows()); on return
+ *   every rank holds every row
+ * @n_values: values of @data: @n_rows x the row length
+ * @n_rows: rows of @data, the same on every rank
+ * @error: return location for a #GError (%NCFM_COMM_ERROR)
+ *
+ * Gathers the ranks' shares of a matrix in place (one MPI_Iallgatherv),
+ * waiting at most #NcfmComm:timeout seconds: work that every rank would
+ * otherwise repeat (drawing the same Gaussian frequencies) is split.
+ *
+ * Returns: %TRUE on success; on failure the rows of other ranks are undefined
+ */
+gboolean
+ncfm_comm_allgather_rows_float (NcfmComm *self, gfloat *data, gsize n_values, gsize n_rows,
+    GError **error)
+{
+  g_return_val_if_fail (NCFM_IS_COMM (self), FALSE);
+  g_return_val_if_fail (data != NULL || n_values == 0, FALSE);
+  if (n_rows == 0 || n_values % n_rows != 0 || n_values > G_MAXINT) {
+    g_set_error (error, NCFM_COMM_ERROR, NCFM_COMM_ERROR_ARGUMENT, "allgather of %"
+        G_GSIZE_FORMAT " floats in %" G_GSIZE_FORMAT " rows: not whole rows, or more than %d "
+        "values", n_values, n_rows, G_MAXINT);
+    return FALSE;
+  }
+#ifdef NCFM_HAVE_MPI
+  if (self->comm == MPI_COMM_NULL)
+    return TRUE;
+  const gsize row = n_values / n_rows;
+  g_autofree int *counts = g_new (int, self->size), *displs = g_new (int, self->size);
+  for (guint r = 0; r < self->size; r++) {
+    const gsize first = n_rows * r / self->size, last = n_rows * (r + 1) / self->size;
+    displs[r] = (int) (first * row);
+    counts[r] = (int) ((last - first) * row);
+  }
+  g_autofree gchar *what = g_strdup_printf ("allgather of %" G_GSIZE_FORMAT " rows of %"
+      G_GSIZE_FORMAT " floats", n_rows, row);
+  RowsArgs a = { data, counts, displs };
+  g_mutex_lock (&self->collective);
+  const gboolean ok = collective (self, start_allgather_rows, &a, "MPI_Iallgatherv", what,
+      error);
+  g_mutex_unlock (&self->collective);
+  return ok;
+#else
+  return TRUE;
+#endif
+}
 
 /* The sum over the ranks of n values of one MPI type, in place. */
 static gboolean

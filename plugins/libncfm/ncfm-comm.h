@@ -61,6 +61,9 @@ gdouble ncfm_comm_get_timeout (NcfmComm *self);
 void ncfm_comm_set_timeout (NcfmComm *self, gdouble seconds);
 
 gboolean ncfm_comm_allreduce_sum_float (NcfmComm *self, gfloat *data, gsize n, GError **error);
+void ncfm_comm_share_rows (NcfmComm *self, gsize n_rows, gsize *first, gsize *count);
+gboolean ncfm_comm_allgather_rows_float (NcfmComm *self, gfloat *data, gsize n_values,
+    gsize n_rows, GError **error);
 gboolean ncfm_comm_allreduce_sum_double (NcfmComm *self, gdouble *data, gsize n,
     GError **error);
 gboolean ncfm_comm_check_agree (NcfmComm *self, guint64 checksum, const gchar *what,

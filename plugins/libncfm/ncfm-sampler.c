@@ -515,6 +515,53 @@ ncfm_sampler_draw (NcfmSampler *self, NcfmTensor *noise, gboolean distinct, GErr
 }
 
 /**
+ * ncfm_sampler_draw_shared:
+ * @self: a #NcfmSampler
+ * @comm: the ranks that draw the same frequencies (data parallel)
+ * @error: return location for a #GError
+ *
+ * ncfm_sampler_draw (@self, %NULL, %TRUE, @error) with the work split over
+ * the ranks of @comm: for a Gaussian sampler in host memory each rank fills
+ * its share of the rows (ncfm_comm_share_rows()) from the counter-based
+ * stream and the shares are gathered (ncfm_comm_allgather_rows_float()), so
+ * every rank gets bit for bit the t of an unshared draw for half the work at
+ * two ranks.  Other samplers, and device memory, draw unshared.  Every rank
+ * must call it for the same draw.
+ *
+ * Returns: (transfer full) (nullable): the draw, or %NULL with @error set
+ */
+NcfmFreqDraw *
+ncfm_sampler_draw_shared (NcfmSampler *self, NcfmComm *comm, GError **error)
+{
+  g_return_val_if_fail (NCFM_IS_SAMPLER (self) && NCFM_IS_COMM (comm), NULL);
+  SAMPLER_LOCKED (self);
+  if (self->kind != NCFM_SAMPLER_GAUSSIAN || ncfm_device_is_cuda (self->device)
+      || ncfm_comm_get_size (comm) < 2)
+    return draw (self, NULL, TRUE, error);
+  Draw *rec = draw_new (self, error);
+  if (!rec)
+    return NULL;
+  NcfmTensor *t = new_matrix (self, self->num_freqs, self->dim, error);
+  if (!t) {
+    g_object_unref (rec);
+    return NULL;
+  }
+  gsize first = 0, rows = 0;
+  ncfm_comm_share_rows (comm, self->num_freqs, &first, &rows);
+  NcfmBackend *be = backend (self);
+  const size_t count = (size_t) self->num_freqs * self->dim;
+  be->ops->fill_normal (be, rows * self->dim, self->seed, self->offset + first * self->dim,
+      self->sigma, f32 (t) + first * self->dim);
+  if (!ncfm_comm_allgather_rows_float (comm, f32 (t), count, self->num_freqs, error)) {
+    g_object_unref (t);
+    g_object_unref (rec);
+    return NULL;
+  }
+  self->offset += count;
+  return remember (self, rec, t, NULL);
+}
+
+/**
  * ncfm_sampler_sample:
  * @self: a #NcfmSampler
  * @error: return location for a #GError

@@ -6,6 +6,7 @@
 #include "ncfm-device.h"
 #include "ncfm-safetensors.h"
 #include "ncfm-tensor.h"
+#include "ncfm-comm.h"
 
 G_BEGIN_DECLS
 
@@ -63,6 +64,7 @@ NcfmTensor *ncfm_sampler_sample_distinct (NcfmSampler *self, NcfmTensor *noise,
     GError **error);
 NcfmFreqDraw *ncfm_sampler_draw (NcfmSampler *self, NcfmTensor *noise, gboolean distinct,
     GError **error);
+NcfmFreqDraw *ncfm_sampler_draw_shared (NcfmSampler *self, NcfmComm *comm, GError **error);
 gboolean ncfm_sampler_backward (NcfmSampler *self, NcfmFreqDraw *draw, NcfmTensor *grad_t,
     GError **error);
 void ncfm_sampler_ascent_step (NcfmSampler *self);

@@ -157,6 +157,28 @@ scenario_reduce (void)
   g_assert_true (ncfm_cf_stats_allreduce (mine, comm, &error));
   g_assert_no_error (error);
   assert_stats_match (mine, whole);
+
+  /* the shared Gaussian draw (each rank fills its share of the rows, then an
+   * allgather) is bit for bit the unshared one, at an odd row count (uneven
+   * shares) and after a seek, and the stream goes on from the same place */
+  for (guint seek = 0; seek < 2; seek++) {
+    g_autoptr (NcfmSampler) shared = ncfm_sampler_new_gaussian (dev, 37, 5, 0.5f, 11, &error);
+    g_autoptr (NcfmSampler) alone = ncfm_sampler_new_gaussian (dev, 37, 5, 0.5f, 11, &error);
+    g_assert_no_error (error);
+    ncfm_sampler_seek_draw (shared, 3 * seek);
+    ncfm_sampler_seek_draw (alone, 3 * seek);
+    for (guint k = 0; k < 2; k++) {
+      g_autoptr (NcfmFreqDraw) a = ncfm_sampler_draw_shared (shared, comm, &error);
+      g_assert_no_error (error);
+      g_autoptr (NcfmFreqDraw) b = ncfm_sampler_draw (alone, NULL, TRUE, &error);
+      g_assert_no_error (error);
+      g_autoptr (GBytes) ta = ncfm_tensor_to_bytes (ncfm_freq_draw_get_t (a));
+      g_autoptr (GBytes) tb = ncfm_tensor_to_bytes (ncfm_freq_draw_get_t (b));
+      g_assert_true (g_bytes_equal (ta, tb));
+      g_assert_cmpuint (ncfm_freq_draw_get_index (a), ==, ncfm_freq_draw_get_index (b));
+    }
+    g_assert_cmpuint (ncfm_sampler_get_offset (shared), ==, ncfm_sampler_get_offset (alone));
+  }
   g_printerr ("rank %u: ok\n", rank);
   return 0;
 }
