@@ -84,8 +84,9 @@ killed)
   took=$(( $(date +%s) - start ))
   [ "$rc" -ne 0 ] || fail "the job succeeded although rank 1 was killed: $out"
   [ "$rc" -ne 124 ] || fail "the job hung (killed by timeout after 60 s): $out"
-  # whichever collective rank 0 was waiting in: ncfmcf's sum or ncfmdistill's check
-  echo "$out" | grep -qE "rank 0 of 2: MPI_(Iallreduce \(allreduce_sum|Iallgather \(checksum of the synthetic set at step [0-9]+)[^)]*\) timed out after 4\." \
+  # whichever collective rank 0 was waiting in: ncfmcf's shared draw of t or its sum, or
+  # ncfmdistill's check
+  echo "$out" | grep -qE "rank 0 of 2: MPI_(Iallgatherv \(allgather of [0-9]+ rows|Iallreduce \(allreduce_sum|Iallgather \(checksum of the synthetic set at step [0-9]+)[^)]*\) timed out after 4\." \
     || fail "rank 0 did not report the collective that timed out: $out"
   [ "$took" -lt 30 ] || fail "the job took $took s to end"
   echo "ok: a killed rank ends the job in $took s, rc $rc"
