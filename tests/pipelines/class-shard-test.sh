@@ -30,12 +30,13 @@ stages() {
 }
 pool=""
 # one process over every class: run EPOCHS OUT [DISTILL_PROPS]
+launch=gst-launch-1.0   # error_of bounds it with a timeout
 whole() {
-  gst-launch-1.0 -q $src epochs=$1 ! $(stages "location=$2 ${3:-}") || fail "whole run to $2"
+  $launch -q $src epochs=$1 ! $(stages "location=$2 ${3:-}") || fail "whole run to $2"
 }
 # shard INDEX of COUNT by hand: shard INDEX COUNT EPOCHS LOCATION [DISTILL_PROPS]
 shard() {
-  gst-launch-1.0 -q $src epochs=$3 class-shard=true shard-index=$1 shard-count=$2 ! \
+  $launch -q $src epochs=$3 class-shard=true shard-index=$1 shard-count=$2 ! \
     $(stages "location=$4 ${5:-}")
 }
 # the shards' merge must equal the whole set: same_as_whole WHOLE SHARD...
@@ -51,9 +52,18 @@ mpi() {
 }
 # the error text of a failing run (which must fail)
 error_of() {
-  local out
-  if out=$("$@" 2>&1); then
+  # a gst-launch whose first buffer fails sometimes never exits after printing the
+  # element's error (about 1 run in 10: gst-launch and the base sink in PAUSED; open, see
+  # the session notes): bounded here, and the refusal still checked by its text
+  local out rc launch="timeout 15 gst-launch-1.0"
+  [ "$1" != gst-launch-1.0 ] || set -- timeout 15 "$@"
+  out=$("$@" 2>&1)
+  rc=$?
+  if [ $rc = 0 ]; then
     fail "no error from: $*"
+  fi
+  if [ $rc = 124 ] && ! grep -q "^ERROR: from element" <<< "$out"; then
+    fail "hung without an error: $*"
   fi
   echo "$out"
 }
