@@ -111,11 +111,24 @@ member_from_pool (GstNcfmExtractor *self, NcfmDevice *dev, guint k, const gchar 
 {
   GstNcfmExtractorPrivate *priv = gst_ncfm_extractor_get_priv (self);
   g_autofree gchar *name = g_strdup_printf ("premodel%u_%s.safetensors", k, which);
+  /* a member is read once per run: rotations draw the same K members again and
+   * again, and reading and checking two files each time cost more than the
+   * step's calibration (the models are frozen: rotations may share them) */
+  NcfmModel *cached = priv->member_cache ? g_hash_table_lookup (priv->member_cache, name) : NULL;
+  if (cached && ncfm_model_get_device (cached) == dev)
+    return g_object_ref (cached);
   g_autofree gchar *path = g_build_filename (priv->pool, name, NULL);
   g_autoptr (NcfmSafetensors) file = ncfm_safetensors_load (path, error);
   if (!file)
     return NULL;
-  return model_from_file (self, dev, file, resolve_num_classes (self, file, inbuf), error);
+  NcfmModel *m = model_from_file (self, dev, file, resolve_num_classes (self, file, inbuf), error);
+  if (!m)
+    return NULL;
+  ncfm_model_set_frozen (m, TRUE);
+  if (!priv->member_cache)
+    priv->member_cache = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_object_unref);
+  g_hash_table_replace (priv->member_cache, g_steal_pointer (&name), g_object_ref (m));
+  return m;
 }
 
 /* One pool rotation: member k ~ U{0..K-1}, lambda ~ U(0,1), drawn from (seed, rotation). */

@@ -38,6 +38,7 @@ typedef struct {
                                  * else the default device, made on the first such buffer */
   NcfmSafetensors *weights_file;
   guint n_members;              /* pool members found at start */
+  GHashTable *member_cache;     /* "premodelK_WHICH.safetensors" -> its frozen NcfmModel */
   /* from set_caps(): the input tensors and geometry */
   GstNcfmTensorsInfo in_info;
   guint in_c, in_h, in_w, feature_dim;

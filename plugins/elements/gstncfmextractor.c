@@ -395,6 +395,7 @@ clear_stream_state (GstNcfmExtractorPrivate *priv)
   g_clear_object (&priv->weights_file);
   g_clear_object (&priv->want_device);
   g_clear_object (&priv->import_device);
+  g_clear_pointer (&priv->member_cache, g_hash_table_unref);
   priv->n_members = 0;
 }
 

@@ -409,6 +409,25 @@ check_pool_blend (const gchar *element, GType type)
   fail_unless (m->model == m->trained && m->pool_lambda == 0.0);
   check_blend (m->model, m->pool_member, 0.0);
   gst_buffer_unref (out);
+  /* each member is read once per run: a rotation that draws a member again
+   * gets the same (frozen) model */
+  GObject *seen_model[2] = { NULL, NULL };
+  guint reused = 0;
+  for (guint i = 1; i < 8; i++) {
+    out = push_pull (h, i);
+    m = model_meta_of (out, type);
+    GObject **slot = &seen_model[m->pool_member];
+    if (*slot) {
+      fail_unless (*slot == m->trained, "member %d read again", m->pool_member);
+      reused++;
+    } else {
+      *slot = g_object_ref (m->trained);
+    }
+    gst_buffer_unref (out);
+  }
+  fail_unless (reused > 0);
+  g_clear_object (&seen_model[0]);
+  g_clear_object (&seen_model[1]);
   gst_harness_teardown (h);
   free_pool ();
 }
