@@ -435,6 +435,16 @@ check_matrix (NcfmSampler *self, NcfmTensor *x, gint64 rows, const gchar *what, 
   return FALSE;
 }
 
+/* Rows [first, first + rows) of the Gaussian t of the stream's current draw,
+ * sigma N(0, 1) from the counter-based stream (the offset is not advanced). */
+static void
+fill_gaussian_rows (NcfmSampler *self, NcfmTensor *t, gsize first, gsize rows)
+{
+  NcfmBackend *be = backend (self);
+  be->ops->fill_normal (be, rows * self->dim, self->seed, self->offset + first * self->dim,
+      self->sigma, f32 (t) + first * self->dim);
+}
+
 /* A draw from noise (NULL: the next slice of the stream), tiled to
  * [num_freqs, dim] or distinct [rows, dim]. */
 static Draw *
@@ -457,7 +467,7 @@ draw (NcfmSampler *self, NcfmTensor *noise, gboolean distinct, GError **error)
     if (t && noise)   /* fresh tensors are zero-filled, so b = 0 is safe */
       be->ops->axpby (be, count, self->sigma, f32 (noise), 0.0f, f32 (t));
     else if (t) {
-      be->ops->fill_normal (be, count, self->seed, self->offset, self->sigma, f32 (t));
+      fill_gaussian_rows (self, t, 0, self->num_freqs);
       self->offset += count;
     }
     return remember (self, rec, t, noise);
@@ -548,10 +558,8 @@ ncfm_sampler_draw_shared (NcfmSampler *self, NcfmComm *comm, GError **error)
   }
   gsize first = 0, rows = 0;
   ncfm_comm_share_rows (comm, self->num_freqs, &first, &rows);
-  NcfmBackend *be = backend (self);
   const size_t count = (size_t) self->num_freqs * self->dim;
-  be->ops->fill_normal (be, rows * self->dim, self->seed, self->offset + first * self->dim,
-      self->sigma, f32 (t) + first * self->dim);
+  fill_gaussian_rows (self, t, first, rows);
   if (!ncfm_comm_allgather_rows_float (comm, f32 (t), count, self->num_freqs, error)) {
     g_object_unref (t);
     g_object_unref (rec);

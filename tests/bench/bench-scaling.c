@@ -64,8 +64,6 @@ worker (const char *mode, BenchArgs *args)
   const double secs = bench_gst_step_seconds (line, WARMUP_STEPS, steps - WARMUP_STEPS);
   g_autofree gchar *written = g_strdup_printf ("%s/set-%u.safetensors", dir, rank);
   g_unlink (written);
-  g_autofree gchar *lock = g_strdup_printf ("%s/.set-%u.safetensors.lock", dir, rank);
-  g_unlink (lock);
   g_rmdir (dir);
   if (secs <= 0)
     return 1;
