@@ -88,8 +88,10 @@ launch() {
     local err
     # the element's own message, not the source's "Internal data stream error" that
     # follows it when both were printed
+    # (|| true: a log without any element error, e.g. gst-launch's "no element", must
+    # still reach the message below instead of ending the script under set -e)
     err=$(sed -n 's/^ERROR: from element [^ ]*: //p' "$work/launch.log" |
-      grep -v '^Internal data stream error' | head -n 1)
+      { grep -v '^Internal data stream error' || true; } | head -n 1)
     [ -n "$err" ] || err=$(sed -n 's/^ERROR: from element [^ ]*: //p' "$work/launch.log" | head -n 1)
     # the preflight's model stands for the synthetic set
     err=${err//"The model of $work/probe.safetensors (property weights)"/"The synthetic set"}

@@ -81,4 +81,13 @@ expect_error "$tmp/train-only" "$tmp/synset.safetensors" --dataset-dir "$tmp/tra
 expect_error "The synthetic set has 5 classes but the stream has 10" "$tmp/five.safetensors" \
   --dataset-dir "$tmp/blobs"
 expect_error "--epochs must be a positive integer" "$tmp/synset.safetensors" --epochs x
+# no plugin: gst-launch's own reason, not a silent exit (set -e used to end it unsaid)
+mkdir "$tmp/no-plugins"
+if err=$(GST_PLUGIN_PATH="$tmp/no-plugins" GST_PLUGIN_PATH_1_0="$tmp/no-plugins" GST_PLUGIN_SYSTEM_PATH_1_0="$tmp/no-plugins" \
+    GST_REGISTRY_1_0="$tmp/no-plugins/registry.bin" \
+    "$evaluate" "$tmp/synset.safetensors" --epochs 1 --repeats 1 --dataset-dir "$tmp/blobs" 2>&1); then
+  fail "no error without the ncfm plugin"
+fi
+echo "$err"
+echo "$err" | grep -qF 'no element "ncfmdatasetsrc"' || fail "no reason without the plugin: $err"
 echo "ok"
