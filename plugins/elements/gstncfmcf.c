@@ -531,7 +531,9 @@ install_sampler_properties (GObjectClass *gobject_class)
   /**
    * GstNcfmCF:sampler-lr:
    *
-   * Learning rate of psi's SGD (gradient ascent, stepped by the distiller).
+   * Learning rate of psi's SGD (gradient ascent, stepped by the distiller:
+   * after every buffer, or once per ncfmdistill sampler-step-every class
+   * steps on the sum of their gradients).
    */
   g_object_class_install_property (gobject_class, PROP_SAMPLER_LR,
       g_param_spec_float ("sampler-lr", "Sampler learning rate",

@@ -12,6 +12,7 @@
 #include <ncfm-multiformation.h>
 
 #include "gstncfmcfmeta.h"
+#include "gstncfmmeta.h"
 
 G_BEGIN_DECLS
 
@@ -32,6 +33,7 @@ struct _GstNcfmDistill {
   gboolean allow_dataset_change;
   gint preview_fps_n, preview_fps_d;
   guint check_every;
+  guint sampler_step_every;
 
   /* streaming state: the property values copied at start */
   gchar *s_location;
@@ -44,6 +46,7 @@ struct _GstNcfmDistill {
   gboolean s_allow_dataset_change;
   gint s_preview_fps_n, s_preview_fps_d;
   guint s_check_every;
+  guint s_sampler_step_every;
 
   NcfmFileLock *set_lock;      /* this run's claim on s_location, start to stop */
   NcfmDataset *ds;             /* from start until the set is initialised, then dropped */
@@ -104,6 +107,8 @@ guint64 gst_ncfm_distill_shard_step (GstNcfmDistill *self, GstBuffer *buf);
 void gst_ncfm_distill_install_properties (GObjectClass *gobject_class);
 void gst_ncfm_distill_init_properties (GstNcfmDistill *self);
 gchar *gst_ncfm_distill_copy_properties (GstNcfmDistill *self);
+guint gst_ncfm_distill_sampler_step_every (GstNcfmDistill *self, NcfmSynset *set,
+    NcfmBatchMeta *bm);
 
 /* gstncfmdistill-lock.c */
 NcfmFileLock *gst_ncfm_distill_claim_location (GstNcfmDistill *self);

@@ -23,6 +23,7 @@
 #define DEFAULT_PREVIEW_FPS_N 1
 #define DEFAULT_PREVIEW_FPS_D 1
 #define DEFAULT_CHECK_EVERY 50
+#define DEFAULT_SAMPLER_STEP_EVERY 1
 
 
 enum {
@@ -45,6 +46,7 @@ enum {
   PROP_ALLOW_DATASET_CHANGE,
   PROP_PREVIEW_FPS,
   PROP_CHECK_EVERY,
+  PROP_SAMPLER_STEP_EVERY,
 };
 
 #define GST_TYPE_NCFM_DISTILL_INIT (gst_ncfm_distill_init_get_type ())
@@ -102,6 +104,7 @@ gst_ncfm_distill_set_property (GObject *object, guint prop_id, const GValue *val
     case PROP_MAX_NONFINITE_STEPS: self->max_nonfinite_steps = g_value_get_uint (value); break;
     case PROP_ALLOW_DATASET_CHANGE: self->allow_dataset_change = g_value_get_boolean (value); break;
     case PROP_CHECK_EVERY: self->check_every = g_value_get_uint (value); break;
+    case PROP_SAMPLER_STEP_EVERY: self->sampler_step_every = g_value_get_uint (value); break;
     case PROP_PREVIEW_FPS:
       self->preview_fps_n = gst_value_get_fraction_numerator (value);
       self->preview_fps_d = gst_value_get_fraction_denominator (value);
@@ -134,6 +137,7 @@ gst_ncfm_distill_get_property (GObject *object, guint prop_id, GValue *value, GP
     case PROP_MAX_NONFINITE_STEPS: g_value_set_uint (value, self->max_nonfinite_steps); break;
     case PROP_ALLOW_DATASET_CHANGE: g_value_set_boolean (value, self->allow_dataset_change); break;
     case PROP_CHECK_EVERY: g_value_set_uint (value, self->check_every); break;
+    case PROP_SAMPLER_STEP_EVERY: g_value_set_uint (value, self->sampler_step_every); break;
     case PROP_PREVIEW_FPS:
       gst_value_set_fraction (value, self->preview_fps_n, self->preview_fps_d);
       break;
@@ -336,6 +340,26 @@ gst_ncfm_distill_install_properties (GObjectClass *gobject_class)
       g_param_spec_uint ("check-every", "Check every",
           "Data parallel: steps between the ranks' comparisons of their copies of the set "
           "(0 = first step and EOS only)", 0, G_MAXUINT, DEFAULT_CHECK_EVERY, PARAM_FLAGS));
+  /**
+   * GstNcfmDistill:sampler-step-every:
+   *
+   * The learned sampler (ncfmcf sampler=learned, metric ncfd) only: psi's
+   * gradient ascent takes one step per this many class steps, on the SUM of
+   * their gradients (momentum and weight decay applied once per step); psi
+   * draws with the same weights until then.  1 (the default): a step after
+   * every buffer.  0: once per round, as many class steps as the stream's
+   * classes this element steps (ncfmdatasetsrc mode=per-class: one step per
+   * epoch of the source; a class shard counts its own classes).  A buffer of
+   * several classes (mode=mixed) steps at its end once the count is reached.
+   * Gradients of a window not complete at a save are not in the file: a
+   * resumed run starts a fresh window (save-every a multiple of the window
+   * keeps per-class runs exact).
+   */
+  g_object_class_install_property (gobject_class, PROP_SAMPLER_STEP_EVERY,
+      g_param_spec_uint ("sampler-step-every", "Sampler step every",
+          "Learned sampler: class steps whose summed gradient psi ascends in one step "
+          "(1 = every buffer, 0 = once per round of the classes)", 0,
+          NCFM_DISTILLER_MAX_SAMPLER_STEP_EVERY, DEFAULT_SAMPLER_STEP_EVERY, PARAM_FLAGS));
   gst_type_mark_as_plugin_api (GST_TYPE_NCFM_DISTILL_INIT, 0);
   gst_type_mark_as_plugin_api (GST_TYPE_NCFM_DISTILL_METRIC, 0);
 }
@@ -361,6 +385,7 @@ gst_ncfm_distill_init_properties (GstNcfmDistill *self)
   self->preview_fps_n = DEFAULT_PREVIEW_FPS_N;
   self->preview_fps_d = DEFAULT_PREVIEW_FPS_D;
   self->check_every = DEFAULT_CHECK_EVERY;
+  self->sampler_step_every = DEFAULT_SAMPLER_STEP_EVERY;
 }
 
 /* The property values the streaming thread uses from start to stop (s_*);
@@ -388,6 +413,28 @@ gst_ncfm_distill_copy_properties (GstNcfmDistill *self)
   self->s_preview_fps_n = self->preview_fps_n;
   self->s_preview_fps_d = self->preview_fps_d;
   self->s_check_every = self->check_every;
+  self->s_sampler_step_every = self->sampler_step_every;
   GST_OBJECT_UNLOCK (self);
   return dataset;
+}
+
+/* Class steps per ascent of psi: sampler-step-every, its 0 resolved to the
+ * class steps of one round of the stream here: the source's classes that
+ * @set holds (a class shard's own), every class @set holds without a
+ * loader. */
+guint
+gst_ncfm_distill_sampler_step_every (GstNcfmDistill *self, NcfmSynset *set, NcfmBatchMeta *bm)
+{
+  if (self->s_sampler_step_every)
+    return self->s_sampler_step_every;
+  guint n = 0, round = 0;
+  const guint *classes = bm && bm->loader ? ncfm_loader_get_classes (bm->loader, &n) : NULL;
+  if (classes) {
+    for (guint i = 0; i < n; i++)
+      round += ncfm_synset_holds_class (set, classes[i]);
+  } else {
+    for (guint c = 0; c < self->k; c++)
+      round += ncfm_synset_holds_class (set, c);
+  }
+  return round;
 }

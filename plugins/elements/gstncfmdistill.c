@@ -22,7 +22,8 @@
  * When the meta's sampler is the learned one (ncfmcf sampler=learned) and
  * the metric is ncfd, dL/dt (synthetic and real parts) is sent to the
  * sampler under its lock (any draw still alive can be taken back, also when
- * ncfmcf has drawn again since), and one ascent step is taken per buffer.
+ * ncfmcf has drawn again since), and one ascent step is taken per buffer
+ * (per #GstNcfmDistill:sampler-step-every class steps).
  *
  * After every buffer the element posts an element message "ncfm-progress"
  * with fields step (guint64), loss (gdouble, the mean of the buffer's class
@@ -335,6 +336,13 @@ ensure_state (GstNcfmDistill *self, GstBuffer *buf, NcfmCFMeta *cf, NcfmDevice *
   }
   ncfm_distiller_set_optimizer (self->distiller, self->s_lr, self->s_weight_decay);
   ncfm_distiller_set_calibration (self->distiller, self->s_calib);
+  const guint every = gst_ncfm_distill_sampler_step_every (self, set, bm);
+  if (!ncfm_distiller_set_sampler_step_every (self->distiller, every, &error)) {
+    GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS, ("Property sampler-step-every %u: %s",
+            self->s_sampler_step_every, error->message), ("0 counts the stream's classes "
+            "that this element steps"));
+    return FALSE;
+  }
   /* the real images were needed for the initial set only */
   g_clear_object (&self->ds);
   self->device = g_object_ref (dev);

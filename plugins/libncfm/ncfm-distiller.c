@@ -12,8 +12,10 @@
  * (+ calibration: calib * the cross-entropy of a trained model) -> the
  * gradient back through the same chain -> AdamW on the class's images ->
  * clamp to [0, 1].  With a learned sampler and the NCFD, dL/dt (synthetic
- * and real parts) goes to the sampler, and ncfm_distiller_end_step() takes
- * its ascent step once per batch.
+ * and real parts) goes to the sampler, where it adds up, and
+ * ncfm_distiller_end_step() takes its ascent step once the gradients of
+ * ncfm_distiller_set_sampler_step_every() class steps are in (by default
+ * every batch).
  *
  * A class step whose loss, gradient on the images or dL/dt is not finite
  * changes nothing (images, AdamW state, psi) and is counted
@@ -42,7 +44,9 @@ struct _NcfmDistiller {
   NcfmTensor *xn, *xa, *gx;    /* the class step's image-sized scratch */
   NcfmActivations *dec_work, *acts, *aug_work, *calib_acts;
   NcfmTensor *calib_probs, *calib_loss, *calib_dlogits;
-  NcfmSampler *psi_pending;    /* the sampler dL/dt went to since the last end_step */
+  NcfmSampler *psi_pending;    /* the sampler dL/dt went to since its last ascent */
+  guint psi_pending_steps;     /* the class steps whose dL/dt it holds */
+  guint psi_step_every;        /* class steps per ascent (ncfm_distiller_set_sampler_step_every) */
   guint64 nonfinite_steps;
   guint nonfinite_run;
 };
@@ -81,6 +85,7 @@ static void
 ncfm_distiller_init (NcfmDistiller *self)
 {
   self->dec_labels_class = -1;
+  self->psi_step_every = 1;
   self->dec_work = ncfm_activations_new ();
   self->acts = ncfm_activations_new ();
   self->aug_work = ncfm_activations_new ();
@@ -169,6 +174,53 @@ ncfm_distiller_set_calibration (NcfmDistiller *self, gfloat calib)
 }
 
 /**
+ * ncfm_distiller_set_sampler_step_every:
+ * @self: a #NcfmDistiller
+ * @class_steps: class steps whose dL/dpsi one ascent step of a learned
+ *   sampler takes (1, the default: every batch; the number of classes: once
+ *   per round of per-class batches)
+ * @error: return location for a #GError
+ *
+ * The learned sampler's gradients of @class_steps class steps add up (the
+ * sum, not the mean: one ascent on the sum moves psi as far as
+ * @class_steps ascents of the same lr would to first order, and it is the
+ * gradient of the summed class losses, the objective psi maximises), then
+ * ncfm_distiller_end_step() takes ONE ascent step on them: momentum and
+ * weight decay are applied once.  The ascent comes at the end of the batch
+ * that completes the count, so a batch of several classes may take more
+ * than @class_steps gradients in.  Until then psi draws with unchanged
+ * weights.  A class step skipped for a non-finite value does not count.
+ *
+ * Returns: %TRUE, or %FALSE with @error set (and nothing changed) when
+ *   @class_steps is 0 or above 1048576
+ */
+gboolean
+ncfm_distiller_set_sampler_step_every (NcfmDistiller *self, guint class_steps, GError **error)
+{
+  g_return_val_if_fail (NCFM_IS_DISTILLER (self), FALSE);
+  if (class_steps < 1 || class_steps > NCFM_DISTILLER_MAX_SAMPLER_STEP_EVERY) {
+    g_set_error (error, NCFM_ERROR, NCFM_ERROR_ARGUMENT, "sampler step every %u class steps: "
+        "1 .. %u", class_steps, NCFM_DISTILLER_MAX_SAMPLER_STEP_EVERY);
+    return FALSE;
+  }
+  self->psi_step_every = class_steps;
+  return TRUE;
+}
+
+/**
+ * ncfm_distiller_get_sampler_step_every:
+ * @self: a #NcfmDistiller
+ *
+ * Returns: the class steps per ascent step of a learned sampler
+ */
+guint
+ncfm_distiller_get_sampler_step_every (NcfmDistiller *self)
+{
+  g_return_val_if_fail (NCFM_IS_DISTILLER (self), 0);
+  return self->psi_step_every;
+}
+
+/**
  * ncfm_distiller_get_synset:
  * @self: a #NcfmDistiller
  *
@@ -224,6 +276,15 @@ ensure_labels (NcfmDistiller *self, guint c, gint64 n, GError **error)
   return TRUE;
 }
 
+/* The pending sampler's one ascent step on the gradients it holds. */
+static void
+ascend_pending (NcfmDistiller *self)
+{
+  ncfm_sampler_ascent_step (self->psi_pending);
+  g_clear_object (&self->psi_pending);
+  self->psi_pending_steps = 0;
+}
+
 /* dL/dt of the class (real part added) to the learned sampler; *skipped when
  * it is not finite. */
 static gboolean
@@ -237,10 +298,15 @@ psi_backward (NcfmDistiller *self, NcfmSampler *sampler, NcfmFreqDraw *draw,
   *skipped = !ncfm_tensor_check_finite (grad_t, "class step", "dL/dt", NULL);
   if (*skipped)
     return TRUE;
+  /* another sampler than the one holding gradients: the old one's window
+   * ends here, its gradients are not left behind */
+  if (self->psi_pending && self->psi_pending != sampler)
+    ascend_pending (self);
   g_autoptr (GError) perr = NULL;
-  if (ncfm_sampler_backward (sampler, draw, grad_t, &perr))
+  if (ncfm_sampler_backward (sampler, draw, grad_t, &perr)) {
     g_set_object (&self->psi_pending, sampler);
-  else
+    self->psi_pending_steps++;
+  } else
     g_debug ("not training the sampler on draw %" G_GUINT64_FORMAT " (class %u): %s",
         ncfm_freq_draw_get_index (draw), c, perr->message);
   return TRUE;
@@ -380,8 +446,10 @@ skip:
  * ncfm_distiller_end_step:
  * @self: a #NcfmDistiller
  *
- * Ends the batch's step: when a class step sent dL/dt to a learned sampler,
- * its one ascent step; then the set's step count grows by one.
+ * Ends the batch's step: when the learned sampler holds the dL/dt of at
+ * least ncfm_distiller_get_sampler_step_every() class steps (by default:
+ * when a class step of this batch sent one), its one ascent step; then the
+ * set's step count grows by one.
  *
  * Returns: whether the sampler took a step
  */
@@ -389,10 +457,10 @@ gboolean
 ncfm_distiller_end_step (NcfmDistiller *self)
 {
   g_return_val_if_fail (NCFM_IS_DISTILLER (self), FALSE);
-  const gboolean stepped = self->psi_pending != NULL;
+  const gboolean stepped = self->psi_pending != NULL
+      && self->psi_pending_steps >= self->psi_step_every;
   if (stepped)
-    ncfm_sampler_ascent_step (self->psi_pending);
-  g_clear_object (&self->psi_pending);
+    ascend_pending (self);
   ncfm_synset_set_step (self->synset, ncfm_synset_get_step (self->synset) + 1);
   return stepped;
 }

@@ -12,6 +12,13 @@
 
 G_BEGIN_DECLS
 
+/**
+ * NCFM_DISTILLER_MAX_SAMPLER_STEP_EVERY:
+ *
+ * The most class steps ncfm_distiller_set_sampler_step_every() takes.
+ */
+#define NCFM_DISTILLER_MAX_SAMPLER_STEP_EVERY 1048576u
+
 #define NCFM_TYPE_DISTILLER (ncfm_distiller_get_type ())
 G_DECLARE_FINAL_TYPE (NcfmDistiller, ncfm_distiller, NCFM, DISTILLER, GObject)
 
@@ -19,6 +26,9 @@ NcfmDistiller *ncfm_distiller_new (NcfmSynset *synset, NcfmMetric metric, gfloat
     gfloat beta, GError **error);
 void ncfm_distiller_set_optimizer (NcfmDistiller *self, gfloat lr, gfloat weight_decay);
 void ncfm_distiller_set_calibration (NcfmDistiller *self, gfloat calib);
+gboolean ncfm_distiller_set_sampler_step_every (NcfmDistiller *self, guint class_steps,
+    GError **error);
+guint ncfm_distiller_get_sampler_step_every (NcfmDistiller *self);
 NcfmSynset *ncfm_distiller_get_synset (NcfmDistiller *self);
 gboolean ncfm_distiller_step_class (NcfmDistiller *self, guint c, NcfmCFStats *stats,
     NcfmFreqDraw *draw, NcfmTensor *real_features, NcfmTensor *real_labels,

@@ -283,6 +283,49 @@ GST_START_TEST (test_learned_sampler)
 }
 GST_END_TEST;
 
+/* psi's ascent steps in the file after a per-class run of @src (10 classes). */
+static guint64
+psi_steps_after (const gchar *src, const gchar *distill)
+{
+  g_autofree gchar *path = synset_path ("psi-every.safetensors");
+  g_autofree gchar *props = g_strdup_printf ("location=%s ipc=1 %s", path, distill);
+  RunResult r;
+  run_pipeline (src, "ncfmaugment ! ncfmconvnet width=8 depth=1 ! ncfmcf num-freqs=64 "
+      "sampler=learned", props, &r);
+  fail_unless (r.eos, "%s", r.error);
+  run_result_clear (&r);
+  g_autoptr (NcfmDevice) dev = ncfm_device_new ("cpu", NULL);
+  g_autoptr (NcfmSafetensors) st = ncfm_safetensors_load (path, NULL);
+  fail_unless (st != NULL);
+  g_autoptr (NcfmSampler) psi = ncfm_sampler_new_from_safetensors (dev, st, "psi.", NULL);
+  fail_unless (psi != NULL);
+  g_unlink (path);
+  return ncfm_sampler_get_step (psi);
+}
+
+/* sampler-step-every: its spec; 20 per-class batches ascend psi 20 times
+ * by default, 5 times every 4 class steps, twice once per round (0: the 10
+ * classes), 3 times once per round of a 3-class subset over 3 epochs */
+GST_START_TEST (test_sampler_step_every)
+{
+  g_autoptr (GstElement) e = gst_element_factory_make ("ncfmdistill", NULL);
+  GParamSpec *p = g_object_class_find_property (G_OBJECT_GET_CLASS (e), "sampler-step-every");
+  fail_unless (p && G_IS_PARAM_SPEC_UINT (p));
+  GParamSpecUInt *u = G_PARAM_SPEC_UINT (p);
+  fail_unless_equals_int (u->minimum, 0);
+  fail_unless_equals_int (u->maximum, NCFM_DISTILLER_MAX_SAMPLER_STEP_EVERY);
+  fail_unless_equals_int (u->default_value, 1);
+  fail_unless (strstr (g_param_spec_get_blurb (p), "summed gradient")
+      && strstr (g_param_spec_get_blurb (p), "0 = once per round"), "%s",
+      g_param_spec_get_blurb (p));
+  fail_unless_equals_uint64 (psi_steps_after ("epochs=2", ""), 20);
+  fail_unless_equals_uint64 (psi_steps_after ("epochs=2", "sampler-step-every=4"), 5);
+  fail_unless_equals_uint64 (psi_steps_after ("epochs=2", "sampler-step-every=0"), 2);
+  fail_unless_equals_uint64 (psi_steps_after ("epochs=3 classes=1,4,7",
+          "sampler-step-every=0"), 3);
+}
+GST_END_TEST;
+
 GST_START_TEST (test_no_location)
 {
   RunResult r;
@@ -533,6 +576,7 @@ distill_suite (void)
   tcase_add_test (tc, test_resume);
   tcase_add_test (tc, test_noise_and_mmd);
   tcase_add_test (tc, test_learned_sampler);
+  tcase_add_test (tc, test_sampler_step_every);
   tcase_add_test (tc, test_no_location);
   tcase_add_test (tc, test_preview);
   tcase_add_test (tc, test_kill_during_saves);

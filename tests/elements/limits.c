@@ -159,7 +159,7 @@ GST_START_TEST (test_datasetsrc_huge_batch)
 }
 GST_END_TEST;
 
-/* Out-of-range floats never reach the element: GObject refuses them when the
+/* Out-of-range floats (and integers) never reach the element: GObject refuses them when the
  * pipeline is parsed, with a warning naming the property, and the element
  * keeps its default (GStreamer 1.22's parser warns and goes on). */
 static gboolean
@@ -179,7 +179,7 @@ GST_START_TEST (test_absurd_floats_refused)
     "ncfmdistill alpha=-0.5", "ncfmdistill beta=1.5", "ncfmdistill lr=-1",
     "ncfmdistill weight-decay=-0.1", "ncfmcf sigma=0", "ncfmcf sampler-lr=-1",
     "ncfmcf sampler-momentum=2", "ncfmtrain lr=-0.1", "ncfmtrain cutmix=1.5",
-    "ncfmtrain momentum=-1",
+    "ncfmtrain momentum=-1", "ncfmdistill sampler-step-every=2000000",
   };
   g_autofree gchar *warning = NULL;
   GstCheckLogFilter *filter = gst_check_add_log_filter ("GLib-GObject", G_LOG_LEVEL_WARNING,

@@ -4,7 +4,8 @@
  * run ends; a non-finite batch changes nothing and is counted; a learned
  * sampler shared by threads that draw and take gradients back stays
  * consistent (run it under the ASan build); a class shard saves the shard
- * of the whole set, resumes from it only. */
+ * of the whole set, resumes from it only; psi's ascent every N class steps
+ * is one step on the sum of their gradients. */
 #include <math.h>
 #include <string.h>
 #include <glib/gstdio.h>
@@ -90,10 +91,11 @@ real_batch (Fixture *f, guint step, gboolean poison, NcfmTensor **features, Ncfm
   g_assert_no_error (error);
 }
 
-/* One batch: t from psi, the real statistics at t, a step on every class;
- * returns how many class steps were skipped. */
+/* One batch: t from psi, the real statistics at t, a step on classes
+ * c0 .. c0 + n_c - 1; returns how many class steps were skipped. */
 static guint
-distill_step (Fixture *f, NcfmDistiller *d, NcfmSampler *psi, guint step, gboolean poison)
+step_batch (Fixture *f, NcfmDistiller *d, NcfmSampler *psi, guint step, gboolean poison,
+    guint c0, guint n_c)
 {
   g_autoptr (GError) error = NULL;
   g_autoptr (NcfmTensor) features = NULL, labels = NULL;
@@ -106,7 +108,7 @@ distill_step (Fixture *f, NcfmDistiller *d, NcfmSampler *psi, guint step, gboole
   g_assert_no_error (error);
   g_assert_true (ncfm_cf_stats_accumulate (stats, features, labels, t, &error));
   guint skipped_n = 0;
-  for (guint c = 0; c < K; c++) {
+  for (guint c = c0; c < c0 + n_c; c++) {
     gdouble loss = 0.0;
     gboolean skipped = FALSE;
     if (!ncfm_synset_holds_class (ncfm_distiller_get_synset (d), c))
@@ -119,6 +121,13 @@ distill_step (Fixture *f, NcfmDistiller *d, NcfmSampler *psi, guint step, gboole
   }
   ncfm_distiller_end_step (d);
   return skipped_n;
+}
+
+/* A batch of every class. */
+static guint
+distill_step (Fixture *f, NcfmDistiller *d, NcfmSampler *psi, guint step, gboolean poison)
+{
+  return step_batch (f, d, psi, step, poison, 0, K);
 }
 
 static NcfmSynset *
@@ -398,6 +407,138 @@ test_class_shard (void)
   fixture_clear (&f);
 }
 
+/* ---- psi's ascent every N class steps ---- */
+
+#define EVERY 3
+
+/* Adds psi's accumulated gradients to the host sums @acc (one per
+ * parameter, NULL for running statistics), then zeroes them. */
+static void
+add_gradients (NcfmSampler *psi, GPtrArray *acc)
+{
+  for (guint i = 0; i < ncfm_sampler_get_n_parameters (psi); i++) {
+    NcfmTensor *g = ncfm_sampler_get_gradient (psi, ncfm_sampler_get_parameter_name (psi, i));
+    if (acc->len <= i)
+      g_ptr_array_add (acc, g ? g_new0 (gfloat, ncfm_tensor_get_numel (g)) : NULL);
+    if (!g)
+      continue;
+    g_autofree float *host = ncfm_test_tensor_host (g);
+    gfloat *sum = g_ptr_array_index (acc, i);
+    for (gint64 j = 0; j < ncfm_tensor_get_numel (g); j++)
+      sum[j] += host[j];
+  }
+  ncfm_sampler_zero_grad (psi);
+}
+
+/* max |a - b| over the parameters of two samplers of the same shape: every
+ * one, or the @trained ones only (a draw moves BatchNorm's running
+ * statistics, an ascent the others). */
+static gdouble
+psi_max_difference (NcfmSampler *a, NcfmSampler *b, gboolean trained)
+{
+  gdouble worst = 0.0;
+  for (guint i = 0; i < ncfm_sampler_get_n_parameters (a); i++) {
+    const gchar *name = ncfm_sampler_get_parameter_name (a, i);
+    if (trained && !ncfm_sampler_get_gradient (a, name))
+      continue;
+    NcfmTensor *pa = ncfm_sampler_get_parameter (a, name);
+    g_autofree float *ha = ncfm_test_tensor_host (pa);
+    g_autofree float *hb = ncfm_test_tensor_host (ncfm_sampler_get_parameter (b, name));
+    for (gint64 j = 0; j < ncfm_tensor_get_numel (pa); j++)
+      worst = MAX (worst, fabs ((gdouble) ha[j] - hb[j]));
+  }
+  return worst;
+}
+
+static NcfmDistiller *
+new_distiller_every (Fixture *f, NcfmSynset *set, guint every)
+{
+  g_autoptr (GError) error = NULL;
+  NcfmDistiller *d = new_distiller (f, set);
+  g_assert_true (ncfm_distiller_set_sampler_step_every (d, every, &error));
+  g_assert_no_error (error);
+  return d;
+}
+
+/* EVERY per-class batches with sampler-step-every EVERY: psi still at its
+ * start until the last, then exactly where one ascent on the sum of the
+ * EVERY gradients (taken one by one, no ascent between) puts it. */
+static void
+test_psi_every_sums (void)
+{
+  Fixture f = { 0 };
+  g_autoptr (GError) error = NULL;
+  fixture_init (&f);
+  g_autoptr (NcfmSynset) a = new_set (&f), b = new_set (&f);
+  g_autoptr (NcfmSampler) psi_a = new_psi (&f), psi_b = new_psi (&f), start = new_psi (&f);
+  g_autoptr (NcfmDistiller) da = new_distiller_every (&f, a, EVERY);
+  g_autoptr (NcfmDistiller) db = new_distiller_every (&f, b,
+      NCFM_DISTILLER_MAX_SAMPLER_STEP_EVERY);
+  g_assert_cmpuint (ncfm_distiller_get_sampler_step_every (da), ==, EVERY);
+  g_autoptr (GPtrArray) acc = g_ptr_array_new_with_free_func (g_free);
+  for (guint s = 0; s < EVERY; s++) {
+    g_assert_cmpfloat (psi_max_difference (psi_a, start, TRUE), ==, 0.0);
+    step_batch (&f, da, psi_a, s, FALSE, s % K, 1);
+    step_batch (&f, db, psi_b, s, FALSE, s % K, 1);
+    add_gradients (psi_b, acc);
+    g_assert_cmpuint (ncfm_sampler_get_step (psi_a), ==, s + 1 == EVERY ? 1 : 0);
+  }
+  g_assert_cmpuint (ncfm_sampler_get_step (psi_b), ==, 0);
+  for (guint i = 0; i < acc->len; i++) {
+    NcfmTensor *g = ncfm_sampler_get_gradient (psi_b, ncfm_sampler_get_parameter_name (psi_b, i));
+    if (g)
+      g_assert_true (ncfm_tensor_set_data (g, g_ptr_array_index (acc, i),
+          ncfm_tensor_get_n_bytes (g), &error));
+  }
+  ncfm_sampler_ascent_step (psi_b);
+  g_assert_cmpfloat (psi_max_difference (psi_a, start, TRUE), >, 0.0);
+  g_assert_cmpfloat (psi_max_difference (psi_a, psi_b, FALSE), ==, 0.0);
+  g_autofree gchar *sa = images_sha256 (a, psi_a), *sb = images_sha256 (b, psi_b);
+  g_assert_cmpstr (sa, ==, sb);
+  fixture_clear (&f);
+}
+
+/* The default is 1, an ascent after every batch that sent a gradient (what
+ * end_step always did); 0 and too many are refused, nothing changed; a
+ * gradient from another sampler ends the first one's window. */
+static void
+test_psi_every_default (void)
+{
+  Fixture f = { 0 };
+  g_autoptr (GError) error = NULL;
+  fixture_init (&f);
+  g_autoptr (NcfmSynset) a = new_set (&f), b = new_set (&f);
+  g_autoptr (NcfmSampler) psi_a = new_psi (&f), psi_b = new_psi (&f);
+  g_autoptr (NcfmDistiller) da = new_distiller (&f, a);
+  g_autoptr (NcfmDistiller) db = new_distiller_every (&f, b,
+      NCFM_DISTILLER_MAX_SAMPLER_STEP_EVERY);
+  g_assert_cmpuint (ncfm_distiller_get_sampler_step_every (da), ==, 1);
+  for (guint s = 0; s < 3; s++) {
+    distill_step (&f, da, psi_a, s, FALSE);
+    distill_step (&f, db, psi_b, s, FALSE);
+    ncfm_sampler_ascent_step (psi_b);
+  }
+  g_assert_cmpuint (ncfm_sampler_get_step (psi_a), ==, 3);
+  g_autofree gchar *sa = images_sha256 (a, psi_a), *sb = images_sha256 (b, psi_b);
+  g_assert_cmpstr (sa, ==, sb);
+
+  g_assert_false (ncfm_distiller_set_sampler_step_every (da, 0, &error));
+  ncfm_test_assert_error (&error, NCFM_ERROR, NCFM_ERROR_ARGUMENT, "sampler step every 0");
+  g_assert_false (ncfm_distiller_set_sampler_step_every (da,
+      NCFM_DISTILLER_MAX_SAMPLER_STEP_EVERY + 1, &error));
+  ncfm_test_assert_error (&error, NCFM_ERROR, NCFM_ERROR_ARGUMENT, "1 .. 1048576");
+  g_assert_cmpuint (ncfm_distiller_get_sampler_step_every (da), ==, 1);
+
+  g_autoptr (NcfmSampler) other = new_psi (&f);
+  g_assert_true (ncfm_distiller_set_sampler_step_every (da, 10, &error));
+  step_batch (&f, da, psi_a, 3, FALSE, 0, 1);
+  g_assert_cmpuint (ncfm_sampler_get_step (psi_a), ==, 3);
+  step_batch (&f, da, other, 4, FALSE, 1, 1);
+  g_assert_cmpuint (ncfm_sampler_get_step (psi_a), ==, 4);
+  g_assert_cmpuint (ncfm_sampler_get_step (other), ==, 0);
+  fixture_clear (&f);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -406,5 +547,7 @@ main (int argc, char **argv)
   g_test_add_func ("/distiller/nonfinite-skip", test_nonfinite_skip);
   g_test_add_func ("/distiller/sampler-threads", test_sampler_threads);
   g_test_add_func ("/distiller/class-shard", test_class_shard);
+  g_test_add_func ("/distiller/psi-every-sums", test_psi_every_sums);
+  g_test_add_func ("/distiller/psi-every-default", test_psi_every_default);
   return g_test_run ();
 }
