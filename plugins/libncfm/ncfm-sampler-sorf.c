@@ -236,6 +236,28 @@ check_phase_args (NcfmFreqDraw *self, NcfmTensor *x, NcfmTensor *phase, const gc
   return TRUE;
 }
 
+/* Forward: out [n, rows] = in [n, dim] t^T; backward: out [n, dim] = in
+ * [n, rows] t.  Fast transforms for a structured draw, else the GEMM
+ * (linear_backward's dx does not read x). */
+static void
+sorf_or_gemm (NcfmFreqDraw *self, gboolean forward, NcfmTensor *in, NcfmTensor *out)
+{
+  NcfmTensor *t = ncfm_freq_draw_get_t (self), *signs, *scale;
+  NcfmBackend *be = ncfm_device_get_backend (ncfm_tensor_get_device (t));
+  const int n = (int) ncfm_tensor_get_dim (in, 0), m = (int) ncfm_tensor_get_dim (t, 0);
+  const int d = (int) ncfm_tensor_get_dim (t, 1);
+  if (ncfm_freq_draw_get_structure (self, &signs, &scale))
+    (forward ? be->ops->sorf_forward : be->ops->sorf_backward) (be, n, d, m,
+        (int) ncfm_hadamard_size ((guint) d), ncfm_tensor_f32 (signs), ncfm_tensor_f32 (scale),
+        ncfm_tensor_f32 (in), ncfm_tensor_f32 (out));
+  else if (forward)
+    be->ops->linear_forward (be, n, d, m, ncfm_tensor_f32 (in), ncfm_tensor_f32 (t), NULL,
+        ncfm_tensor_f32 (out));
+  else
+    be->ops->linear_backward (be, n, d, m, NULL, ncfm_tensor_f32 (t), ncfm_tensor_f32 (in),
+        ncfm_tensor_f32 (out), NULL, NULL);
+}
+
 /**
  * ncfm_freq_draw_phases:
  * @self: a draw (ncfm_sampler_draw())
@@ -259,17 +281,7 @@ ncfm_freq_draw_phases (NcfmFreqDraw *self, NcfmTensor *x, NcfmTensor *phase, GEr
   g_return_val_if_fail (NCFM_IS_TENSOR (phase), FALSE);
   if (!check_phase_args (self, x, phase, "draw phases", "x (features)", "phase", error))
     return FALSE;
-  NcfmTensor *t = ncfm_freq_draw_get_t (self), *signs, *scale;
-  NcfmBackend *be = ncfm_device_get_backend (ncfm_tensor_get_device (t));
-  const int n = (int) ncfm_tensor_get_dim (x, 0), m = (int) ncfm_tensor_get_dim (t, 0);
-  const int d = (int) ncfm_tensor_get_dim (t, 1);
-  if (ncfm_freq_draw_get_structure (self, &signs, &scale))
-    be->ops->sorf_forward (be, n, d, m, (int) ncfm_hadamard_size ((guint) d),
-        ncfm_tensor_f32 (signs), ncfm_tensor_f32 (scale), ncfm_tensor_f32 (x),
-        ncfm_tensor_f32 (phase));
-  else
-    be->ops->linear_forward (be, n, d, m, ncfm_tensor_f32 (x), ncfm_tensor_f32 (t), NULL,
-        ncfm_tensor_f32 (phase));
+  sorf_or_gemm (self, TRUE, x, phase);
   return TRUE;
 }
 
@@ -299,16 +311,6 @@ ncfm_freq_draw_phases_backward (NcfmFreqDraw *self, NcfmTensor *dphase, NcfmTens
   g_return_val_if_fail (NCFM_IS_TENSOR (dx), FALSE);
   if (!check_phase_args (self, dx, dphase, "draw phases backward", "dx", "dphase", error))
     return FALSE;
-  NcfmTensor *t = ncfm_freq_draw_get_t (self), *signs, *scale;
-  NcfmBackend *be = ncfm_device_get_backend (ncfm_tensor_get_device (t));
-  const int n = (int) ncfm_tensor_get_dim (dx, 0), m = (int) ncfm_tensor_get_dim (t, 0);
-  const int d = (int) ncfm_tensor_get_dim (t, 1);
-  if (ncfm_freq_draw_get_structure (self, &signs, &scale))
-    be->ops->sorf_backward (be, n, d, m, (int) ncfm_hadamard_size ((guint) d),
-        ncfm_tensor_f32 (signs), ncfm_tensor_f32 (scale), ncfm_tensor_f32 (dphase),
-        ncfm_tensor_f32 (dx));
-  else
-    be->ops->linear_backward (be, n, d, m, NULL, ncfm_tensor_f32 (t), ncfm_tensor_f32 (dphase),
-        ncfm_tensor_f32 (dx), NULL, NULL);
+  sorf_or_gemm (self, FALSE, dphase, dx);
   return TRUE;
 }
