@@ -60,7 +60,7 @@ while not a.max_steps or step < a.max_steps:
     draw = sampler.draw(None, True)
     t = draw.get_t()
     stats = Ncfm.CFStats.new(dev, k, t.get_dim(0), d, True)
-    stats.accumulate(features, labels, t)
+    stats.accumulate_draw(features, labels, draw)
     # ncfmdistill: a step on every class of the batch
     for cls in (i for i in range(k) if stats.get_count(i) > 0):
         distiller.step_class(cls, stats, draw, features, labels, model, None, params)

@@ -359,7 +359,7 @@ gst_ncfm_cf_transform_ip (GstBaseTransform *trans, GstBuffer *buf)
             error->message), ("properties num-freqs, num-classes"));
     return GST_FLOW_ERROR;
   }
-  if (!ncfm_cf_stats_accumulate (stats, features, labels, t, &error)) {
+  if (!ncfm_cf_stats_accumulate_draw (stats, features, labels, draw, &error)) {
     GST_ELEMENT_ERROR (self, STREAM, FORMAT, ("Cannot compute the CF statistics: %s",
             error->message), ("%u classes (property num-classes or the batch meta)", k));
     return GST_FLOW_ERROR;

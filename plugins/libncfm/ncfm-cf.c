@@ -10,7 +10,10 @@
  * class, so batches accumulate and shards from several devices merge by
  * addition.  Features are L2-normalised per row first when asked to (the
  * reference does).  One GEMM (X t^T) and a fused cos/sin per batch; every
- * class is accumulated in that one pass.
+ * class is accumulated in that one pass.  ncfm_cf_stats_accumulate_draw()
+ * takes the frequency draw instead of t: a structured draw's phases then
+ * come from fast Hadamard transforms (ncfm_freq_draw_phases()), any other
+ * draw's from the same GEMM.
  *
  * The phases X t^T of the last accumulated batch are kept, with references
  * to its features and t, so that ncfm_ncfd_real_backward() for that batch
@@ -231,7 +234,8 @@ ncfm_cf_prepare_features (NcfmActivations *work, guint slot, NcfmTensor *feature
 }
 
 NcfmTensor *
-ncfm_cf_phases (NcfmActivations *work, guint slot, NcfmTensor *x, NcfmTensor *t, GError **error)
+ncfm_cf_phases (NcfmActivations *work, guint slot, NcfmTensor *x, NcfmTensor *t,
+    NcfmFreqDraw *draw, GError **error)
 {
   NcfmDevice *device = ncfm_tensor_get_device (x);
   NcfmBackend *be = ncfm_device_get_backend (device);
@@ -239,10 +243,55 @@ ncfm_cf_phases (NcfmActivations *work, guint slot, NcfmTensor *x, NcfmTensor *t,
   gint64 m = ncfm_tensor_get_dim (t, 0);
   gint64 shape[2] = { n, m };
   NcfmTensor *phase = ncfm_activations_ensure (work, slot, device, NCFM_DTYPE_F32, shape, 2, error);
-  if (phase)
-    be->ops->linear_forward (be, (int) n, (int) d, (int) m, ncfm_tensor_f32 (x),
-        ncfm_tensor_f32 (t), NULL, ncfm_tensor_f32 (phase));
+  if (!phase)
+    return NULL;
+  if (draw)
+    return ncfm_freq_draw_phases (draw, x, phase, error) ? phase : NULL;
+  be->ops->linear_forward (be, (int) n, (int) d, (int) m, ncfm_tensor_f32 (x),
+      ncfm_tensor_f32 (t), NULL, ncfm_tensor_f32 (phase));
   return phase;
+}
+
+static gboolean
+accumulate (NcfmCFStats *self, NcfmTensor *features, NcfmTensor *labels, NcfmTensor *t,
+    NcfmFreqDraw *draw, GError **error)
+{
+  forget_phases (self);   /* WORK_PHASE is overwritten below; any failure leaves no batch */
+  g_autofree gint64 *counts = g_new (gint64, self->k);
+  g_autofree gint32 *host_labels = NULL;
+  if (!ncfm_cf_check_batch (self->device, self->k, self->m, self->d, features, labels, t, "real",
+          counts, &host_labels, error))
+    return FALSE;
+  NcfmBackend *be = ncfm_device_get_backend (self->device);
+  gint64 n = ncfm_tensor_get_dim (features, 0);
+  NcfmTensor *x = ncfm_cf_prepare_features (self->work, WORK_NORMED, features, self->normalize,
+      error);
+  NcfmTensor *phase = x ? ncfm_cf_phases (self->work, WORK_PHASE, x, t, draw, error) : NULL;
+  if (!phase)
+    return FALSE;
+  be->ops->cf_accumulate (be, (int) n, (int) self->m, (int) self->k, ncfm_tensor_f32 (phase),
+      ncfm_tensor_get_data (labels), ncfm_tensor_f32 (self->sum_cos),
+      ncfm_tensor_f32 (self->sum_sin));
+
+  /* per-class feature sums (the MMD baseline's statistic): one-hot^T X, as
+   * the weight gradient of a linear layer with dy = one-hot */
+  NcfmTensor *onehot = ncfm_cf_onehot (self->work, WORK_ONEHOT, self->device, host_labels, n,
+      self->k, error);
+  if (!onehot)
+    return FALSE;
+  gint64 kd[2] = { self->k, self->d };
+  g_autoptr (NcfmTensor) batch_sums = ncfm_tensor_new (self->device, NCFM_DTYPE_F32, kd, 2, error);
+  if (!batch_sums)
+    return FALSE;
+  be->ops->linear_backward (be, (int) n, (int) self->d, (int) self->k, ncfm_tensor_f32 (x), NULL,
+      ncfm_tensor_f32 (onehot), NULL, ncfm_tensor_f32 (batch_sums), NULL);
+  be->ops->axpby (be, (size_t) self->k * self->d, 1.0f, ncfm_tensor_f32 (batch_sums), 1.0f,
+      ncfm_tensor_f32 (self->sum_features));
+  for (guint c = 0; c < self->k; c++)
+    self->counts[c] += counts[c];
+  self->phase_features = g_object_ref (features);
+  self->phase_t = g_object_ref (t);
+  return TRUE;
 }
 
 /**
@@ -269,42 +318,33 @@ ncfm_cf_stats_accumulate (NcfmCFStats *self, NcfmTensor *features, NcfmTensor *l
     NcfmTensor *t, GError **error)
 {
   g_return_val_if_fail (NCFM_IS_CF_STATS (self), FALSE);
-  forget_phases (self);   /* WORK_PHASE is overwritten below; any failure leaves no batch */
-  g_autofree gint64 *counts = g_new (gint64, self->k);
-  g_autofree gint32 *host_labels = NULL;
-  if (!ncfm_cf_check_batch (self->device, self->k, self->m, self->d, features, labels, t, "real",
-          counts, &host_labels, error))
-    return FALSE;
-  NcfmBackend *be = ncfm_device_get_backend (self->device);
-  gint64 n = ncfm_tensor_get_dim (features, 0);
-  NcfmTensor *x = ncfm_cf_prepare_features (self->work, WORK_NORMED, features, self->normalize,
-      error);
-  NcfmTensor *phase = x ? ncfm_cf_phases (self->work, WORK_PHASE, x, t, error) : NULL;
-  if (!phase)
-    return FALSE;
-  be->ops->cf_accumulate (be, (int) n, (int) self->m, (int) self->k, ncfm_tensor_f32 (phase),
-      ncfm_tensor_get_data (labels), ncfm_tensor_f32 (self->sum_cos),
-      ncfm_tensor_f32 (self->sum_sin));
+  return accumulate (self, features, labels, t, NULL, error);
+}
 
-  /* per-class feature sums (the MMD baseline's statistic): one-hot^T X, as
-   * the weight gradient of a linear layer with dy = one-hot */
-  NcfmTensor *onehot = ncfm_cf_onehot (self->work, WORK_ONEHOT, self->device, host_labels, n,
-      self->k, error);
-  if (!onehot)
-    return FALSE;
-  gint64 kd[2] = { self->k, self->d };
-  g_autoptr (NcfmTensor) batch_sums = ncfm_tensor_new (self->device, NCFM_DTYPE_F32, kd, 2, error);
-  if (!batch_sums)
-    return FALSE;
-  be->ops->linear_backward (be, (int) n, (int) self->d, (int) self->k, ncfm_tensor_f32 (x), NULL,
-      ncfm_tensor_f32 (onehot), NULL, ncfm_tensor_f32 (batch_sums), NULL);
-  be->ops->axpby (be, (size_t) self->k * self->d, 1.0f, ncfm_tensor_f32 (batch_sums), 1.0f,
-      ncfm_tensor_f32 (self->sum_features));
-  for (guint c = 0; c < self->k; c++)
-    self->counts[c] += counts[c];
-  self->phase_features = g_object_ref (features);
-  self->phase_t = g_object_ref (t);
-  return TRUE;
+/**
+ * ncfm_cf_stats_accumulate_draw:
+ * @self: a #NcfmCFStats
+ * @features: F32 [N, dim] on the stats' device
+ * @labels: I32 [N], class of each row, in 0 .. num_classes - 1
+ * @draw: the frequency draw; its t (ncfm_freq_draw_get_t()) must be F32
+ *   [num_freqs, dim] on the stats' device
+ * @error: return location for a #GError
+ *
+ * ncfm_cf_stats_accumulate() at the draw's t, with the phases X t^T from
+ * ncfm_freq_draw_phases(): by fast Hadamard transforms for a structured
+ * draw (O(N M log d) instead of the GEMM's O(N M d); equal up to float
+ * rounding), by the very same GEMM for any other draw (bit for bit).  The
+ * phases kept for ncfm_ncfd_real_backward() go by the draw's t.
+ *
+ * Returns: %TRUE on success; on error nothing was added (and no batch is
+ *   remembered)
+ */
+gboolean
+ncfm_cf_stats_accumulate_draw (NcfmCFStats *self, NcfmTensor *features, NcfmTensor *labels,
+    NcfmFreqDraw *draw, GError **error)
+{
+  g_return_val_if_fail (NCFM_IS_CF_STATS (self) && NCFM_IS_FREQ_DRAW (draw), FALSE);
+  return accumulate (self, features, labels, ncfm_freq_draw_get_t (draw), draw, error);
 }
 
 NcfmTensor *

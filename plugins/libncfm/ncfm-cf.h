@@ -5,6 +5,7 @@
 #include <glib-object.h>
 #include "ncfm-activations.h"
 #include "ncfm-comm.h"
+#include "ncfm-sampler.h"
 #include "ncfm-tensor.h"
 
 G_BEGIN_DECLS
@@ -17,6 +18,8 @@ NcfmCFStats *ncfm_cf_stats_new (NcfmDevice *device, guint num_classes, guint num
 void ncfm_cf_stats_reset (NcfmCFStats *self);
 gboolean ncfm_cf_stats_accumulate (NcfmCFStats *self, NcfmTensor *features, NcfmTensor *labels,
     NcfmTensor *t, GError **error);
+gboolean ncfm_cf_stats_accumulate_draw (NcfmCFStats *self, NcfmTensor *features,
+    NcfmTensor *labels, NcfmFreqDraw *draw, GError **error);
 gboolean ncfm_cf_stats_merge (NcfmCFStats *self, NcfmCFStats *other, GError **error);
 gboolean ncfm_cf_stats_allreduce (NcfmCFStats *self, NcfmComm *comm, GError **error);
 
@@ -49,9 +52,11 @@ NcfmTensor *ncfm_cf_reciprocal_counts (NcfmDevice *device, const gint64 *counts,
  * work slot `slot` (norms into slot + 1). */
 NcfmTensor *ncfm_cf_prepare_features (NcfmActivations *work, guint slot, NcfmTensor *features,
     gboolean normalize, GError **error);
-/* phase [n, m] = X t^T into work slot `slot`. */
+/* phase [n, m] = X t^T into work slot `slot`: with `draw` (nullable; its t
+ * is `t`) by ncfm_freq_draw_phases() (fast transforms for a structured draw,
+ * the same GEMM otherwise), without it by the GEMM. */
 NcfmTensor *ncfm_cf_phases (NcfmActivations *work, guint slot, NcfmTensor *x, NcfmTensor *t,
-    GError **error);
+    NcfmFreqDraw *draw, GError **error);
 /* The phases X t^T [n, m] of the last successful ncfm_cf_stats_accumulate()
  * (X normalised if the stats normalise), when `features` and
  * `t` are the very tensors it was given (pointer identity: the stats hold

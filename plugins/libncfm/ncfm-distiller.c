@@ -381,7 +381,6 @@ ncfm_distiller_step_class (NcfmDistiller *self, guint c, NcfmCFStats *stats,
 {
   g_return_val_if_fail (NCFM_IS_DISTILLER (self) && NCFM_IS_CF_STATS (stats), FALSE);
   g_return_val_if_fail (NCFM_IS_FREQ_DRAW (draw) && NCFM_IS_MODEL (model), FALSE);
-  NcfmTensor *t = ncfm_freq_draw_get_t (draw);
   g_autoptr (NcfmSampler) sampler = ncfm_freq_draw_dup_sampler (draw);
   g_return_val_if_fail (loss && skipped, FALSE);
   const gboolean learned = self->metric == NCFM_METRIC_NCFD && sampler
@@ -399,8 +398,8 @@ ncfm_distiller_step_class (NcfmDistiller *self, guint c, NcfmCFStats *stats,
 
   NcfmTensor *x = forward (self, c, model, params, mean, std, channels, error);
   if (!x || !ensure_labels (self, c, ncfm_tensor_get_dim (x, 0), error)
-      || !ncfm_ncfd_synthetic (self->ncfd, stats, ncfm_activations_get_features (self->acts),
-          self->dec_labels, t, learned, error))
+      || !ncfm_ncfd_synthetic_draw (self->ncfd, stats, ncfm_activations_get_features (self->acts),
+          self->dec_labels, draw, learned, error))
     return FALSE;
   *loss = ncfm_ncfd_get_class_loss (self->ncfd, c);
   /* a non-finite loss or gradient would poison the images, their AdamW

@@ -16,6 +16,9 @@
  * part of dL/dt; ncfm_ncfd_real_backward() then adds the real side's part of
  * dL/dt and the gradient wrt the real features.  With %NCFM_METRIC_MMD the
  * same calls compute sum_c ||mean(real_c) - mean(syn_c)||^2 instead (no t).
+ * ncfm_ncfd_synthetic_draw() takes the frequency draw instead of t: for a
+ * structured draw the phases and, unless dL/dt is wanted, dL/dx (both
+ * sides) go by fast Hadamard transforms instead of GEMMs.
  */
 #define G_LOG_DOMAIN "Ncfm"
 #include "ncfm-ncfd.h"
@@ -33,6 +36,7 @@ struct _NcfmNcfd {
   /* the last synthetic() call, kept for real_backward() */
   NcfmCFStats *real;
   NcfmTensor *t;
+  NcfmFreqDraw *draw;         /* t's draw, when given: its fast path */
   gboolean want_grad_t;
   gint64 *valid;              /* [k]: 1 where the class is present on both sides */
   gdouble *host_loss;         /* [k] */
@@ -86,6 +90,7 @@ clear_results (NcfmNcfd *self)
 {
   g_clear_object (&self->real);
   g_clear_object (&self->t);
+  g_clear_object (&self->draw);
   g_clear_object (&self->class_loss);
   g_clear_object (&self->grad_syn);
   g_clear_object (&self->grad_real);
@@ -226,19 +231,34 @@ class_means (NcfmBackend *be, gint64 n, guint d, guint k, NcfmTensor *x, NcfmTen
   be->ops->scale_rows (be, (int) k, (int) d, f32 (inv), f32 (out));
 }
 
+/* dX = w t and, if dt is non-NULL, dt = w^T X: by the draw's transposed
+ * fast transform when it is structured and no dt is wanted, else by the GEMMs
+ * of linear_backward (Gaussian and learned draws: bit for bit as without a
+ * draw). */
+static gboolean
+phases_backward (NcfmBackend *be, NcfmFreqDraw *draw, NcfmTensor *x, NcfmTensor *t,
+    NcfmTensor *w, NcfmTensor *dx, NcfmTensor *dt, GError **error)
+{
+  if (draw && !dt && ncfm_freq_draw_get_structure (draw, NULL, NULL))
+    return ncfm_freq_draw_phases_backward (draw, w, dx, error);
+  be->ops->linear_backward (be, (int) ncfm_tensor_get_dim (x, 0), (int) ncfm_tensor_get_dim (t, 1),
+      (int) ncfm_tensor_get_dim (t, 0), f32 (x), f32 (t), f32 (w), f32 (dx), f32 (dt), NULL);
+  return TRUE;
+}
+
 static gboolean
 synthetic_ncfd (NcfmNcfd *self, NcfmCFStats *real, NcfmTensor *xs, NcfmTensor *labels,
-    NcfmTensor *t, NcfmTensor *inv_s, NcfmTensor *mask, NcfmTensor *dxs, GError **error)
+    NcfmTensor *t, NcfmFreqDraw *draw, NcfmTensor *inv_s, NcfmTensor *mask, NcfmTensor *dxs,
+    GError **error)
 {
   NcfmBackend *be = ncfm_device_get_backend (self->device);
   guint k = ncfm_cf_stats_get_num_classes (real), m = ncfm_cf_stats_get_num_freqs (real);
-  guint d = ncfm_cf_stats_get_dim (real);
   gint64 n = ncfm_tensor_get_dim (xs, 0);
   g_autofree gint64 *counts_r = g_new (gint64, k);
   for (guint c = 0; c < k; c++)
     counts_r[c] = ncfm_cf_stats_get_count (real, c);
   g_autoptr (NcfmTensor) inv_r = ncfm_cf_reciprocal_counts (self->device, counts_r, k, error);
-  NcfmTensor *phase = inv_r ? ncfm_cf_phases (self->work, W_PHASE_S, xs, t, error) : NULL;
+  NcfmTensor *phase = inv_r ? ncfm_cf_phases (self->work, W_PHASE_S, xs, t, draw, error) : NULL;
   NcfmTensor *re_s = phase ? work (self, W_RE_S, k, m, error) : NULL;
   NcfmTensor *im_s = re_s ? work (self, W_IM_S, k, m, error) : NULL;
   NcfmTensor *re_r = im_s ? work (self, W_RE_R, k, m, error) : NULL;
@@ -275,9 +295,7 @@ synthetic_ncfd (NcfmNcfd *self, NcfmCFStats *real, NcfmTensor *xs, NcfmTensor *l
   /* chain rule: phases -> weights in place, then dX = W t and dt = W^T X */
   be->ops->cf_backward_weights (be, (int) n, (int) m, (int) k, ncfm_tensor_get_data (labels),
       f32 (g_re_s), f32 (g_im_s), f32 (inv_s), f32 (phase));
-  be->ops->linear_backward (be, (int) n, (int) d, (int) m, f32 (xs), f32 (t), f32 (phase),
-      f32 (dxs), f32 (self->grad_t), NULL);
-  return TRUE;
+  return phases_backward (be, draw, xs, t, phase, dxs, self->grad_t, error);
 }
 
 static gboolean
@@ -328,26 +346,10 @@ synthetic_mmd (NcfmNcfd *self, NcfmCFStats *real, NcfmTensor *xs, const gint32 *
   return TRUE;
 }
 
-/**
- * ncfm_ncfd_synthetic:
- * @self: a #NcfmNcfd
- * @real: the real side: per-class CF sums (and feature sums, for MMD)
- * @syn_features: F32 [N_s, d] synthetic features (normalised here if @real is)
- * @syn_labels: I32 [N_s] classes of the synthetic rows
- * @t: F32 [M, d], the frequencies @real was accumulated at (ignored by MMD)
- * @grad_t: also compute the synthetic side's part of dL/dt
- * @error: return location for a #GError
- *
- * Computes the loss of every class present among both the real and the
- * synthetic rows, and the gradient wrt the synthetic features.
- *
- * Returns: %TRUE on success
- */
-gboolean
-ncfm_ncfd_synthetic (NcfmNcfd *self, NcfmCFStats *real, NcfmTensor *syn_features,
-    NcfmTensor *syn_labels, NcfmTensor *t, gboolean grad_t, GError **error)
+static gboolean
+synthetic (NcfmNcfd *self, NcfmCFStats *real, NcfmTensor *syn_features, NcfmTensor *syn_labels,
+    NcfmTensor *t, NcfmFreqDraw *draw, gboolean grad_t, GError **error)
 {
-  g_return_val_if_fail (NCFM_IS_NCFD (self) && NCFM_IS_CF_STATS (real), FALSE);
   guint k = ncfm_cf_stats_get_num_classes (real), m = ncfm_cf_stats_get_num_freqs (real);
   guint d = ncfm_cf_stats_get_dim (real);
   gboolean normalize = ncfm_cf_stats_get_normalize (real);
@@ -380,7 +382,7 @@ ncfm_ncfd_synthetic (NcfmNcfd *self, NcfmCFStats *real, NcfmTensor *syn_features
       ? ncfm_cf_prepare_features (self->work, W_NORMED_S, syn_features, normalize, error) : NULL;
   NcfmTensor *dxs = xs ? work (self, W_DX_S, n, d, error) : NULL;
   gboolean ok = dxs && (self->metric == NCFM_METRIC_NCFD
-      ? synthetic_ncfd (self, real, xs, syn_labels, t, inv_s, mask, dxs, error)
+      ? synthetic_ncfd (self, real, xs, syn_labels, t, draw, inv_s, mask, dxs, error)
       : synthetic_mmd (self, real, xs, host_labels, inv_s, mask, dxs, error));
   if (!ok) {
     clear_results (self);
@@ -399,8 +401,62 @@ ncfm_ncfd_synthetic (NcfmNcfd *self, NcfmCFStats *real, NcfmTensor *syn_features
     self->host_loss[c] = self->valid[c] ? lh[c] : 0.0;
   self->real = g_object_ref (real);
   self->t = g_object_ref (t);
+  self->draw = draw ? g_object_ref (draw) : NULL;
   self->want_grad_t = grad_t && self->metric == NCFM_METRIC_NCFD;
   return TRUE;
+}
+
+/**
+ * ncfm_ncfd_synthetic:
+ * @self: a #NcfmNcfd
+ * @real: the real side: per-class CF sums (and feature sums, for MMD)
+ * @syn_features: F32 [N_s, d] synthetic features (normalised here if @real is)
+ * @syn_labels: I32 [N_s] classes of the synthetic rows
+ * @t: F32 [M, d], the frequencies @real was accumulated at (ignored by MMD)
+ * @grad_t: also compute the synthetic side's part of dL/dt
+ * @error: return location for a #GError
+ *
+ * Computes the loss of every class present among both the real and the
+ * synthetic rows, and the gradient wrt the synthetic features.
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+ncfm_ncfd_synthetic (NcfmNcfd *self, NcfmCFStats *real, NcfmTensor *syn_features,
+    NcfmTensor *syn_labels, NcfmTensor *t, gboolean grad_t, GError **error)
+{
+  g_return_val_if_fail (NCFM_IS_NCFD (self) && NCFM_IS_CF_STATS (real), FALSE);
+  return synthetic (self, real, syn_features, syn_labels, t, NULL, grad_t, error);
+}
+
+/**
+ * ncfm_ncfd_synthetic_draw:
+ * @self: a #NcfmNcfd
+ * @real: the real side: per-class CF sums (and feature sums, for MMD)
+ * @syn_features: F32 [N_s, d] synthetic features (normalised here if @real is)
+ * @syn_labels: I32 [N_s] classes of the synthetic rows
+ * @draw: the frequency draw @real was accumulated at (its t, F32 [M, d])
+ * @grad_t: also compute the synthetic side's part of dL/dt
+ * @error: return location for a #GError
+ *
+ * ncfm_ncfd_synthetic() at the draw's t.  For a structured draw the phases
+ * X t^T and, when @grad_t is %FALSE, the gradient wrt the features
+ * (dL/dphase t) go by fast Hadamard transforms (ncfm_freq_draw_phases() and
+ * ncfm_freq_draw_phases_backward()), equal to the GEMMs up to float
+ * rounding; ncfm_ncfd_real_backward() then does the same on the real side.
+ * For any other draw, or with @grad_t, the GEMMs run as in
+ * ncfm_ncfd_synthetic(), bit for bit.
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+ncfm_ncfd_synthetic_draw (NcfmNcfd *self, NcfmCFStats *real, NcfmTensor *syn_features,
+    NcfmTensor *syn_labels, NcfmFreqDraw *draw, gboolean grad_t, GError **error)
+{
+  g_return_val_if_fail (NCFM_IS_NCFD (self) && NCFM_IS_CF_STATS (real), FALSE);
+  g_return_val_if_fail (NCFM_IS_FREQ_DRAW (draw), FALSE);
+  return synthetic (self, real, syn_features, syn_labels, ncfm_freq_draw_get_t (draw), draw,
+      grad_t, error);
 }
 
 /* phase [n, m] = X_r t^T into W_PHASE_R (which cf_backward_weights then
@@ -412,7 +468,7 @@ real_phases (NcfmNcfd *self, NcfmTensor *real_features, NcfmTensor *xr, GError *
 {
   NcfmTensor *kept = ncfm_cf_stats_peek_phases (self->real, real_features, self->t);
   if (!kept)
-    return ncfm_cf_phases (self->work, W_PHASE_R, xr, self->t, error);
+    return ncfm_cf_phases (self->work, W_PHASE_R, xr, self->t, self->draw, error);
   NcfmBackend *be = ncfm_device_get_backend (self->device);
   NcfmTensor *phase = work (self, W_PHASE_R, ncfm_tensor_get_dim (kept, 0),
       ncfm_tensor_get_dim (kept, 1), error);
@@ -484,8 +540,8 @@ ncfm_ncfd_real_backward (NcfmNcfd *self, NcfmTensor *real_features, NcfmTensor *
       return FALSE;
     be->ops->cf_backward_weights (be, (int) n, (int) m, (int) k, ncfm_tensor_get_data (real_labels),
         f32 (self->g_re_r), f32 (self->g_im_r), f32 (inv_r), f32 (phase));
-    be->ops->linear_backward (be, (int) n, (int) d, (int) m, f32 (xr), f32 (self->t), f32 (phase),
-        f32 (dxr), f32 (dt), NULL);
+    if (!phases_backward (be, self->draw, xr, self->t, phase, dxr, dt, error))
+      return FALSE;
     if (dt)
       be->ops->axpby (be, (size_t) m * d, 1.0f, f32 (dt), 1.0f, f32 (self->grad_t));
   } else {

@@ -34,6 +34,8 @@ NcfmMetric ncfm_ncfd_get_metric (NcfmNcfd *self);
 
 gboolean ncfm_ncfd_synthetic (NcfmNcfd *self, NcfmCFStats *real, NcfmTensor *syn_features,
     NcfmTensor *syn_labels, NcfmTensor *t, gboolean grad_t, GError **error);
+gboolean ncfm_ncfd_synthetic_draw (NcfmNcfd *self, NcfmCFStats *real, NcfmTensor *syn_features,
+    NcfmTensor *syn_labels, NcfmFreqDraw *draw, gboolean grad_t, GError **error);
 gboolean ncfm_ncfd_real_backward (NcfmNcfd *self, NcfmTensor *real_features,
     NcfmTensor *real_labels, gboolean grad_features, GError **error);
 gboolean ncfm_ncfd_compute (NcfmNcfd *self, NcfmTensor *real_features, NcfmTensor *real_labels,

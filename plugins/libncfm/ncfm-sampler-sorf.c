@@ -208,6 +208,56 @@ ncfm_sampler_new_structured (NcfmDevice *device, guint num_freqs, guint dim, gfl
       seed);
 }
 
+/* Checks x [n, dim] and phase [n, rows] against the draw's t ("@what: ...
+ * must be F32 [n, d]" naming the tensor). */
+static gboolean
+check_phase_args (NcfmFreqDraw *self, NcfmTensor *x, NcfmTensor *phase, const gchar *what,
+    const gchar *x_name, const gchar *phase_name, GError **error)
+{
+  NcfmTensor *t = ncfm_freq_draw_get_t (self);
+  NcfmDevice *device = ncfm_tensor_get_device (t);
+  const gint64 m = ncfm_tensor_get_dim (t, 0), d = ncfm_tensor_get_dim (t, 1);
+  const gint64 n = ncfm_tensor_get_dim (x, 0);
+  const gint64 xshape[2] = { n, d }, pshape[2] = { n, m };
+  const struct { NcfmTensor *tensor; const gint64 *shape; const gchar *name; } args[] = {
+    { x, xshape, x_name }, { phase, pshape, phase_name } };
+  for (guint i = 0; i < G_N_ELEMENTS (args); i++) {
+    NcfmTensor *a = args[i].tensor;
+    if (ncfm_tensor_get_dtype (a) == NCFM_DTYPE_F32 && ncfm_tensor_has_shape (a, args[i].shape, 2)
+        && ncfm_tensor_get_device (a) == device && n >= 1)
+      continue;
+    g_autofree gchar *desc = ncfm_tensor_describe (a);
+    g_set_error (error, NCFM_ERROR, NCFM_ERROR_SHAPE,
+        "%s: %s must be F32 [%" G_GINT64_FORMAT ", %" G_GINT64_FORMAT "] (n >= 1) on "
+        "%s, got %s on %s", what, args[i].name, n, i == 0 ? d : m, ncfm_device_get_name (device),
+        desc, ncfm_device_get_name (ncfm_tensor_get_device (a)));
+    return FALSE;
+  }
+  return TRUE;
+}
+
+/* Forward: out [n, rows] = in [n, dim] t^T; backward: out [n, dim] = in
+ * [n, rows] t.  Fast transforms for a structured draw, else the GEMM
+ * (linear_backward's dx does not read x). */
+static void
+sorf_or_gemm (NcfmFreqDraw *self, gboolean forward, NcfmTensor *in, NcfmTensor *out)
+{
+  NcfmTensor *t = ncfm_freq_draw_get_t (self), *signs, *scale;
+  NcfmBackend *be = ncfm_device_get_backend (ncfm_tensor_get_device (t));
+  const int n = (int) ncfm_tensor_get_dim (in, 0), m = (int) ncfm_tensor_get_dim (t, 0);
+  const int d = (int) ncfm_tensor_get_dim (t, 1);
+  if (ncfm_freq_draw_get_structure (self, &signs, &scale))
+    (forward ? be->ops->sorf_forward : be->ops->sorf_backward) (be, n, d, m,
+        (int) ncfm_hadamard_size ((guint) d), ncfm_tensor_f32 (signs), ncfm_tensor_f32 (scale),
+        ncfm_tensor_f32 (in), ncfm_tensor_f32 (out));
+  else if (forward)
+    be->ops->linear_forward (be, n, d, m, ncfm_tensor_f32 (in), ncfm_tensor_f32 (t), NULL,
+        ncfm_tensor_f32 (out));
+  else
+    be->ops->linear_backward (be, n, d, m, NULL, ncfm_tensor_f32 (t), ncfm_tensor_f32 (in),
+        ncfm_tensor_f32 (out), NULL, NULL);
+}
+
 /**
  * ncfm_freq_draw_phases:
  * @self: a draw (ncfm_sampler_draw())
@@ -229,32 +279,38 @@ ncfm_freq_draw_phases (NcfmFreqDraw *self, NcfmTensor *x, NcfmTensor *phase, GEr
 {
   g_return_val_if_fail (NCFM_IS_FREQ_DRAW (self) && NCFM_IS_TENSOR (x), FALSE);
   g_return_val_if_fail (NCFM_IS_TENSOR (phase), FALSE);
-  NcfmTensor *t = ncfm_freq_draw_get_t (self), *signs, *scale;
-  NcfmDevice *device = ncfm_tensor_get_device (t);
-  const gint64 m = ncfm_tensor_get_dim (t, 0), d = ncfm_tensor_get_dim (t, 1);
-  const gint64 n = ncfm_tensor_get_dim (x, 0);
-  const gint64 xshape[2] = { n, d }, pshape[2] = { n, m };
-  const struct { NcfmTensor *tensor; const gint64 *shape; const gchar *name; } args[] = {
-    { x, xshape, "x (features)" }, { phase, pshape, "phase" } };
-  for (guint i = 0; i < G_N_ELEMENTS (args); i++) {
-    NcfmTensor *a = args[i].tensor;
-    if (ncfm_tensor_get_dtype (a) == NCFM_DTYPE_F32 && ncfm_tensor_has_shape (a, args[i].shape, 2)
-        && ncfm_tensor_get_device (a) == device && n >= 1)
-      continue;
-    g_autofree gchar *desc = ncfm_tensor_describe (a);
-    g_set_error (error, NCFM_ERROR, NCFM_ERROR_SHAPE,
-        "draw phases: %s must be F32 [%" G_GINT64_FORMAT ", %" G_GINT64_FORMAT "] (n >= 1) on "
-        "%s, got %s on %s", args[i].name, n, i == 0 ? d : m, ncfm_device_get_name (device),
-        desc, ncfm_device_get_name (ncfm_tensor_get_device (a)));
+  if (!check_phase_args (self, x, phase, "draw phases", "x (features)", "phase", error))
     return FALSE;
-  }
-  NcfmBackend *be = ncfm_device_get_backend (device);
-  if (ncfm_freq_draw_get_structure (self, &signs, &scale))
-    be->ops->sorf_forward (be, (int) n, (int) d, (int) m,
-        (int) ncfm_hadamard_size ((guint) d), ncfm_tensor_f32 (signs), ncfm_tensor_f32 (scale), ncfm_tensor_f32 (x),
-        ncfm_tensor_f32 (phase));
-  else
-    be->ops->linear_forward (be, (int) n, (int) d, (int) m, ncfm_tensor_f32 (x),
-        ncfm_tensor_f32 (t), NULL, ncfm_tensor_f32 (phase));
+  sorf_or_gemm (self, TRUE, x, phase);
+  return TRUE;
+}
+
+/**
+ * ncfm_freq_draw_phases_backward:
+ * @self: a draw (ncfm_sampler_draw())
+ * @dphase: F32 [n, rows], a gradient wrt the phases x t^T
+ * @dx: F32 [n, dim] on the draw's device, overwritten with dphase t, the
+ *   gradient wrt x
+ * @error: return location for a #GError
+ *
+ * The backward of ncfm_freq_draw_phases() wrt x: for a structured draw by
+ * transposed fast Hadamard transforms in O(n rows log p) (the backend's
+ * sorf_backward), otherwise one GEMM with t.  It computes no gradient wrt
+ * t (a structured draw has nothing to learn; use the GEMM's
+ * linear_backward where dL/dt is wanted).  Call it with the device lock
+ * held, as ncfm_freq_draw_phases().
+ *
+ * Returns: %TRUE, or %FALSE with @error naming the tensor of the wrong
+ *   shape, type or device
+ */
+gboolean
+ncfm_freq_draw_phases_backward (NcfmFreqDraw *self, NcfmTensor *dphase, NcfmTensor *dx,
+    GError **error)
+{
+  g_return_val_if_fail (NCFM_IS_FREQ_DRAW (self) && NCFM_IS_TENSOR (dphase), FALSE);
+  g_return_val_if_fail (NCFM_IS_TENSOR (dx), FALSE);
+  if (!check_phase_args (self, dx, dphase, "draw phases backward", "dx", "dphase", error))
+    return FALSE;
+  sorf_or_gemm (self, FALSE, dphase, dx);
   return TRUE;
 }

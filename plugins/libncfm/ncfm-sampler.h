@@ -43,6 +43,8 @@ gboolean ncfm_freq_draw_get_structure (NcfmFreqDraw *self, NcfmTensor **signs,
     NcfmTensor **scale);
 gboolean ncfm_freq_draw_phases (NcfmFreqDraw *self, NcfmTensor *x, NcfmTensor *phase,
     GError **error);
+gboolean ncfm_freq_draw_phases_backward (NcfmFreqDraw *self, NcfmTensor *dphase, NcfmTensor *dx,
+    GError **error);
 
 
 NcfmSampler *ncfm_sampler_new_gaussian (NcfmDevice *device, guint num_freqs, guint dim,

@@ -15,6 +15,10 @@
  *                                frequencies instead of psi (all distinct: psi's
  *                                4096 are 256 tiled 16 times, which ncfmcf
  *                                matches once each), no calibration
+ *   pipeline_class_step_structured the reference line with sampler=structured:
+ *                                SORF frequencies, whose phases and feature
+ *                                gradients take fast Hadamard transforms; its
+ *                                pytorch slot is the reference step (Gaussian)
  *   pipeline_peak_rss            peak resident memory of this process after the
  *                                first CIFAR-10 IPC 10 distillation (no queues)
  *   pipeline_peak_rss_both       the same after the second one too (with queues;
@@ -107,6 +111,8 @@ main (int argc, char **argv)
   g_unlink (synset);
   const double reference = run (args.root, synset, TRUE, "gaussian", pool, args.iters);
   g_unlink (synset);
+  const double structured = run (args.root, synset, TRUE, "structured", pool, args.iters);
+  g_unlink (synset);
   for (guint k = 0; k < 2; k++)
     for (guint j = 0; j < 2; j++) {
       g_autofree gchar *name = g_strdup_printf ("premodel%u_%s.safetensors", k,
@@ -116,7 +122,7 @@ main (int argc, char **argv)
     }
   g_rmdir (pool);
   g_rmdir (dir);
-  if (plain < 0 || queued < 0 || gaussian < 0 || reference < 0)
+  if (plain < 0 || queued < 0 || gaussian < 0 || reference < 0 || structured < 0)
     return 1;
   fprintf (stderr, "# one class step: real 1024 (CIFAR-10 train, one class), IPC 10 x factor 2 "
       "= 40 decoded synthetic, M = 4096 learned, d = 2048 (ConvNet-3 w128 instance norm); "
@@ -129,6 +135,8 @@ main (int argc, char **argv)
         ? "cuda" : "cpu", NULL };
   JsonObject *torch = args.no_torch ? NULL : bench_run_torch ("pipeline_torch.py", torch_args);
   bench_figure ("pipeline_class_step_reference", reference, torch, "step_reference_s", "s",
+      FALSE);
+  bench_figure ("pipeline_class_step_structured", structured, torch, "step_reference_s", "s",
       FALSE);
   bench_figure ("pipeline_class_step", queued, torch, "step_s", "s", FALSE);
   bench_figure ("pipeline_class_step_noqueue", plain, torch, "step_s", "s", FALSE);

@@ -132,14 +132,15 @@ same_bytes (NcfmTensor *a, NcfmTensor *b)
   return g_bytes_equal (x, y);
 }
 
-/* @stats equal (bitwise) NcfmCFStats computed directly on the meta's features, labels and t. */
+/* @stats equal (bitwise) NcfmCFStats computed directly on the meta's features, labels and
+ * draw (ncfmcf takes the draw's path: fast transforms for a structured draw). */
 static void
 check_stats_match_library (NcfmCFMeta *m, gboolean normalize)
 {
   g_autoptr (NcfmCFStats) ref = ncfm_cf_stats_new (cpu, m->num_classes, m->num_freqs, m->dim,
       normalize, NULL);
   fail_unless (ref != NULL);
-  fail_unless (ncfm_cf_stats_accumulate (ref, m->features, m->labels, m->t, NULL));
+  fail_unless (ncfm_cf_stats_accumulate_draw (ref, m->features, m->labels, m->freq_draw, NULL));
   fail_unless (same_bytes (ncfm_cf_stats_get_sum_cos (m->stats), ncfm_cf_stats_get_sum_cos (ref)));
   fail_unless (same_bytes (ncfm_cf_stats_get_sum_sin (m->stats), ncfm_cf_stats_get_sum_sin (ref)));
   fail_unless (same_bytes (ncfm_cf_stats_get_sum_features (m->stats),

@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The bitwise pin of ncfmdistill: a short demo-like distillation on the
  * blobs dataset (blobs.h) with fixed seeds, ncfmaugment on, factor 2 and
- * calibration through a pool of two members, once with the Gaussian sampler
- * and once with the learned one.  The sha256 of the saved images and AdamW
- * moments were recorded before the distiller moved into libncfm
- * (NcfmDistiller, NcfmSynset): a refactor must keep every bit. */
+ * calibration through a pool of two members, once with the Gaussian sampler,
+ * once with the learned one and once with the structured one.  The sha256 of
+ * the saved images and AdamW moments were recorded before the distiller moved
+ * into libncfm (NcfmDistiller, NcfmSynset), the structured run's when its
+ * fast path was wired into the class step: a refactor must keep every bit. */
 #include <string.h>
 #include <glib/gstdio.h>
 #include <gst/check/gstcheck.h>
@@ -110,6 +111,18 @@ GST_START_TEST (test_pin_learned)
 }
 GST_END_TEST;
 
+/* Structured frequencies: phases and the synthetic features' gradient by
+ * fast Hadamard transforms (ncfm_cf_stats_accumulate_draw,
+ * ncfm_ncfd_synthetic_draw), through the whole step. */
+GST_START_TEST (test_pin_structured)
+{
+  check_pin ("structured",
+      "487f761fe6b255731872bf0097edb83dbae462e8e1850087ec498e8bbbd54196",
+      "a0c75152aacfd4962ab6fd872afbd695f6308daa35f11e2cc53b0e6043fe0a93",
+      "5bb3cd17430dbb8ffa9c4ef281ae907bc9f3c3f87cfce3e127ed6db441441afa");
+}
+GST_END_TEST;
+
 static void
 setup (void)
 {
@@ -150,6 +163,7 @@ distill_pin_suite (void)
   tcase_add_checked_fixture (tc, write_pool, NULL);
   tcase_add_test (tc, test_pin_gaussian);
   tcase_add_test (tc, test_pin_learned);
+  tcase_add_test (tc, test_pin_structured);
   suite_add_tcase (s, tc);
   return s;
 }

@@ -22,6 +22,26 @@ ncfm_test_tensor_host (NcfmTensor *t)
   return h;
 }
 
+NcfmTensor *
+ncfm_test_random_tensor (NcfmDevice *dev, GRand *rand, gint64 rows, gint64 cols, float stddev)
+{
+  gint64 shape[2] = { rows, cols };
+  NcfmTensor *x = ncfm_tensor_new (dev, NCFM_DTYPE_F32, shape, 2, NULL);
+  ncfm_test_fill_normal (rand, ncfm_tensor_f32 (x), rows * cols, stddev);
+  return x;
+}
+
+NcfmTensor *
+ncfm_test_labels_tensor (NcfmDevice *dev, gint64 n, guint k)
+{
+  gint64 shape[1] = { n };
+  NcfmTensor *l = ncfm_tensor_new (dev, NCFM_DTYPE_I32, shape, 1, NULL);
+  gint32 *h = ncfm_tensor_get_data (l);
+  for (gint64 i = 0; i < n; i++)
+    h[i] = (gint32) (i % k);
+  return l;
+}
+
 NcfmSafetensors *
 ncfm_test_load_fixture (const gchar *file)
 {

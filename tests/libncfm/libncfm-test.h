@@ -15,6 +15,11 @@ G_BEGIN_DECLS
 NcfmDevice *ncfm_test_cpu_device (void);
 /* A g_malloc'd host copy of a F32 tensor. */
 float *ncfm_test_tensor_host (NcfmTensor *t);
+/* F32 [rows, cols] of N(0, stddev^2) values on a CPU @dev. */
+NcfmTensor *ncfm_test_random_tensor (NcfmDevice *dev, GRand *rand, gint64 rows, gint64 cols,
+    float stddev);
+/* I32 [n] labels 0, 1, .., k - 1, 0, 1, .. on a CPU @dev. */
+NcfmTensor *ncfm_test_labels_tensor (NcfmDevice *dev, gint64 n, guint k);
 /* Loads tests/fixtures/FILE (via G_TEST_SRCDIR). */
 NcfmSafetensors *ncfm_test_load_fixture (const gchar *file);
 /* Asserts host data `got` [n] matches fixture entry `name` to

@@ -56,26 +56,6 @@ test_torch_fixture (gconstpointer data)
 
 /* ---- properties ---- */
 
-static NcfmTensor *
-random_tensor (NcfmDevice *dev, GRand *rand, gint64 rows, gint64 cols, float stddev)
-{
-  gint64 shape[2] = { rows, cols };
-  NcfmTensor *x = ncfm_tensor_new (dev, NCFM_DTYPE_F32, shape, 2, NULL);
-  ncfm_test_fill_normal (rand, ncfm_tensor_f32 (x), rows * cols, stddev);
-  return x;
-}
-
-static NcfmTensor *
-labels_tensor (NcfmDevice *dev, gint64 n, guint k)
-{
-  gint64 shape[1] = { n };
-  NcfmTensor *l = ncfm_tensor_new (dev, NCFM_DTYPE_I32, shape, 1, NULL);
-  gint32 *h = ncfm_tensor_get_data (l);
-  for (gint64 i = 0; i < n; i++)
-    h[i] = (gint32) (i % k);
-  return l;
-}
-
 static void
 test_properties (void)
 {
@@ -83,17 +63,17 @@ test_properties (void)
   g_autoptr (GRand) rand = g_rand_new_with_seed (3);
   g_autoptr (NcfmDevice) dev = ncfm_test_cpu_device ();
   const guint m = 48, d = 12, k = 3;
-  g_autoptr (NcfmTensor) t = random_tensor (dev, rand, m, d, 1.0f);
-  g_autoptr (NcfmTensor) a = random_tensor (dev, rand, 30, d, 1.0f);
-  g_autoptr (NcfmTensor) b = random_tensor (dev, rand, 12, d, 1.0f);
-  g_autoptr (NcfmTensor) la = labels_tensor (dev, 30, k);
-  g_autoptr (NcfmTensor) lb = labels_tensor (dev, 12, k);
+  g_autoptr (NcfmTensor) t = ncfm_test_random_tensor (dev, rand, m, d, 1.0f);
+  g_autoptr (NcfmTensor) a = ncfm_test_random_tensor (dev, rand, 30, d, 1.0f);
+  g_autoptr (NcfmTensor) b = ncfm_test_random_tensor (dev, rand, 12, d, 1.0f);
+  g_autoptr (NcfmTensor) la = ncfm_test_labels_tensor (dev, 30, k);
+  g_autoptr (NcfmTensor) lb = ncfm_test_labels_tensor (dev, 12, k);
 
   /* the CF of a single point has modulus 1 */
   {
     g_autoptr (NcfmCFStats) one = ncfm_cf_stats_new (dev, 1, m, d, TRUE, &error);
-    g_autoptr (NcfmTensor) x = random_tensor (dev, rand, 1, d, 3.0f);
-    g_autoptr (NcfmTensor) l = labels_tensor (dev, 1, 1);
+    g_autoptr (NcfmTensor) x = ncfm_test_random_tensor (dev, rand, 1, d, 3.0f);
+    g_autoptr (NcfmTensor) l = ncfm_test_labels_tensor (dev, 1, 1);
     g_assert_true (ncfm_cf_stats_accumulate (one, x, l, t, &error));
     g_autoptr (NcfmTensor) re = NULL;
     g_autoptr (NcfmTensor) im = NULL;
@@ -177,11 +157,11 @@ test_gradcheck (gconstpointer data)
   ObjCtx c = { 0 };
   c.k = k;
   c.loss = ncfm_ncfd_new (dev, metric, 0.6f, 0.4f, NULL);
-  c.real = random_tensor (dev, rand, 20, d, 1.0f);
-  c.syn = random_tensor (dev, rand, 6, d, 1.0f);
-  c.t = random_tensor (dev, rand, m, d, 1.0f);
-  c.lr = labels_tensor (dev, 20, k);
-  c.ls = labels_tensor (dev, 6, k);
+  c.real = ncfm_test_random_tensor (dev, rand, 20, d, 1.0f);
+  c.syn = ncfm_test_random_tensor (dev, rand, 6, d, 1.0f);
+  c.t = ncfm_test_random_tensor (dev, rand, m, d, 1.0f);
+  c.lr = ncfm_test_labels_tensor (dev, 20, k);
+  c.ls = ncfm_test_labels_tensor (dev, 6, k);
   obj_loss (&c);
   g_autofree gfloat *gs = g_memdup2 (ncfm_tensor_f32 (ncfm_ncfd_get_grad_syn_features (c.loss)),
       6 * d * 4);
@@ -291,12 +271,12 @@ test_phase_reuse (gconstpointer data)
   g_autoptr (GRand) rand = g_rand_new_with_seed (23);
   g_autoptr (NcfmDevice) dev = ncfm_test_cpu_device ();
   const guint m = 48, d = 12, k = 3, n = 30;
-  g_autoptr (NcfmTensor) t = random_tensor (dev, rand, m, d, 1.0f);
-  g_autoptr (NcfmTensor) b1 = random_tensor (dev, rand, n, d, 1.0f);
-  g_autoptr (NcfmTensor) b2 = random_tensor (dev, rand, n, d, 1.0f);
-  g_autoptr (NcfmTensor) xs = random_tensor (dev, rand, 9, d, 1.0f);
-  g_autoptr (NcfmTensor) lr = labels_tensor (dev, n, k);
-  g_autoptr (NcfmTensor) ls = labels_tensor (dev, 9, k);
+  g_autoptr (NcfmTensor) t = ncfm_test_random_tensor (dev, rand, m, d, 1.0f);
+  g_autoptr (NcfmTensor) b1 = ncfm_test_random_tensor (dev, rand, n, d, 1.0f);
+  g_autoptr (NcfmTensor) b2 = ncfm_test_random_tensor (dev, rand, n, d, 1.0f);
+  g_autoptr (NcfmTensor) xs = ncfm_test_random_tensor (dev, rand, 9, d, 1.0f);
+  g_autoptr (NcfmTensor) lr = ncfm_test_labels_tensor (dev, n, k);
+  g_autoptr (NcfmTensor) ls = ncfm_test_labels_tensor (dev, 9, k);
   ReuseCtx c = { dev, t, xs, ls, lr };
 
   g_autoptr (NcfmCFStats) stats = ncfm_cf_stats_new (dev, k, m, d, normalize, &error);
@@ -318,7 +298,7 @@ test_phase_reuse (gconstpointer data)
   g_assert_null (ncfm_cf_stats_peek_phases (stats, b1, t));
   ncfm_cf_stats_reset (other);
   g_assert_null (ncfm_cf_stats_peek_phases (other, b1, t));
-  g_autoptr (NcfmTensor) bad = labels_tensor (dev, n, k);
+  g_autoptr (NcfmTensor) bad = ncfm_test_labels_tensor (dev, n, k);
   ((gint32 *) ncfm_tensor_get_data (bad))[0] = (gint32) k;
   g_assert_false (ncfm_cf_stats_accumulate (stats, b2, bad, t, NULL));
   g_assert_null (ncfm_cf_stats_peek_phases (stats, b2, t));
@@ -338,10 +318,11 @@ test_distinct_frequencies (void)
   g_autoptr (GRand) rand = g_rand_new_with_seed (41);
   const guint k = 3, m = 64, d = 12, r = m / 16;
   const gint64 n_r = 30, n_s = 9;
-  g_autoptr (NcfmTensor) xr = random_tensor (dev, rand, n_r, d, 1.0f);
-  g_autoptr (NcfmTensor) xs = random_tensor (dev, rand, n_s, d, 1.0f);
-  g_autoptr (NcfmTensor) lr = labels_tensor (dev, n_r, k), ls = labels_tensor (dev, n_s, k);
-  g_autoptr (NcfmTensor) noise = random_tensor (dev, rand, r, d, 1.0f);
+  g_autoptr (NcfmTensor) xr = ncfm_test_random_tensor (dev, rand, n_r, d, 1.0f);
+  g_autoptr (NcfmTensor) xs = ncfm_test_random_tensor (dev, rand, n_s, d, 1.0f);
+  g_autoptr (NcfmTensor) lr = ncfm_test_labels_tensor (dev, n_r, k);
+  g_autoptr (NcfmTensor) ls = ncfm_test_labels_tensor (dev, n_s, k);
+  g_autoptr (NcfmTensor) noise = ncfm_test_random_tensor (dev, rand, r, d, 1.0f);
   g_autoptr (NcfmSampler) tiled_psi = ncfm_sampler_new_learned (dev, m, d, 4, &error);
   g_autoptr (NcfmSampler) distinct_psi = ncfm_sampler_new_learned (dev, m, d, 4, &error);
   g_autoptr (NcfmTensor) t_all = ncfm_sampler_sample_with_noise (tiled_psi, noise, &error);
@@ -388,10 +369,10 @@ test_errors (void)
   g_autoptr (GError) error = NULL;
   g_autoptr (GRand) rand = g_rand_new_with_seed (5);
   g_autoptr (NcfmDevice) dev = ncfm_test_cpu_device ();
-  g_autoptr (NcfmTensor) t = random_tensor (dev, rand, 16, 8, 1.0f);
-  g_autoptr (NcfmTensor) x = random_tensor (dev, rand, 4, 8, 1.0f);
-  g_autoptr (NcfmTensor) wrong = random_tensor (dev, rand, 4, 7, 1.0f);
-  g_autoptr (NcfmTensor) l = labels_tensor (dev, 4, 4);
+  g_autoptr (NcfmTensor) t = ncfm_test_random_tensor (dev, rand, 16, 8, 1.0f);
+  g_autoptr (NcfmTensor) x = ncfm_test_random_tensor (dev, rand, 4, 8, 1.0f);
+  g_autoptr (NcfmTensor) wrong = ncfm_test_random_tensor (dev, rand, 4, 7, 1.0f);
+  g_autoptr (NcfmTensor) l = ncfm_test_labels_tensor (dev, 4, 4);
   g_autoptr (NcfmCFStats) stats = ncfm_cf_stats_new (dev, 3, 16, 8, TRUE, &error);
 
   /* label 3 with 3 classes */
@@ -419,7 +400,7 @@ test_errors (void)
   g_assert_error (error, NCFM_ERROR, NCFM_ERROR_ARGUMENT);
   g_clear_error (&error);
   g_assert_true (ncfm_cf_stats_accumulate (s4, x, l, t, &error));
-  g_autoptr (NcfmTensor) l3 = labels_tensor (dev, 4, 4);
+  g_autoptr (NcfmTensor) l3 = ncfm_test_labels_tensor (dev, 4, 4);
   ((gint32 *) ncfm_tensor_get_data (l3))[1] = -2;
   g_assert_false (ncfm_ncfd_synthetic (loss, s4, x, l3, t, TRUE, &error));
   g_assert_nonnull (strstr (error->message, "synthetic labels: label -2 at row 1"));

@@ -48,6 +48,7 @@ test_sorf (gconstpointer data)
   const ParityEnv *env = data;
   run_case (env, 5, 20, 70, 71);        /* p = 32 below the block's threads */
   run_case (env, 33, 300, 1100, 72);    /* p = 512, two blocks and a short one */
+  run_case (env, 40, 2048, 4096, 73);   /* the class step's: 40 synthetic rows, d = 2048 */
 }
 
 void
