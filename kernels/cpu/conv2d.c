@@ -378,8 +378,9 @@ ncfm_cpu_conv_block_plane (const NcfmCpuConvBlock *blk, int img, int co, float *
    * only whole 2x2 windows are read), each value through exactly the
    * arithmetic of ncfm_cpu_norm_affine, then leaky_relu_forward with slope 0:
    * pos + 0 * neg is v when v > 0, else +0 (also for -0 and NaN), this
-   * select; without a norm the affine is skipped as before */
-  const int norm = blk->gamma != NULL;
+   * select.  Without a norm the affine is the identity (v - 0) 1 + 0, which
+   * differs from v only in turning -0 into +0, and the ReLU maps both to +0;
+   * no condition in the loop, so it vectorises. */
   const int ho = h / 2, wo = w / 2;
   float *dst = blk->y + ((size_t) img * blk->c_out + co) * ho * wo;
   for (int i = 0; i < ho; i++) {
@@ -389,7 +390,7 @@ ncfm_cpu_conv_block_plane (const NcfmCpuConvBlock *blk, int img, int co, float *
     for (int j = 0; j < wo; j++) {
       float v[4] = { r0[2 * j], r0[2 * j + 1], r1[2 * j], r1[2 * j + 1] };
       for (int q = 0; q < 4; q++) {
-        const float a = norm ? (v[q] - mean) * scale + shift : v[q];
+        const float a = (v[q] - mean) * scale + shift;
         v[q] = a > 0.0f ? a : 0.0f;
       }
       d[j] = (v[0] + v[1] + v[2] + v[3]) * 0.25f;
