@@ -14,54 +14,28 @@
 /* Parallelise only when there is enough work to pay for the thread team. */
 #define NORM_PAR_MIN 32768
 
-/* Lanes of the statistics' sums: 16 partial sums in 4 AVX2 vectors of
- * doubles, so that 4 independent add chains hide the add latency (a single
- * vector accumulator was latency-bound: ~1 element a cycle, and the fused
- * ConvNet block's norm spent more than its convolution's first layer). */
-#define SUM_LANES 16
-
-/* The lanes summed pairwise (a fixed order: results do not depend on the compiler). */
-static double
-lanes_total (double *s)
-{
-  for (int w = SUM_LANES / 2; w > 0; w /= 2)
-    for (int l = 0; l < w; l++)
-      s[l] += s[l + w];
-  return s[0];
-}
-
 /* sum_i x[i] */
 static double
 sum_f (const float *x, size_t m)
 {
-  double s[SUM_LANES] = { 0 };
-  size_t i = 0;
-  for (; i + SUM_LANES <= m; i += SUM_LANES)
-#pragma omp simd
-    for (int l = 0; l < SUM_LANES; l++)
-      s[l] += x[i + l];
-  for (int l = 0; i < m; i++, l++)
-    s[l] += x[i];
-  return lanes_total (s);
+  double s = 0.0;
+#pragma omp simd reduction(+:s)
+  for (size_t i = 0; i < m; i++)
+    s += x[i];
+  return s;
 }
 
 /* sum_i (x[i] - mean)^2 */
 static double
 sum_sq_dev (const float *x, size_t m, double mean)
 {
-  double s[SUM_LANES] = { 0 };
-  size_t i = 0;
-  for (; i + SUM_LANES <= m; i += SUM_LANES)
-#pragma omp simd
-    for (int l = 0; l < SUM_LANES; l++) {
-      const double d = x[i + l] - mean;
-      s[l] += d * d;
-    }
-  for (int l = 0; i < m; i++, l++) {
-    const double d = x[i] - mean;
-    s[l] += d * d;
+  double s = 0.0;
+#pragma omp simd reduction(+:s)
+  for (size_t i = 0; i < m; i++) {
+    double d = x[i] - mean;
+    s += d * d;
   }
-  return lanes_total (s);
+  return s;
 }
 
 /* *s_dy = sum dy, *s_dyxc = sum dy * (x - mean) */
