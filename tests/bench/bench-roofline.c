@@ -285,18 +285,16 @@ main (int argc, char **argv)
       it, WIDTH, conv_direct / 1e6, conv_run / 1e6, cf_rate, wino, N_REAL * conv_run / 1e9,
       N_REAL * conv_run / (wino * 1e9), cf_flop / 1e9, cf_flop / (cf_rate * 1e9), syn_flop / 1e9,
       syn_flop / (wino * 1e9), calib_flop / 1e9, calib_flop / (wino * 1e9), roof, total);
-  bench_figure_alone ("roofline_sgemm_cf", cf_rate, "GFLOP/s");
-  bench_figure_alone ("roofline_sgemm_wino", wino, "GFLOP/s");
-  bench_figure_alone ("step_part_real_augment", t_aug, "s");
-  bench_figure_alone ("step_part_real_extract", t_ext, "s");
-  bench_figure_alone ("step_part_gaussian_draw", t_draw, "s");
-  bench_figure_alone ("step_part_real_cf_gemm", s_sgemm_cf, "s");
-  bench_figure_alone ("step_part_real_cf_sincos", t_sincos, "s");
-  bench_figure_alone ("step_part_real_cf_total", t_cf, "s");
-  bench_figure_alone ("step_part_synthetic", t_syn, "s");
-  bench_figure_alone ("step_part_calibration", t_cal, "s");
-  bench_figure_alone ("step_parts_sum", total, "s");
-  bench_figure_alone ("step_roofline", roof, "s");
+  const struct { const char *name; double value; const char *unit; } figures[] = {
+    { "roofline_sgemm_cf", cf_rate, "GFLOP/s" }, { "roofline_sgemm_wino", wino, "GFLOP/s" },
+    { "step_part_real_augment", t_aug, "s" }, { "step_part_real_extract", t_ext, "s" },
+    { "step_part_gaussian_draw", t_draw, "s" }, { "step_part_real_cf_gemm", s_sgemm_cf, "s" },
+    { "step_part_real_cf_sincos", t_sincos, "s" }, { "step_part_real_cf_total", t_cf, "s" },
+    { "step_part_synthetic", t_syn, "s" }, { "step_part_calibration", t_cal, "s" },
+    { "step_parts_sum", total, "s" }, { "step_roofline", roof, "s" },
+  };
+  for (gsize i = 0; i < G_N_ELEMENTS (figures); i++)
+    bench_figure_alone (figures[i].name, figures[i].value, figures[i].unit);
 
   g_free (c.wino_a);
   g_free (c.wino_b);
