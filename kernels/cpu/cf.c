@@ -10,6 +10,8 @@
 
 #include <math.h>
 #include <string.h>
+
+#include "../fastmath.h"
 #ifdef _OPENMP
 #include <omp.h>
 #endif
@@ -31,8 +33,7 @@
  * and the difference is below 2, within 24 bits, while |q| (C1 - pi/2) < 1,
  * i.e. |x| < 4e7; the next two FMAs round once each, so r carries ~1 ulp
  * wherever it is not tiny, and ~1 ulp of itself where it is.  Then
- * Cephes' minimax polynomials for sin and cos on [-pi/4, pi/4] and a
- * quadrant fix-up by selects and +-1 factors (no branches). */
+ * ncfm_sincos_quadrant (fastmath.h: polynomials and a quadrant fix-up). */
 static inline void
 sincos_fast (float x, float *sin_out, float *cos_out)
 {
@@ -42,17 +43,7 @@ sincos_fast (float x, float *sin_out, float *cos_out)
   float r = fmaf (-q, 0x1.921fb6p+0f, x);
   r = fmaf (-q, -0x1.777a5cp-25f, r);
   r = fmaf (-q, -0x1.ee59dap-50f, r);
-  const float z = r * r;
-  const float s = fmaf (r * z,
-      fmaf (z, fmaf (z, -1.9515295891e-4f, 8.3321608736e-3f), -1.6666654611e-1f), r);
-  const float c = fmaf (z * z,
-      fmaf (z, fmaf (z, 2.443315711809948e-5f, -1.388731625493765e-3f), 4.166664568298827e-2f),
-      fmaf (-0.5f, z, 1.0f));
-  /* quadrant 1: (sin, cos) = (c, -s); 2: (-s, -c); 3: (-c, s) */
-  const float sv = (quadrant & 1) ? c : s;
-  const float cv = (quadrant & 1) ? s : c;
-  *sin_out = sv * (1.0f - (float) (quadrant & 2));
-  *cos_out = cv * (1.0f - (float) ((quadrant + 1) & 2));
+  ncfm_sincos_quadrant (r, quadrant, sin_out, cos_out);
 }
 
 /* s[j], c[j] = sin, cos (x[j]) for j < len: the vector loop for everything,

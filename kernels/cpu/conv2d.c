@@ -367,22 +367,34 @@ ncfm_cpu_conv_block_plane (const NcfmCpuConvBlock *blk, int img, int co, float *
     int w)
 {
   const size_t m = (size_t) h * w;
+  float mean = 0.0f, scale = 1.0f, shift = 0.0f;
   if (blk->gamma) {
-    float mean, rstd;
+    float rstd;
     ncfm_cpu_norm_stats (plane, m, blk->eps, &mean, &rstd);
-    ncfm_cpu_norm_affine (plane, plane, m, mean, blk->gamma[co] * rstd, blk->beta[co]);
+    scale = blk->gamma[co] * rstd;
+    shift = blk->beta[co];
   }
-  /* leaky_relu_forward with slope 0 gives pos + 0 * neg: v when v > 0, else
-   * +0 (also for -0 and NaN), exactly this select, which vectorises */
-#pragma omp simd
-  for (size_t i = 0; i < m; i++)
-    plane[i] = plane[i] > 0.0f ? plane[i] : 0.0f;
+  /* one pass from the plane to the pooled output (the plane is scratch, and
+   * only whole 2x2 windows are read), each value through exactly the
+   * arithmetic of ncfm_cpu_norm_affine, then leaky_relu_forward with slope 0:
+   * pos + 0 * neg is v when v > 0, else +0 (also for -0 and NaN), this
+   * select.  Without a norm the affine is the identity (v - 0) 1 + 0, which
+   * differs from v only in turning -0 into +0, and the ReLU maps both to +0;
+   * no condition in the loop, so it vectorises. */
   const int ho = h / 2, wo = w / 2;
   float *dst = blk->y + ((size_t) img * blk->c_out + co) * ho * wo;
   for (int i = 0; i < ho; i++) {
     const float *r0 = plane + (size_t) (2 * i) * w, *r1 = r0 + w;
-    for (int j = 0; j < wo; j++)
-      dst[(size_t) i * wo + j] = (r0[2 * j] + r0[2 * j + 1] + r1[2 * j] + r1[2 * j + 1]) * 0.25f;
+    float *d = dst + (size_t) i * wo;
+#pragma omp simd
+    for (int j = 0; j < wo; j++) {
+      float v[4] = { r0[2 * j], r0[2 * j + 1], r1[2 * j], r1[2 * j + 1] };
+      for (int q = 0; q < 4; q++) {
+        const float a = (v[q] - mean) * scale + shift;
+        v[q] = a > 0.0f ? a : 0.0f;
+      }
+      d[j] = (v[0] + v[1] + v[2] + v[3]) * 0.25f;
+    }
   }
 }
 

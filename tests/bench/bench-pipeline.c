@@ -26,11 +26,15 @@
  * The step time is the steady-state interval between ncfm-progress messages
  * (ncfmdistill posts one per class step), after a warm-up.
  *   bench-pipeline --root CIFAR10_TREE [--iters N] [--threads N] [--device SPEC] [--no-torch]
+ *       [--reference-only]
+ * --reference-only runs the headline line alone (for profiling it: perf record
+ * sees no other pipeline; PyTorch still runs unless --no-torch).
  * Without --root it says so and exits 77 (skipped). */
 #include <glib/gstdio.h>
 #include <gst/gst.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <ncfm.h>
 #include "bench-gst.h"
 #include "bench-util.h"
@@ -83,6 +87,15 @@ int
 main (int argc, char **argv)
 {
   BenchArgs args = { .iters = 5, .threads = 2 };
+  /* this bench's own flag, taken out before the shared parser sees the line */
+  gboolean reference_only = FALSE;
+  for (int i = 1; i < argc; i++)
+    if (!strcmp (argv[i], "--reference-only")) {
+      reference_only = TRUE;
+      memmove (argv + i, argv + i + 1, (size_t) (argc - i) * sizeof *argv);
+      argc--;
+      break;
+    }
   if (!bench_parse_args (argc, argv, BENCH_ACCEPTS_ROOT, &args))
     return 2;
   if (!args.root) {
@@ -101,18 +114,24 @@ main (int argc, char **argv)
   g_autofree gchar *pool = g_build_filename (dir, "pool", NULL);
   if (g_mkdir (pool, 0700) != 0 || !write_pool (pool))
     return 1;
-  const double plain = run (args.root, synset, FALSE, "learned", NULL, args.iters);
-  const double rss_plain = bench_peak_rss_mb ();
-  g_unlink (synset);
-  const double queued = run (args.root, synset, TRUE, "learned", NULL, args.iters);
-  const double rss = bench_peak_rss_mb ();
-  g_unlink (synset);
-  const double gaussian = run (args.root, synset, TRUE, "gaussian", NULL, args.iters);
-  g_unlink (synset);
+  double plain = 0, queued = 0, gaussian = 0, rss_plain = 0, rss = 0;
+  if (!reference_only) {
+    plain = run (args.root, synset, FALSE, "learned", NULL, args.iters);
+    rss_plain = bench_peak_rss_mb ();
+    g_unlink (synset);
+    queued = run (args.root, synset, TRUE, "learned", NULL, args.iters);
+    rss = bench_peak_rss_mb ();
+    g_unlink (synset);
+    gaussian = run (args.root, synset, TRUE, "gaussian", NULL, args.iters);
+    g_unlink (synset);
+  }
   const double reference = run (args.root, synset, TRUE, "gaussian", pool, args.iters);
   g_unlink (synset);
-  const double structured = run (args.root, synset, TRUE, "structured", pool, args.iters);
-  g_unlink (synset);
+  double structured = 0;
+  if (!reference_only) {
+    structured = run (args.root, synset, TRUE, "structured", pool, args.iters);
+    g_unlink (synset);
+  }
   for (guint k = 0; k < 2; k++)
     for (guint j = 0; j < 2; j++) {
       g_autofree gchar *name = g_strdup_printf ("premodel%u_%s.safetensors", k,
@@ -136,6 +155,11 @@ main (int argc, char **argv)
   JsonObject *torch = args.no_torch ? NULL : bench_run_torch ("pipeline_torch.py", torch_args);
   bench_figure ("pipeline_class_step_reference", reference, torch, "step_reference_s", "s",
       FALSE);
+  if (reference_only) {
+    if (torch)
+      json_object_unref (torch);
+    return 0;
+  }
   bench_figure ("pipeline_class_step_structured", structured, torch, "step_reference_s", "s",
       FALSE);
   bench_figure ("pipeline_class_step", queued, torch, "step_s", "s", FALSE);

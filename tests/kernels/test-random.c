@@ -82,6 +82,38 @@ test_normal_pairs_exact (void)
   ncfm_backend_free (be);
 }
 
+/* The float Box-Muller (kernels/philox.h) against the same formula in
+ * double for the same Philox words: within 1e-6 absolute and 1e-6 of the
+ * radius (small radii too: u1 near 1 is taken from the complement), over
+ * words that include the extremes of u1 and every quadrant edge of the angle. */
+static void
+test_box_muller_accuracy (void)
+{
+  const uint32_t edges[] = { 0, 1, 0xffu, 0x100u, 0x1fffffffu, 0x20000000u, 0x3fffffffu,
+    0x40000000u, 0x7fffffffu, 0x80000000u, 0xb504f333u, 0xb504f334u, 0xbfffffffu, 0xdfffffffu,
+    0xe0000000u, 0xfffffeffu, 0xffffffffu };
+  const gsize n_edges = G_N_ELEMENTS (edges), n_random = 200000;
+  for (gsize i = 0; i < n_edges * n_edges + n_random; i++) {
+    uint32_t w0, w1;
+    if (i < n_edges * n_edges) {
+      w0 = edges[i / n_edges];
+      w1 = edges[i % n_edges];
+    } else {
+      NcfmPhilox4 r = ncfm_philox4x32_10 (i, 5);
+      w0 = r.v[0];
+      w1 = r.v[1];
+    }
+    float even, odd;
+    ncfm_box_muller (w0, w1, &even, &odd);
+    const double rad = sqrt (-2.0 * log ((w0 + 0.5) / 4294967296.0));
+    const double ang = 6.283185307179586 * (w1 / 4294967296.0);
+    const double err = fmax (fabs (even - rad * cos (ang)), fabs (odd - rad * sin (ang)));
+    if (err > 1e-6 || err > 1e-6 * rad + 1e-12)
+      g_error ("w0 %08x w1 %08x: (%a, %a), want (%a, %a)", w0, w1, (double) even, (double) odd,
+          rad * cos (ang), rad * sin (ang));
+  }
+}
+
 int
 main (int argc, char **argv)
 {
@@ -90,5 +122,6 @@ main (int argc, char **argv)
   g_test_add_func ("/kernels/random/normal-moments", test_normal_moments);
   g_test_add_func ("/kernels/random/normal-streams", test_normal_streams);
   g_test_add_func ("/kernels/random/normal-pairs-exact", test_normal_pairs_exact);
+  g_test_add_func ("/kernels/random/box-muller-accuracy", test_box_muller_accuracy);
   return g_test_run ();
 }
