@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* conv2d-private.h: the Winograd F(2x2,3x3) path of the CPU conv2d
- * (conv2d-winograd.c), shared with conv2d.c only. */
+/* conv2d-private.h: the Winograd F(2x2,3x3) and direct paths of the CPU
+ * conv2d (conv2d-winograd.c, conv2d-direct.c), shared with conv2d.c only. */
 #ifndef NCFM_CPU_CONV2D_PRIVATE_H
 #define NCFM_CPU_CONV2D_PRIVATE_H
 
@@ -34,5 +34,11 @@ void ncfm_cpu_conv_block_plane (const NcfmCpuConvBlock *blk, int img, int co, fl
 void ncfm_cpu_conv2d_winograd (NcfmBackend *be, int n, int c_in, int h_in, int w_in,
     int c_out, int h_out, int w_out, int pad, const float *x, const float *w, int flipped,
     const float *bias, float *y, const NcfmCpuConvBlock *blk);
+
+/* The direct convolution (conv2d-direct.c): any stride-1 geometry with a
+ * non-empty output; y and blk as for ncfm_cpu_conv2d_winograd. */
+int ncfm_cpu_conv2d_direct_supported (const NcfmConv2dShape *s);
+void ncfm_cpu_conv2d_direct (NcfmBackend *be, const NcfmConv2dShape *s, const float *x,
+    const float *w, const float *bias, float *y, const NcfmCpuConvBlock *blk);
 
 #endif

@@ -21,10 +21,13 @@
  * output channels run the forward and the dx of backward (itself a 3x3
  * stride-1 convolution of dy by the flipped, transposed kernel, pad 2 - pad)
  * through Winograd F(2x2,3x3) (conv2d-winograd.c): 2.25x fewer GEMM flops.
- * dw and dbias always take the im2col path.  The environment variable
- * NCFM_CONV_ALGO=im2col|winograd|auto (read on every call; unset or anything
- * else: auto) forces a path, for tests and A/B benchmarks; "winograd" still
- * falls back to im2col for geometries it does not handle.
+ * dw and dbias always take the im2col path.  The forward of stride-1 layers
+ * with fewer than WINO_MIN_CHANNELS input channels (the first layer) runs a
+ * direct convolution (conv2d-direct.c).  The environment variable
+ * NCFM_CONV_ALGO=im2col|winograd|direct|auto (read on every call; unset or
+ * anything else: auto) forces a path, for tests and A/B benchmarks;
+ * "winograd" and "direct" still fall back to im2col for geometries they do
+ * not handle, and "direct" applies to the forward only.
  */
 #include "conv2d-private.h"
 
@@ -176,22 +179,37 @@ team_size (void)
 #endif
 }
 
-/* Narrower layers (the 1- or 3-channel first layer, its dx) keep im2col:
- * their GEMMs are too thin for the 16 Winograd GEMMs to pay for the transforms. */
+/* Narrower layers (the 1- or 3-channel first layer, its dx) skip Winograd:
+ * their GEMMs are too thin for the 16 Winograd GEMMs to pay for the
+ * transforms.  Their forward runs the direct convolution instead. */
 #define WINO_MIN_CHANNELS 16
+
+/* NCFM_CONV_ALGO is `name` */
+static int
+algo_is (const char *name)
+{
+  const char *algo = getenv ("NCFM_CONV_ALGO");
+  return algo && strcmp (algo, name) == 0;
+}
 
 static int
 use_winograd (const NcfmConv2dShape *s)
 {
   if (s->kernel_h != 3 || s->kernel_w != 3 || s->stride != 1
-      || ncfm_conv2d_h_out (s) < 1 || ncfm_conv2d_w_out (s) < 1)
+      || ncfm_conv2d_h_out (s) < 1 || ncfm_conv2d_w_out (s) < 1
+      || algo_is ("im2col") || algo_is ("direct"))
     return 0;
-  const char *algo = getenv ("NCFM_CONV_ALGO");
-  if (algo && strcmp (algo, "im2col") == 0)
+  return algo_is ("winograd")
+      || (s->c_in >= WINO_MIN_CHANNELS && s->c_out >= WINO_MIN_CHANNELS);
+}
+
+/* forward only (a direct dx would be a convolution with c_out inputs) */
+static int
+use_direct (const NcfmConv2dShape *s)
+{
+  if (!ncfm_cpu_conv2d_direct_supported (s) || algo_is ("im2col") || algo_is ("winograd"))
     return 0;
-  if (algo && strcmp (algo, "winograd") == 0)
-    return 1;
-  return s->c_in >= WINO_MIN_CHANNELS && s->c_out >= WINO_MIN_CHANNELS;
+  return algo_is ("direct") || s->c_in < WINO_MIN_CHANNELS;
 }
 
 /* blk NULL: y gets the convolution; else every output plane goes through
@@ -348,6 +366,8 @@ conv2d_forward (NcfmBackend *be, const NcfmConv2dShape *s, const float *x, const
   if (use_winograd (s))
     ncfm_cpu_conv2d_winograd (be, s->n, s->c_in, s->h_in, s->w_in, s->c_out,
         ncfm_conv2d_h_out (s), ncfm_conv2d_w_out (s), s->pad, x, w, 0, bias, y, blk);
+  else if (use_direct (s))
+    ncfm_cpu_conv2d_direct (be, s, x, w, bias, y, blk);
   else
     conv2d_forward_im2col (be, s, x, w, bias, y, blk);
 }

@@ -20,10 +20,11 @@
  *    x + h v and of y, relative order u * sqrt (K * numel) < 1e-4 / 10
  *    for these sizes, so it gets tol 1e-4.
  *
- * Algorithms.  NCFM_CONV_ALGO=im2col|winograd|auto selects the CPU path
- * (kernels/cpu/conv2d.c).  The tests above the Winograd section force
- * im2col where their tolerance is the direct sum's; the exact tests run on
- * both paths.  Winograd F(2x2,3x3) error bound (forward; dx is the same
+ * Algorithms.  NCFM_CONV_ALGO=im2col|winograd|direct|auto selects the CPU
+ * path (kernels/cpu/conv2d.c).  The tests above the Winograd section force
+ * im2col or direct where their tolerance is the direct sum's (the direct
+ * path's chain of FMAs is one summation order of it); the exact tests run
+ * on every path.  Winograd F(2x2,3x3) error bound (forward; dx is the same
  * with dy for x and c_out for c): with the standard model (gamma_n = n u /
  * (1 - n u)), U = G g G^T takes 2 + 2 additions (the 1/2 are exact), V =
  * B^T d B 1 + 1, the product 1 rounding, the channel sum c - 1, A^T M A
@@ -60,6 +61,9 @@ static const Geometry geometries[] = {
   { "batch 9 (groups of 8 + 1)", { 9, 2, 6, 6, 3, 3, 3, 1, 1 } },
   { "16 channels", { 2, 16, 8, 8, 16, 3, 3, 1, 1 } },
   { "pad larger than kernel", { 2, 2, 3, 4, 2, 2, 2, 1, 3 } },
+  /* the direct path's blocks of 6 channels and chunks of 16 pixels, each
+   * with a partial one */
+  { "3 -> 13 channels, 18 wide", { 2, 3, 5, 18, 13, 3, 3, 1, 1 } },
 };
 
 typedef struct {
@@ -214,22 +218,25 @@ test_forward (void)
 {
   g_autoptr (GRand) rand = g_rand_new_with_seed (11);
   NcfmBackend *be = ncfm_test_cpu_backend ();
-  set_algo ("im2col");   /* the tolerance is the direct sum's */
+  static const char *const sum_algos[] = { "im2col", "direct" };   /* the direct sum's tolerance */
   for (guint gi = 0; gi < G_N_ELEMENTS (geometries); gi++) {
     const NcfmConv2dShape *s = &geometries[gi].s;
     const Sizes z = sizes_of (s);
     g_autofree float *x = ncfm_test_new_uniform (rand, z.nx, -1.0f, 1.0f);
     g_autofree float *w = ncfm_test_new_uniform (rand, z.nw, -0.5f, 0.5f);
     g_autofree float *b = ncfm_test_new_uniform (rand, s->c_out, -1.0f, 1.0f);
-    g_autofree float *y = new_poisoned (z.ny);
     g_autofree float *want = g_new (float, z.ny);
-    for (int with_bias = 0; with_bias < 2; with_bias++) {
-      const float *bias = with_bias ? b : NULL;
-      g_autofree char *what = g_strdup_printf ("forward %s%s", geometries[gi].name,
-          with_bias ? ", bias" : "");
-      double atol = naive_forward (s, x, w, bias, want);
-      be->ops->conv2d_forward (be, s, x, w, bias, y);
-      ncfm_test_assert_close (what, y, want, z.ny, 0.0, atol);
+    for (guint a = 0; a < G_N_ELEMENTS (sum_algos); a++) {
+      set_algo (sum_algos[a]);
+      for (int with_bias = 0; with_bias < 2; with_bias++) {
+        const float *bias = with_bias ? b : NULL;
+        g_autofree float *y = new_poisoned (z.ny);
+        g_autofree char *what = g_strdup_printf ("forward %s%s, %s", geometries[gi].name,
+            with_bias ? ", bias" : "", sum_algos[a]);
+        double atol = naive_forward (s, x, w, bias, want);
+        be->ops->conv2d_forward (be, s, x, w, bias, y);
+        ncfm_test_assert_close (what, y, want, z.ny, 0.0, atol);
+      }
     }
   }
   set_algo (NULL);
@@ -361,7 +368,7 @@ static const Geometry wino_geometries[] = {
   { "16x16, batch 9", { 9, 16, 16, 16, 20, 3, 3, 1, 1 } },
 };
 
-static const char *const algos[] = { "im2col", "winograd", "auto" };
+static const char *const algos[] = { "im2col", "winograd", "direct", "auto" };
 
 /* Dyadic data (|x|, |w|, |dy| <= 1): forward and dx exact on every path. */
 static void
@@ -500,6 +507,7 @@ main (int argc, char **argv)
   g_test_add_func ("/kernels/conv2d/forward", test_forward);
   g_test_add_data_func ("/kernels/conv2d/backward/im2col", "im2col", test_backward);
   g_test_add_data_func ("/kernels/conv2d/backward/winograd", "winograd", test_backward);
+  g_test_add_data_func ("/kernels/conv2d/backward/direct", "direct", test_backward);
   g_test_add_func ("/kernels/conv2d/backward-rounding", test_backward_rounding);
   g_test_add_func ("/kernels/conv2d/winograd-exact", test_winograd_exact);
   g_test_add_func ("/kernels/conv2d/winograd-rounding", test_winograd_rounding);
