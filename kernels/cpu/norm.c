@@ -15,12 +15,22 @@
 #define NORM_PAR_MIN 32768
 
 /* The two statistics sums keep SUM_LANES partial sums (lane k takes the
- * elements i = k mod SUM_LANES), added in lane order at the end: one
+ * elements i = k mod SUM_LANES), added pairwise at the end: one
  * vectorised accumulator was a chain of dependent adds, latency-bound (the
  * instance norm of the first ConvNet layer, 1024 values a plane, spent as
  * long in these sums as in the 27-tap convolution that made the plane).  In
  * double the order changes the float results only on the rare rounding tie. */
 #define SUM_LANES 16
+
+/* the lanes' total, pairwise (a few vector adds, not a chain of 16) */
+static double
+sum_lanes (double lane[SUM_LANES])
+{
+  for (int h = SUM_LANES / 2; h > 0; h /= 2)
+    for (int k = 0; k < h; k++)
+      lane[k] += lane[k + h];
+  return lane[0];
+}
 
 /* sum_i x[i] */
 static double
@@ -33,10 +43,7 @@ sum_f (const float *x, size_t m)
       lane[k] += x[i + k];
   for (; i < m; i++)
     lane[i % SUM_LANES] += x[i];
-  double s = 0.0;
-  for (int k = 0; k < SUM_LANES; k++)
-    s += lane[k];
-  return s;
+  return sum_lanes (lane);
 }
 
 /* sum_i (x[i] - mean)^2 */
@@ -54,10 +61,7 @@ sum_sq_dev (const float *x, size_t m, double mean)
     const double d = x[i] - mean;
     lane[i % SUM_LANES] += d * d;
   }
-  double s = 0.0;
-  for (int k = 0; k < SUM_LANES; k++)
-    s += lane[k];
-  return s;
+  return sum_lanes (lane);
 }
 
 /* *s_dy = sum dy, *s_dyxc = sum dy * (x - mean) */
